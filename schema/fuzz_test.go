@@ -1,0 +1,64 @@
+package schema
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// FuzzParse feeds arbitrary files to Parse: it must never panic, its errors
+// are *ParseError, and every finding keeps the normalized shape's promises.
+func FuzzParse(f *testing.F) {
+	entries, err := os.ReadDir(findingsDir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(findingsDir, e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	for _, s := range []string{gdCamel, gdPascal, asffMin, ocsfMin, "[" + gdCamel + "," + asffMin + "]", gdCamel + "\n\n" + ocsfMin,
+		`{"detail-type":"Security Hub Findings - Imported","detail":{"findings":[` + asffMin + `]}}`, `{"Findings":[]}`, `[]`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fs, err := Parse("fuzz.json", data)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.File != "fuzz.json" || pe.Reason == "" {
+				t.Fatalf("error %T %v is not a complete *ParseError", err, err)
+			}
+			return
+		}
+		for _, f := range fs {
+			if _, ok := SeverityRank(f.Severity); !ok {
+				t.Fatalf("severity %q", f.Severity)
+			}
+			if f.SeverityScore < 0 || f.SeverityScore > 10 || f.Count < 1 {
+				t.Fatalf("severity_score %v, count %d", f.SeverityScore, f.Count)
+			}
+			if f.Source != SourceGuardDuty && f.Source != SourceSecurityHub && f.Source != SourceOCSF {
+				t.Fatalf("source %q", f.Source)
+			}
+			if len(f.Resources) == 0 || !reflect.DeepEqual(f.Resources[0], f.Resource) {
+				t.Fatal("resources[0] is not the primary resource")
+			}
+			for _, r := range f.Resources {
+				if r.Tags == nil || r.Details == nil {
+					t.Fatalf("resource %s/%s has nil tags or details", r.Type, r.ID)
+				}
+			}
+			if f.Raw == nil || f.decoded == nil {
+				t.Fatal("raw or decoded raw missing")
+			}
+			if _, err := decodeJSON(f.Raw); err != nil {
+				t.Fatalf("raw %q is not JSON: %v", f.Raw, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,250 @@
+package schema
+
+import (
+	"errors"
+	"strings"
+)
+
+// OCSF classes cordon reads as findings.
+const (
+	ocsfSecurityFinding  = 2001 // OCSF 1.0 (deprecated in 1.1)
+	ocsfDetectionFinding = 2004 // OCSF 1.1 and later
+)
+
+// ocsfClass returns the class_uid of an OCSF event (from type_uid when
+// class_uid is missing) and whether m is one.
+func ocsfClass(m map[string]any) (int, bool) {
+	if c, ok := asInt(m["class_uid"]); ok {
+		return c, true
+	}
+	if t, ok := asInt(m["type_uid"]); ok && t >= 100 {
+		if _, meta := m["metadata"].(map[string]any); meta {
+			return t / 100, true
+		}
+	}
+	return 0, false
+}
+
+// parseOCSF normalizes an OCSF Detection Finding (2004) or Security Finding
+// (2001). Versions differ in where things are: finding_info (1.1+) or
+// finding (1.0, rc2), cloud.account.uid or cloud.account_uid, resource
+// details in data or details, as an object or a JSON string.
+func parseOCSF(m map[string]any) (*Finding, error) {
+	f := &Finding{Source: SourceOCSF}
+	fi := obj(m, "finding_info")
+	if fi == nil {
+		fi = obj(m, "finding")
+	}
+	f.ID = firstNonEmpty(str(fi, "uid"), pathStr(m, "metadata", "uid"))
+	f.Title = str(fi, "title")
+	f.Description = firstNonEmpty(str(fi, "desc"), str(m, "message"))
+
+	types := arr(fi, "types")
+	if ocsfFromGuardDuty(m) {
+		f.Type = guardDutyTypeOf(types, f.Title)
+	}
+	if f.Type == "" && len(types) > 0 {
+		f.Type = asString(types[0])
+	}
+	if f.Type == "" {
+		f.Type = f.Title
+	}
+
+	var err error
+	if f.Severity, f.SeverityScore, err = ocsfSeverity(m); err != nil {
+		return nil, err
+	}
+
+	cloud := obj(m, "cloud")
+	f.Account = firstNonEmpty(pathStr(cloud, "account", "uid"), str(cloud, "account_uid"))
+	f.Region = str(cloud, "region")
+	f.CreatedAt = firstNonEmpty(ocsfTime(fi, "created_time"), ocsfTime(m, "time"))
+	f.UpdatedAt = ocsfTime(fi, "modified_time")
+	f.Count = 1
+	if n, ok := asInt(m["count"]); ok && n > 1 {
+		f.Count = n
+	}
+
+	var rs []Resource
+	for _, e := range arr(m, "resources") {
+		if r, ok := e.(map[string]any); ok {
+			rs = ocsfResource(rs, r)
+		}
+	}
+	finishResources(f, rs)
+	for _, e := range arr(m, "resources") {
+		if r, ok := e.(map[string]any); ok && f.Partition == "" {
+			f.Partition = str(r, "cloud_partition")
+		}
+	}
+	if f.Partition == "" {
+		f.Partition = firstNonEmpty(arnPartition(f.ID), arnPartition(f.Resource.ARN))
+	}
+
+	f.Network, f.Actor = ocsfActivity(m)
+	f.Actor = accessKeyActor(f.Actor, f.Resources)
+	return f, nil
+}
+
+// ocsfFromGuardDuty reports whether the finding was mapped from a
+// GuardDuty one (directly or through Security Hub).
+func ocsfFromGuardDuty(m map[string]any) bool {
+	p := pathObj(m, "metadata", "product")
+	return str(p, "name") == "GuardDuty" || strings.HasSuffix(str(p, "uid"), "/aws/guardduty")
+}
+
+// ocsfSeverity maps severity_id: 1..5 are informational..critical, scored
+// at the middle of the label's band on GuardDuty's scale (0, 2.5, 5.5,
+// 8.0, 9.5); 6 (Fatal) is critical at 10. 0 (Unknown) and 99 (Other) take
+// the severity caption when it names a label, else informational at 0: a
+// severity the producer did not give is not raised.
+func ocsfSeverity(m map[string]any) (string, float64, error) {
+	caption := strings.ToLower(strings.TrimSpace(str(m, "severity")))
+	id, ok := asInt(m["severity_id"])
+	switch {
+	case ok && id >= 1 && id <= 5:
+		label := Severities[id-1]
+		return label, labelScores[label], nil
+	case ok && id == 6:
+		return SeverityCritical, 10, nil
+	}
+	if _, known := SeverityRank(caption); known {
+		return caption, labelScores[caption], nil
+	}
+	if ok {
+		return SeverityInformational, 0, nil
+	}
+	return "", 0, errors.New("OCSF finding: severity_id is missing")
+}
+
+// ocsfTime reads the timestamp name of m: name_dt (a date-time string)
+// where present, else name (epoch milliseconds, or seconds as some
+// producers send).
+func ocsfTime(m map[string]any, name string) string {
+	if m == nil {
+		return ""
+	}
+	if t := normTime(m[name+"_dt"]); t != "" {
+		return t
+	}
+	return normTime(m[name])
+}
+
+// ocsfResource appends one of resources[].
+func ocsfResource(rs []Resource, r map[string]any) []Resource {
+	typ, uid, name := str(r, "type"), str(r, "uid"), str(r, "name")
+	if uid == "" {
+		uid = name
+	}
+	res := resourceFromID(terraformType(typ), uid)
+	for _, l := range arr(r, "labels") {
+		s := asString(l)
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			k, v, _ = strings.Cut(s, ":")
+		}
+		if k != "" {
+			res.Tags[k] = v
+		}
+	}
+	tagsFrom(r["tags"], res.Tags)
+
+	// Producers mapping from Security Hub keep the ASFF details, as
+	// {"AwsIamAccessKey": {…}}, often as a JSON string.
+	var asff map[string]any
+	for _, key := range [...]string{"data", "details"} {
+		v := r[key]
+		if s, ok := v.(string); ok && strings.HasPrefix(strings.TrimSpace(s), "{") {
+			v, _ = decodeJSON([]byte(s))
+		}
+		if d, ok := v.(map[string]any); ok {
+			if a := obj(d, typ); a != nil && typ != "" {
+				asff = a
+				break
+			}
+		}
+	}
+	var principal Resource
+	var hasPrincipal bool
+	if asff != nil {
+		principal, hasPrincipal = asffDetails(&res, typ, asff)
+	} else if _, fixed := detailKeys[res.Type]; !fixed {
+		setStr(res.Details, "name", name)
+	}
+	rs = append(rs, res)
+	if hasPrincipal {
+		rs = append(rs, principal)
+	}
+	return rs
+}
+
+// ocsfActivity reads the network activity and actor: the finding's own
+// src_endpoint/dst_endpoint/actor, or those of its first evidence that has
+// them. Unless the connection is outbound, the source is the remote end.
+func ocsfActivity(m map[string]any) (*Network, *Actor) {
+	src, dst := obj(m, "src_endpoint"), obj(m, "dst_endpoint")
+	actor, api, query := obj(m, "actor"), obj(m, "api"), obj(m, "query")
+	conn := obj(m, "connection_info")
+	if src == nil && dst == nil {
+		for _, e := range arr(m, "evidences") {
+			ev, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			src, dst = obj(ev, "src_endpoint"), obj(ev, "dst_endpoint")
+			if src == nil && dst == nil {
+				continue
+			}
+			if actor == nil {
+				actor = obj(ev, "actor")
+			}
+			if api == nil {
+				api = obj(ev, "api")
+			}
+			if query == nil {
+				query = obj(ev, "query")
+			}
+			if conn == nil {
+				conn = obj(ev, "connection_info")
+			}
+			break
+		}
+	}
+
+	var n Network
+	n.Protocol = strings.ToUpper(str(conn, "protocol_name"))
+	remote, local := src, dst
+	dir, _ := asInt(conn["direction_id"])
+	switch {
+	case dir == 2 || strings.EqualFold(str(conn, "direction"), "outbound"):
+		n.Direction = "OUTBOUND"
+		remote, local = dst, src
+	case dir == 1 || strings.EqualFold(str(conn, "direction"), "inbound"):
+		n.Direction = "INBOUND"
+	}
+	n.RemoteIP = str(remote, "ip")
+	n.RemotePort = intField(remote, "port")
+	n.RemoteCountry = pathStr(remote, "location", "country")
+	n.LocalIP = str(local, "ip")
+	n.LocalPort = intField(local, "port")
+	n.Domain = firstNonEmpty(str(query, "hostname"), str(remote, "domain"), str(remote, "hostname"))
+	var network *Network
+	if n != (Network{}) {
+		network = &n
+	}
+
+	var a Actor
+	if u := obj(actor, "user"); u != nil {
+		a.User = firstNonEmpty(str(u, "name"), str(u, "uid"))
+		a.Type = str(u, "type")
+		a.AccessKeyID = str(u, "credential_uid")
+	}
+	if actor != nil || api != nil {
+		// An API call's source is its caller.
+		a.IP = str(src, "ip")
+	}
+	if a == (Actor{}) {
+		return network, nil
+	}
+	return network, &a
+}
