@@ -1,0 +1,90 @@
+package actions
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Helpers reading decoded block attributes. The hcldec spec has already
+// checked presence and types, so these only handle null (absent optional).
+
+func attrString(cfg cty.Value, name string) string {
+	v := cfg.GetAttr(name)
+	if v.IsNull() || !v.IsKnown() {
+		return ""
+	}
+	return v.AsString()
+}
+
+func attrBool(cfg cty.Value, name string) bool {
+	v := cfg.GetAttr(name)
+	if v.IsNull() || !v.IsKnown() {
+		return false
+	}
+	return v.True()
+}
+
+func attrStringMap(cfg cty.Value, name string) map[string]string {
+	v := cfg.GetAttr(name)
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	out := map[string]string{}
+	for k, e := range v.AsValueMap() {
+		if !e.IsNull() {
+			out[k] = e.AsString()
+		}
+	}
+	return out
+}
+
+// attrDuration parses a Go/Terraform-style duration ("30s", "3m").
+func attrDuration(cfg cty.Value, name string, def time.Duration) (time.Duration, error) {
+	s := attrString(cfg, name)
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, &AttributeError{Attribute: name, Summary: "Invalid duration",
+			Detail: fmt.Sprintf("%q is not a duration like \"30s\" or \"5m\".", s)}
+	}
+	return d, nil
+}
+
+// checkSecurityGroupID rejects values that cannot be a security group id, so
+// a typo fails at validate rather than at 3 a.m. during an apply.
+func checkSecurityGroupID(attr, id string) error {
+	if !strings.HasPrefix(id, "sg-") || len(id) < 4 || strings.ContainsAny(id, " \t\n") {
+		return &AttributeError{Attribute: attr, Summary: "Invalid security group ID",
+			Detail: fmt.Sprintf("%q is not a security group ID (sg-…).", id)}
+	}
+	return nil
+}
+
+// checkURL accepts absolute http(s) URLs only.
+func checkURL(attr, raw string) error {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return &AttributeError{Attribute: attr, Summary: "Invalid URL",
+			Detail: "The URL must be an absolute http:// or https:// URL; it is empty or malformed."}
+	}
+	return nil
+}
+
+// redactURL shows only scheme and host: webhook URLs (Slack's above all)
+// carry their credential in the path.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(invalid URL)"
+	}
+	if u.Path == "" || u.Path == "/" {
+		return u.Scheme + "://" + u.Host
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}

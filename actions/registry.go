@@ -1,0 +1,119 @@
+// Package actions holds cordon's response action types (SPEC §6) and the
+// registry through which the engine finds them.
+//
+// An action type is one file: a Definition (its configuration schema,
+// accepted target types, phase and reversibility) registered from init, and a
+// value implementing Action for each configured block. The engine never
+// switches on type names; it asks the registry.
+package actions
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Definition describes an action type to the engine.
+type Definition struct {
+	// Type is the name used in `action "x" { type = "…" }`.
+	Type string
+	// Summary is one line for documentation and `cordon validate` output.
+	Summary string
+	// Phase is when, in an apply, actions of this type run.
+	Phase Phase
+	// TargetTypes are the resource types this action accepts. Nil means the
+	// action is not about a resource (notifications): its target is the
+	// incident's primary resource, whatever its type.
+	TargetTypes []string
+	// Reversible reports whether `cordon revert` can undo the change.
+	Reversible bool
+	// Attributes is the schema of the block's attributes other than `type`.
+	// Decoding against it gives the diagnostics for missing and mistyped
+	// attributes, with their source ranges.
+	Attributes hcldec.ObjectSpec
+	// New builds a configured action from the decoded attributes (an object
+	// conforming to Attributes). An *AttributeError points the diagnostic at
+	// one attribute.
+	New func(config cty.Value) (Action, error)
+}
+
+// Accepts reports whether the action can target a resource of type t.
+func (d *Definition) Accepts(t string) bool {
+	if d.TargetTypes == nil {
+		return true
+	}
+	for _, tt := range d.TargetTypes {
+		if tt == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Action is one configured action block.
+type Action interface {
+	// Describe says what applying the action to req's target would change,
+	// from what is known without calling AWS: the finding's resource details
+	// and the investigation's facts. Attributes it cannot know offline are
+	// listed as unknown rather than guessed.
+	Describe(req *Request) Change
+}
+
+// AttributeError is a configuration error about one attribute of a block.
+type AttributeError struct {
+	Attribute string
+	Summary   string
+	Detail    string
+}
+
+func (e *AttributeError) Error() string {
+	if e.Detail == "" {
+		return fmt.Sprintf("%s: %s", e.Attribute, e.Summary)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Attribute, e.Summary, e.Detail)
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]*Definition{}
+)
+
+// Register adds an action type. It panics on a duplicate or malformed
+// definition, which is a programming error caught by any test run.
+func Register(d *Definition) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if d.Type == "" || d.New == nil {
+		panic("actions: incomplete definition")
+	}
+	if _, dup := registry[d.Type]; dup {
+		panic("actions: duplicate type " + d.Type)
+	}
+	if d.Attributes == nil {
+		d.Attributes = hcldec.ObjectSpec{}
+	}
+	registry[d.Type] = d
+}
+
+// Lookup returns the definition of an action type.
+func Lookup(typ string) (*Definition, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	d, ok := registry[typ]
+	return d, ok
+}
+
+// Types returns the registered type names, sorted.
+func Types() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,120 @@
+// Package collectors holds cordon's collector types (SPEC §4), which gather
+// facts about an investigation's resource, and the registry through which
+// the engine finds them.
+//
+// A collector type is one file: a Definition (configuration schema, facts
+// schema, the resources its facts reveal) registered from init.
+package collectors
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cordonhq/cordon/schema"
+)
+
+// Definition describes a collector type to the engine.
+type Definition struct {
+	// Type is the name used in `collector "x" { type = "…" }`.
+	Type string
+	// Summary is one line for documentation.
+	Summary string
+	// ResourceTypes are the primary resource types the collector can gather
+	// facts about; nil means any.
+	ResourceTypes []string
+	// DefaultTimeout applies when the block sets no `timeout`.
+	DefaultTimeout time.Duration
+	// Attributes is the schema of the block's attributes other than the
+	// common `type`, `timeout` and `required`.
+	Attributes hcldec.ObjectSpec
+	// FactsSchema names the JSON Schema in package schema that describes
+	// the facts (schema.FactsSchema), so policies on them are type-checked.
+	FactsSchema string
+	// Resources lists the resources the facts reveal (an instance's volumes,
+	// its role), which a response may target besides the finding's own.
+	// Nil when the facts reveal none.
+	Resources func(facts map[string]any, primary schema.Resource) []schema.Resource
+	// New builds a configured collector from the decoded attributes.
+	New func(config cty.Value) (Collector, error)
+}
+
+// Collector is one configured collector block.
+type Collector interface {
+	// Collect gathers the facts about req's resource. It must honour ctx's
+	// deadline (the block's timeout) and never change the resource unless
+	// its type says so (aws_ebs_acquire snapshots volumes).
+	Collect(ctx context.Context, req *Request) (map[string]any, error)
+}
+
+// Request is what a collector sees of one investigation.
+type Request struct {
+	IncidentID string
+	Finding    *schema.Finding
+	// Resource is the investigation's primary resource.
+	Resource schema.Resource
+	// Dir is the configuration directory, against which relative paths in
+	// collector blocks resolve.
+	Dir string
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]*Definition{}
+)
+
+// Register adds a collector type; it panics on a duplicate or incomplete
+// definition, a programming error any test run catches.
+func Register(d *Definition) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if d.Type == "" || d.New == nil {
+		panic("collectors: incomplete definition")
+	}
+	if _, dup := registry[d.Type]; dup {
+		panic(fmt.Sprintf("collectors: duplicate type %s", d.Type))
+	}
+	if d.Attributes == nil {
+		d.Attributes = hcldec.ObjectSpec{}
+	}
+	registry[d.Type] = d
+}
+
+// Lookup returns the definition of a collector type.
+func Lookup(typ string) (*Definition, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	d, ok := registry[typ]
+	return d, ok
+}
+
+// Types returns the registered type names, sorted.
+func Types() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AttributeError is a configuration error about one attribute of a block.
+type AttributeError struct {
+	Attribute string
+	Summary   string
+	Detail    string
+}
+
+func (e *AttributeError) Error() string {
+	if e.Detail == "" {
+		return fmt.Sprintf("%s: %s", e.Attribute, e.Summary)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Attribute, e.Summary, e.Detail)
+}
