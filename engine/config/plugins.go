@@ -1,0 +1,208 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cordonhq/cordon/actions"
+	"github.com/cordonhq/cordon/collectors"
+)
+
+// typeSchema finds a block's type before its definition gives the rest.
+var typeSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "type", Required: true}},
+}
+
+// DefaultCollectorTimeout applies to a collector whose block and type set
+// none.
+const DefaultCollectorTimeout = time.Minute
+
+// pluginBlock is what collector and action blocks share: a registered
+// type whose definition gives the schema of the other attributes.
+type pluginBlock struct {
+	typ    string
+	config cty.Value
+	ok     bool
+}
+
+// decodePlugin decodes a collector or action block: first `type`, then
+// the whole body against the type's attributes plus common, so HCL's own
+// diagnostics report missing, mistyped and unknown attributes (with
+// suggestions among all of them).
+func (l *loader) decodePlugin(b *hcl.Block, kind string, types []string, lookup func(string) (hcldec.ObjectSpec, bool), common hcldec.ObjectSpec) pluginBlock {
+	content, _, diags := b.Body.PartialContent(typeSchema)
+	l.diags = append(l.diags, diags...)
+	a := attr(content, "type")
+	if a == nil {
+		return pluginBlock{}
+	}
+	typ, ok := l.stringValue(a)
+	if !ok {
+		return pluginBlock{}
+	}
+	spec, known := lookup(typ)
+	if !known {
+		l.diags = append(l.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Unsupported %s type", kind),
+			Detail: fmt.Sprintf("There is no %s type %q.%s The %s types are %s.",
+				kind, typ, didYouMean(typ, types), kind, quotedList(types, "and")),
+			Subject: a.Expr.Range().Ptr(),
+		})
+		return pluginBlock{typ: typ}
+	}
+	// The common attributes are reserved: a type's own attribute of the
+	// same name is ignored.
+	full := make(hcldec.ObjectSpec, len(spec)+len(common))
+	for k, s := range spec {
+		full[k] = s
+	}
+	for k, s := range common {
+		full[k] = s
+	}
+	val, diags := hcldec.Decode(b.Body, full, l.ctx)
+	l.diags = append(l.diags, diags...)
+	if diags.HasErrors() || !val.IsWhollyKnown() || val.IsNull() {
+		return pluginBlock{typ: typ}
+	}
+	return pluginBlock{typ: typ, config: val, ok: true}
+}
+
+// only keeps the attributes of obj named in spec but not in common: the
+// type's own configuration.
+func only(obj cty.Value, spec, common hcldec.ObjectSpec) cty.Value {
+	attrs := make(map[string]cty.Value, len(spec))
+	for k := range spec {
+		if _, reserved := common[k]; !reserved {
+			attrs[k] = obj.GetAttr(k)
+		}
+	}
+	if len(attrs) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(attrs)
+}
+
+var (
+	collectorCommon = hcldec.ObjectSpec{
+		"type":     &hcldec.AttrSpec{Name: "type", Type: cty.String, Required: true},
+		"timeout":  &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+		"required": &hcldec.AttrSpec{Name: "required", Type: cty.Bool},
+	}
+	actionCommon = hcldec.ObjectSpec{
+		"type": &hcldec.AttrSpec{Name: "type", Type: cty.String, Required: true},
+	}
+)
+
+func (l *loader) decodeCollector(b *hcl.Block) {
+	p := l.decodePlugin(b, "collector", collectors.Types(), func(t string) (hcldec.ObjectSpec, bool) {
+		d, ok := collectors.Lookup(t)
+		if !ok {
+			return nil, false
+		}
+		return d.Attributes, true
+	}, collectorCommon)
+	if !p.ok {
+		return
+	}
+	def, _ := collectors.Lookup(p.typ)
+	c := &Collector{Name: b.Labels[0], Type: p.typ, Def: def, Timeout: def.DefaultTimeout, DeclRange: b.DefRange}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultCollectorTimeout
+	}
+	failed := false
+	if v := p.config.GetAttr("timeout"); !v.IsNull() {
+		d, err := time.ParseDuration(v.AsString())
+		if err != nil || d <= 0 {
+			l.diags = append(l.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid timeout",
+				Detail:   fmt.Sprintf("%q is not a positive duration like \"30s\" or \"3m\".", v.AsString()),
+				Subject:  attrRange(b, "timeout").Ptr(),
+			})
+			failed = true
+		}
+		c.Timeout = d
+	}
+	if v := p.config.GetAttr("required"); !v.IsNull() {
+		c.Required = v.True()
+	}
+	impl, err := newCollector(def, only(p.config, def.Attributes, collectorCommon))
+	if err != nil {
+		l.diags = append(l.diags, pluginError(b, "collector", err))
+		return
+	}
+	c.Impl = impl
+	if !failed {
+		l.cfg.Collectors[c.Name] = c
+	}
+}
+
+func (l *loader) decodeAction(b *hcl.Block) {
+	p := l.decodePlugin(b, "action", actions.Types(), func(t string) (hcldec.ObjectSpec, bool) {
+		d, ok := actions.Lookup(t)
+		if !ok {
+			return nil, false
+		}
+		return d.Attributes, true
+	}, actionCommon)
+	if !p.ok {
+		return
+	}
+	def, _ := actions.Lookup(p.typ)
+	a := &Action{Name: b.Labels[0], Type: p.typ, Def: def, Config: only(p.config, def.Attributes, actionCommon), DeclRange: b.DefRange}
+	impl, err := newAction(def, a.Config)
+	if err != nil {
+		l.diags = append(l.diags, pluginError(b, "action", err))
+		return
+	}
+	a.Impl = impl
+	l.cfg.Actions[a.Name] = a
+}
+
+// newCollector and newAction call a type's constructor, turning a panic
+// into an error: a bug in one type must not crash validate.
+func newCollector(def *collectors.Definition, cfg cty.Value) (impl collectors.Collector, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in collector type %s: %v", def.Type, r)
+		}
+	}()
+	return def.New(cfg)
+}
+
+func newAction(def *actions.Definition, cfg cty.Value) (impl actions.Action, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in action type %s: %v", def.Type, r)
+		}
+	}()
+	return def.New(cfg)
+}
+
+// pluginError turns a constructor's error into a diagnostic, at the
+// attribute it names when it is an AttributeError.
+func pluginError(b *hcl.Block, kind string, err error) *hcl.Diagnostic {
+	var (
+		cae *collectors.AttributeError
+		aae *actions.AttributeError
+	)
+	switch {
+	case errors.As(err, &cae):
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: cae.Summary, Detail: cae.Detail, Subject: attrRange(b, cae.Attribute).Ptr()}
+	case errors.As(err, &aae):
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: aae.Summary, Detail: aae.Detail, Subject: attrRange(b, aae.Attribute).Ptr()}
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Invalid %s configuration", kind),
+		Detail:   capitalize(strings.TrimSuffix(err.Error(), ".")) + ".",
+		Subject:  b.DefRange.Ptr(),
+	}
+}

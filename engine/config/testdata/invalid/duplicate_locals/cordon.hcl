@@ -1,0 +1,7 @@
+locals {
+  accounts = ["111111111111"]
+}
+
+locals {
+  accounts = ["222222222222"]
+}

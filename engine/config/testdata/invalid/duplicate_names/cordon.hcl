@@ -1,0 +1,7 @@
+scope "web" {
+  regions = ["us-west-2"]
+}
+
+scope "web" {
+  regions = ["eu-west-1"]
+}

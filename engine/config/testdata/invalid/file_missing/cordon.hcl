@@ -1,0 +1,4 @@
+action "notify" {
+  type = "webhook"
+  url  = trimspace(file("webhook_url.txt"))
+}

@@ -1,0 +1,4 @@
+action "notify" {
+  type = "webhook"
+  url  = "https://hooks.example.com/${finding.id}"
+}

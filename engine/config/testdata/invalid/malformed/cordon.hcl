@@ -1,0 +1,3 @@
+scope "prod_web" {
+  regions = ["us-west-2"
+}

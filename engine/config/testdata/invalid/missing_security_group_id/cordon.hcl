@@ -1,0 +1,3 @@
+action "isolate" {
+  type = "aws_ec2_isolate"
+}

@@ -1,0 +1,1 @@
+# Only a scenario test: not a configuration.

@@ -1,0 +1,3 @@
+cordon {
+  policy_paths = ["rego", "../outside"]
+}

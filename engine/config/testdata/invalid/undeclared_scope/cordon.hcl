@@ -1,0 +1,6 @@
+scope "prod_web" {}
+scope "staging" {}
+
+rule "ec2" {
+  scopes = [scope.staging, scope.prod_wbe]
+}

@@ -1,0 +1,3 @@
+scope "prod_web" {
+  acounts = ["111111111111"]
+}

@@ -1,0 +1,5 @@
+scope "prod_web" {}
+
+rules "ec2" {
+  scopes = [scope.prod_web]
+}

@@ -1,0 +1,3 @@
+collector "describe" {
+  type = "aws_ec2_descibe"
+}

@@ -1,0 +1,3 @@
+scope "prod_web" {
+  resource_types = ["aws_instance", "aws_instnce"]
+}
