@@ -116,6 +116,9 @@ func New(ctx context.Context, opts Options) (*Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
+	// Wrapped after loading, so the loader's own customizations (a CA
+	// bundle) apply to the SDK's client first.
+	base.HTTPClient = HTTPClient(base.HTTPClient)
 	return &Factory{opts: opts, base: base, byKey: map[key]aws.Config{}}, nil
 }
 
