@@ -1,0 +1,3 @@
+package cordon.response
+
+actions contains {"action": "isolate"} if input.verdict.verdcit == "malicious"

@@ -1,0 +1,3 @@
+package cordon.verdict
+
+verdict := "malicious" if rand.intn("coin", 2) == 1

@@ -1,0 +1,6 @@
+package cordon.verdict
+
+verdict := "malicious" if {
+	input.finding.severity == "high"
+	count(input.finding.resources) >
+}

@@ -1,0 +1,7 @@
+package cordon.verdict
+
+default verdict := "inconclusive"
+
+verdict := "malicious" if {
+	input.finding.severty == "high"
+}

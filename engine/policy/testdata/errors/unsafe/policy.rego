@@ -1,0 +1,5 @@
+package cordon.verdict
+
+verdict := "malicious" if {
+	x > 3
+}

@@ -1,0 +1,6 @@
+package response.array_bad
+
+actions := [
+	{"action": "isolate"},
+	{"action": 1},
+]

@@ -1,0 +1,3 @@
+package response.bad_type
+
+actions contains {"action": "isolate", "target": 7}

@@ -1,0 +1,3 @@
+package response.empty_action
+
+actions contains {"action": ""}

@@ -1,0 +1,3 @@
+package response.missing
+
+other := 1

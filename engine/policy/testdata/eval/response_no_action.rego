@@ -1,0 +1,3 @@
+package response.no_action
+
+actions contains {"target": "i-1"}

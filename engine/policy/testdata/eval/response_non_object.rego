@@ -1,0 +1,3 @@
+package response.non_object
+
+actions contains "isolate"

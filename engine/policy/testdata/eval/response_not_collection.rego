@@ -1,0 +1,3 @@
+package response.not_collection
+
+actions := "isolate"

@@ -1,0 +1,3 @@
+package response.split
+
+actions contains {"action": "snapshot"}

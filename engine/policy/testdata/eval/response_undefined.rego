@@ -1,0 +1,3 @@
+package response.undefined
+
+actions := [{"action": "isolate"}] if input.finding.severity == "critical"

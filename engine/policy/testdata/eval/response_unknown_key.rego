@@ -1,0 +1,3 @@
+package response.unknown_key
+
+actions contains {"action": "isolate", "targte": "i-1"}

@@ -1,0 +1,3 @@
+package verdict.builtin_error
+
+verdict := "malicious" if to_number(input.finding.type) > 1

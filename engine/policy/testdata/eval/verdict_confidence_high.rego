@@ -1,0 +1,5 @@
+package verdict.confidence_high
+
+verdict := "malicious"
+
+confidence := 1.5

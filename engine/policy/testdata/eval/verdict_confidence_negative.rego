@@ -1,0 +1,5 @@
+package verdict.confidence_negative
+
+verdict := "malicious"
+
+confidence := -0.1

@@ -1,0 +1,5 @@
+package verdict.confidence_one
+
+verdict := "malicious"
+
+confidence := 1

@@ -1,0 +1,5 @@
+package verdict.confidence_string
+
+verdict := "malicious"
+
+confidence := "high"

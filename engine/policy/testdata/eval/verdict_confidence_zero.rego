@@ -1,0 +1,5 @@
+package verdict.confidence_zero
+
+verdict := "benign"
+
+confidence := 0

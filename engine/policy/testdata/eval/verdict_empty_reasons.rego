@@ -1,0 +1,5 @@
+package verdict.empty_reasons
+
+verdict := "benign"
+
+reasons := set()

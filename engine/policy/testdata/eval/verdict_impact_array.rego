@@ -1,0 +1,5 @@
+package verdict.impact_array
+
+verdict := "malicious"
+
+impact := ["a"]

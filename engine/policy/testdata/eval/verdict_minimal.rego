@@ -1,0 +1,3 @@
+package verdict.minimal
+
+verdict := "benign"

@@ -1,0 +1,3 @@
+package verdict.norule
+
+something_else := true

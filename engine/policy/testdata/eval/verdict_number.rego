@@ -1,0 +1,3 @@
+package verdict.number
+
+verdict := 3

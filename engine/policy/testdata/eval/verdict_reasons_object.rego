@@ -1,0 +1,5 @@
+package verdict.reasons_object
+
+verdict := "malicious"
+
+reasons := {"a": 1}

@@ -1,0 +1,5 @@
+package verdict.summary_number
+
+verdict := "malicious"
+
+summary := 42

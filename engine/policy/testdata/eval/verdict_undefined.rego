@@ -1,0 +1,3 @@
+package verdict.undefined
+
+verdict := "malicious" if input.finding.severity == "critical"
