@@ -1,0 +1,94 @@
+// Command cordon is automated cloud incident response as code: HCL says
+// where automation may act and what it may do, Rego decides verdicts and
+// responses, and the engine plans and applies the response the way
+// Terraform plans and applies infrastructure.
+//
+// This package only parses flags and calls the engine; everything else
+// lives in the engine, schema, actions and collectors packages.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	synopsis string
+	run      func(ctx context.Context, m *meta, args []string) int
+}
+
+var commands = map[string]command{
+	"validate": {"Check the configuration and policies", runValidate},
+	"fmt":      {"Rewrite HCL files to the canonical format", runFmt},
+	"plan":     {"Show the response cordon would take for findings", runPlan},
+	"show":     {"Show a saved plan", runShow},
+	"init":     {"Write the starter configuration and policies", runInit},
+	"version":  {"Show the cordon version", runVersion},
+}
+
+func main() {
+	// A soft memory limit makes the garbage collector work harder before
+	// the heap outgrows it, instead of letting a plan of tens of thousands
+	// of findings double its live heap between collections. GOMEMLIMIT
+	// overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(160 << 20)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches to a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	m := newMeta(stdin, stdout, stderr)
+	if len(args) == 0 {
+		usage(stderr)
+		return 1
+	}
+	name := args[0]
+	switch name {
+	case "-help", "--help", "-h", "help":
+		usage(stdout)
+		return 0
+	case "-version", "--version", "-v":
+		name = "version"
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "cordon: unknown command %q\n\n", name)
+		usage(stderr)
+		return 1
+	}
+	return cmd.run(ctx, m, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "Usage: cordon [-version] [-help] <command> [args]\n\n")
+	fmt.Fprint(w, "Automated cloud incident response: HCL scopes and rules, Rego verdicts and\nresponses, Terraform-style plan and apply.\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].synopsis)
+	}
+	fmt.Fprint(w, "\nRun `cordon COMMAND -help` for a command's flags.\n")
+}
+
+// multiFlag is a repeatable string flag (-finding, -var): each use adds a
+// value, in order.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/cordonhq/cordon/engine"
+	"github.com/cordonhq/cordon/engine/plan"
+	"github.com/cordonhq/cordon/internal/ui"
+)
+
+func runPlan(ctx context.Context, m *meta, args []string) int {
+	fs := m.flagSet("plan -finding FILE [-finding FILE…] [options]", "plan [options]")
+	m.configFlags(fs)
+	m.outputFlags(fs)
+	var (
+		findings     multiFlag
+		factsPath    string
+		out          string
+		detailedExit bool
+	)
+	fs.Var(&findings, "finding", "findings `FILE` (GuardDuty, Security Hub ASFF, OCSF; JSON, array or NDJSON; repeatable)")
+	fs.StringVar(&factsPath, "facts", "", "facts `FILE` used instead of running collectors")
+	fs.StringVar(&out, "out", "", "save the plan to `PLANFILE` for `cordon apply`")
+	fs.BoolVar(&m.jsonOut, "json", false, "print the plan as JSON")
+	fs.BoolVar(&detailedExit, "detailed-exitcode", false, "exit 2 when the plan has actions (0: none, 1: error)")
+	fs.BoolVar(&m.debug, "debug", false, "show policy print() output and debug logs on stderr")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(m.stderr, "cordon plan: unexpected argument %q (findings are given with -finding FILE)\n", fs.Arg(0))
+		fs.Usage()
+		return 1
+	}
+	if len(findings) == 0 {
+		m.showDiags(hcl.Diagnostics{ui.ErrorDiag("No findings given", "cordon plan needs at least one -finding FILE.")})
+		return 1
+	}
+
+	e, diags := m.loadEngine(ctx, false)
+	if diags.HasErrors() {
+		m.showDiags(diags)
+		return 1
+	}
+	files, fdiags := engine.ReadFindings(findings)
+	diags = append(diags, fdiags...)
+	var facts *engine.FactsFile
+	if factsPath != "" {
+		var err error
+		if facts, err = e.ReadFactsFile(factsPath); err != nil {
+			diags = append(diags, ui.ErrorDiag("Invalid facts file", err.Error()))
+		}
+	}
+	if diags.HasErrors() {
+		m.showDiags(diags)
+		return 1
+	}
+
+	res, pdiags := e.Plan(ctx, files, engine.PlanOptions{Facts: facts, KeepData: out != ""})
+	diags = append(diags, pdiags...)
+	if diags.HasErrors() {
+		m.showDiags(diags)
+		return 1
+	}
+	m.showDiags(diags) // warnings
+	p := res.Plan
+	if m.jsonOut {
+		p.WriteJSON(m.stdout)
+	} else {
+		p.Render(m.stdout, plan.RenderOptions{Color: m.color(m.stdout)})
+	}
+	if p.HasErrors() {
+		m.showDiags(hcl.Diagnostics{ui.ErrorDiag("Plan has failed investigations",
+			fmt.Sprintf("%d investigations failed (see each incident's errors above). A plan with errors is never applied, so no plan file was written.", p.Summary.Errors))})
+		return 1
+	}
+	if out != "" {
+		if err := plan.Write(out, res.File(e, time.Now().UTC().Format(time.RFC3339))); err != nil {
+			return m.fail("Cannot save the plan", err)
+		}
+		if !m.jsonOut {
+			fmt.Fprintf(m.stdout, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n  cordon apply %s\n", out, out)
+		}
+	}
+	if detailedExit && p.Summary.Actions > 0 {
+		return 2
+	}
+	return 0
+}

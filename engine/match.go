@@ -1,0 +1,222 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cordonhq/cordon/engine/config"
+	"github.com/cordonhq/cordon/schema"
+)
+
+// scopeMatcher is a scope compiled for matching many findings.
+type scopeMatcher struct {
+	cfg           *config.Scope
+	accounts      map[string]bool // nil: any
+	regions       globs
+	resourceTypes map[string]bool // nil: any
+	tags          []tagGlob
+	excludeTags   []tagGlob
+}
+
+type tagGlob struct {
+	key   string
+	value glob
+}
+
+// ruleMatcher is a rule compiled for matching.
+type ruleMatcher struct {
+	cfg          *config.Rule
+	scopes       []*scopeMatcher
+	sources      map[string]bool // nil: any
+	findingTypes globs
+	minRank      int // -1: any
+	allowed      map[string]bool
+}
+
+func compileScope(s *config.Scope) *scopeMatcher {
+	m := &scopeMatcher{cfg: s, regions: compileGlobs(s.Regions)}
+	if len(s.Accounts) > 0 {
+		m.accounts = toSet(s.Accounts)
+	}
+	if len(s.ResourceTypes) > 0 {
+		m.resourceTypes = toSet(s.ResourceTypes)
+	}
+	m.tags = compileTagGlobs(s.Tags)
+	m.excludeTags = compileTagGlobs(s.ExcludeTags)
+	return m
+}
+
+func compileTagGlobs(tags map[string]string) []tagGlob {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]tagGlob, len(keys))
+	for i, k := range keys {
+		out[i] = tagGlob{key: k, value: compileGlob(tags[k])}
+	}
+	return out
+}
+
+func toSet(ss []string) map[string]bool {
+	m := make(map[string]bool, len(ss))
+	for _, s := range ss {
+		m[s] = true
+	}
+	return m
+}
+
+// matchStatic applies every filter but the condition.
+func (m *scopeMatcher) matchStatic(f *schema.Finding) bool {
+	r := &f.Resource
+	if m.accounts != nil && !m.accounts[f.Account] {
+		return false
+	}
+	if len(m.regions) > 0 && !m.regions.matchAny(f.Region) {
+		return false
+	}
+	if m.resourceTypes != nil && !m.resourceTypes[r.Type] {
+		return false
+	}
+	for _, t := range m.tags {
+		v, ok := r.Tags[t.key]
+		if !ok || !t.value.match(v) {
+			return false
+		}
+	}
+	for _, t := range m.excludeTags {
+		if v, ok := r.Tags[t.key]; ok && t.value.match(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchStatic applies the rule's own filters but the condition.
+func (m *ruleMatcher) matchStatic(f *schema.Finding) bool {
+	if !m.cfg.Enabled {
+		return false
+	}
+	if m.sources != nil && !m.sources[f.Source] {
+		return false
+	}
+	if !m.findingTypes.matchAny(f.Type) {
+		return false
+	}
+	if m.minRank >= 0 {
+		rank, ok := schema.SeverityRank(f.Severity)
+		if !ok || rank < m.minRank {
+			return false
+		}
+	}
+	return true
+}
+
+func compileRule(r *config.Rule, scopes map[string]*scopeMatcher) *ruleMatcher {
+	m := &ruleMatcher{cfg: r, findingTypes: compileGlobs(r.FindingTypes), minRank: -1, allowed: toSet(r.Actions)}
+	for _, name := range r.Scopes {
+		m.scopes = append(m.scopes, scopes[name])
+	}
+	if len(r.Sources) > 0 {
+		m.sources = toSet(r.Sources)
+	}
+	if r.MinSeverity != "" {
+		m.minRank, _ = schema.SeverityRank(r.MinSeverity)
+	}
+	return m
+}
+
+// match is one rule matching a finding through one of its scopes.
+type match struct {
+	rule  *ruleMatcher
+	scope *scopeMatcher
+}
+
+// conditionValues converts a finding for HCL conditions at most once, and
+// only if some condition needs it: the conversion costs more than all the
+// static filters together.
+type conditionValues struct {
+	cfg               *config.Config
+	f                 *schema.Finding
+	finding, resource cty.Value
+	done              bool
+}
+
+func (c *conditionValues) get() (cty.Value, cty.Value) {
+	if !c.done {
+		c.finding, c.resource = c.cfg.ConditionValues(c.f)
+		c.done = true
+	}
+	return c.finding, c.resource
+}
+
+// matchFinding returns the rules matching f (SPEC §2): enabled, at least
+// one scope matching the primary resource (first in the rule's order wins),
+// and every filter present holding. A condition that fails to evaluate is a
+// warning for this finding and does not match.
+func (e *Engine) matchFinding(f *schema.Finding) ([]match, hcl.Diagnostics) {
+	var (
+		out   []match
+		diags hcl.Diagnostics
+		cv    = conditionValues{cfg: e.cfg, f: f}
+	)
+	scopeResult := make(map[*scopeMatcher]bool, len(e.scopes))
+	for _, rm := range e.rules {
+		if !rm.matchStatic(f) {
+			continue
+		}
+		var matched *scopeMatcher
+		for _, sm := range rm.scopes {
+			ok, seen := scopeResult[sm]
+			if !seen {
+				ok = sm.matchStatic(f)
+				if ok && sm.cfg.Condition != nil {
+					fv, rv := cv.get()
+					var d hcl.Diagnostics
+					ok, d = e.cfg.EvalCondition(sm.cfg.Condition, fv, rv)
+					diags = append(diags, conditionWarnings(d, f, "scope."+sm.cfg.Name)...)
+				}
+				scopeResult[sm] = ok
+			}
+			if ok {
+				matched = sm
+				break
+			}
+		}
+		if matched == nil {
+			continue
+		}
+		if rm.cfg.Condition != nil {
+			fv, rv := cv.get()
+			ok, d := e.cfg.EvalCondition(rm.cfg.Condition, fv, rv)
+			diags = append(diags, conditionWarnings(d, f, "rule."+rm.cfg.Name)...)
+			if !ok {
+				continue
+			}
+		}
+		out = append(out, match{rule: rm, scope: matched})
+	}
+	return out, diags
+}
+
+// conditionWarnings turns a condition's evaluation errors into warnings
+// naming the finding: the finding does not match, and the plan goes on.
+func conditionWarnings(diags hcl.Diagnostics, f *schema.Finding, where string) hcl.Diagnostics {
+	out := make(hcl.Diagnostics, 0, len(diags))
+	for _, d := range diags {
+		w := *d
+		w.Severity = hcl.DiagWarning
+		w.Summary = fmt.Sprintf("Condition of %s failed for finding %s", where, f.ID)
+		w.Detail = d.Summary
+		if d.Detail != "" {
+			w.Detail += ": " + d.Detail
+		}
+		w.Detail += " The finding does not match."
+		out = append(out, &w)
+	}
+	return out
+}

@@ -1,0 +1,304 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// RenderOptions control the human rendering.
+type RenderOptions struct {
+	// Color enables ANSI colour (only on a terminal, never with -no-color).
+	Color bool
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiDim    = "\x1b[2m"
+)
+
+type painter bool
+
+func (p painter) paint(code, s string) string {
+	if !p {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+// Render writes the plan as a person reviews it (SPEC §7): each incident
+// with its resource, matches and verdicts, then its actions with before →
+// after, then a one-line summary.
+func (p *Plan) Render(w io.Writer, opts RenderOptions) error {
+	c := painter(opts.Color)
+	var b strings.Builder
+	for i, inc := range p.Incidents {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		renderIncident(&b, c, inc)
+	}
+	if len(p.Unmatched) > 0 {
+		if len(p.Incidents) > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(c.paint(ansiBold, "Findings no rule matched:") + "\n")
+		for _, u := range p.Unmatched {
+			fmt.Fprintf(&b, "  - %s (%s)\n", u.FindingID, u.Reason)
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteString("\n")
+	}
+	s := p.Summary
+	switch {
+	case s.Errors > 0:
+		fmt.Fprintf(&b, "%s %d to apply, %d findings unmatched, %s.\n",
+			c.paint(ansiBold, "Plan:"), s.Actions, s.Unmatched, c.paint(ansiRed, plural(s.Errors, "investigation", "investigations")+" failed"))
+	case s.Actions == 0:
+		fmt.Fprintf(&b, "%s No actions to take; %d findings unmatched.\n", c.paint(ansiBold, "Plan:"), s.Unmatched)
+	default:
+		fmt.Fprintf(&b, "%s %d to apply, %d findings unmatched.\n", c.paint(ansiBold, "Plan:"), s.Actions, s.Unmatched)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+func renderIncident(b *strings.Builder, c painter, inc *Incident) {
+	f := inc.Finding
+	id := f.ID
+	if id == "" {
+		id = "(no id)"
+	}
+	fmt.Fprintf(b, "%s · %s · %s\n", c.paint(ansiBold, "Finding "+id), f.Type, f.Severity)
+	fmt.Fprintf(b, "  resource  %s.%s (%s, %s)\n", orDash(f.Resource.Type), orDash(f.Resource.ID), orDash(f.Account), orDash(f.Region))
+	for i, m := range inc.Matches {
+		label := "matched "
+		if i > 0 {
+			label = "        "
+		}
+		fmt.Fprintf(b, "  %s  rule.%s via scope.%s\n", label, m.Rule, m.Scope)
+	}
+	for _, v := range inc.Verdicts {
+		line := verdictColor(c, v.Verdict)
+		if v.Confidence != nil {
+			line += fmt.Sprintf(" (confidence %.2f)", *v.Confidence)
+		}
+		if len(inc.Verdicts) > 1 {
+			line += " by rule." + v.Rule
+		}
+		fmt.Fprintf(b, "  verdict   %s\n", line)
+		for _, r := range v.Reasons {
+			fmt.Fprintf(b, "              - %s\n", r)
+		}
+		if v.RootCause != "" {
+			fmt.Fprintf(b, "  cause     %s\n", v.RootCause)
+		}
+		if v.Impact != "" {
+			fmt.Fprintf(b, "  impact    %s\n", v.Impact)
+		}
+	}
+	for _, e := range inc.Errors {
+		fmt.Fprintf(b, "  %s     rule.%s: %s\n", c.paint(ansiRed, "error"), e.Rule, e.Summary)
+		if e.Detail != "" {
+			for _, l := range strings.Split(e.Detail, "\n") {
+				fmt.Fprintf(b, "              %s\n", l)
+			}
+		}
+	}
+	if len(inc.Actions) == 0 {
+		if len(inc.Errors) == 0 {
+			b.WriteString("\n  No actions.\n")
+		}
+		return
+	}
+	b.WriteString("\ncordon will perform the following actions:\n")
+	for _, a := range inc.Actions {
+		b.WriteString("\n")
+		renderAction(b, c, a)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func verdictColor(c painter, v string) string {
+	switch v {
+	case "malicious":
+		return c.paint(ansiRed+ansiBold, v)
+	case "suspicious":
+		return c.paint(ansiYellow, v)
+	case "benign":
+		return c.paint(ansiGreen, v)
+	}
+	return v
+}
+
+// renderAction writes one action: a comment line with its address, type
+// and phase, then one line per changed attribute. Unchanged attributes are
+// hidden, as Terraform hides them.
+func renderAction(b *strings.Builder, c painter, a *Action) {
+	header := fmt.Sprintf("  # %s (%s, %s)", a.Address, a.Type, a.Phase)
+	if a.Approval == "manual" {
+		header += " — needs manual approval"
+	}
+	b.WriteString(c.paint(ansiBold, header) + "\n")
+	ch := a.Change
+	bu, au := set(ch.BeforeUnknown), set(ch.AfterUnknown)
+	keys := map[string]bool{}
+	for k := range ch.Before {
+		keys[k] = true
+	}
+	for k := range ch.After {
+		keys[k] = true
+	}
+	for k := range bu {
+		keys[k] = true
+	}
+	for k := range au {
+		keys[k] = true
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	width := 0
+	for _, k := range names {
+		_, hasBefore := ch.Before[k]
+		_, hasAfter := ch.After[k]
+		if au[k] || bu[k] || !hasBefore || !hasAfter || !equal(ch.Before[k], ch.After[k]) {
+			width = max(width, len(k))
+		}
+	}
+	const unknown = "(known after apply)"
+	for _, k := range names {
+		before, hasBefore := ch.Before[k]
+		after, hasAfter := ch.After[k]
+		pad := k + strings.Repeat(" ", max(0, width-len(k)))
+		switch {
+		case au[k] && !hasBefore && !bu[k]:
+			fmt.Fprintf(b, "  %s %s = %s\n", c.paint(ansiGreen, "+"), pad, unknown)
+		case au[k] && (bu[k] || !hasBefore):
+			fmt.Fprintf(b, "  %s %s = %s\n", c.paint(ansiYellow, "~"), pad, unknown)
+		case au[k]:
+			fmt.Fprintf(b, "  %s %s = %s -> %s\n", c.paint(ansiYellow, "~"), pad, value(before), unknown)
+		case bu[k]:
+			fmt.Fprintf(b, "  %s %s = %s -> %s\n", c.paint(ansiYellow, "~"), pad, unknown, value(after))
+		case !hasBefore && hasAfter:
+			fmt.Fprintf(b, "  %s %s = %s\n", c.paint(ansiGreen, "+"), pad, value(after))
+		case hasBefore && !hasAfter:
+			fmt.Fprintf(b, "  %s %s = %s\n", c.paint(ansiRed, "-"), pad, value(before))
+		case equal(before, after):
+			// unchanged: hidden
+		default:
+			fmt.Fprintf(b, "  %s %s = %s -> %s\n", c.paint(ansiYellow, "~"), pad, value(before), value(after))
+		}
+	}
+	if len(a.Rules) > 1 {
+		fmt.Fprintf(b, "    %s\n", c.paint(ansiDim, "(planned by rules "+strings.Join(a.Rules, ", ")+")"))
+	}
+}
+
+func set(ss []string) map[string]bool {
+	m := make(map[string]bool, len(ss))
+	for _, s := range ss {
+		m[s] = true
+	}
+	return m
+}
+
+func equal(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// value renders a JSON value in HCL syntax, as Terraform shows attribute
+// values: strings quoted, lists in brackets, maps in braces.
+func value(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return quote(v)
+	case bool:
+		return strconv.FormatBool(v)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(v)
+	case json.Number:
+		return v.String()
+	case []string:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = quote(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = value(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		if len(v) == 0 {
+			return "{}"
+		}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = mapKey(k) + " = " + value(v[k])
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
+	case map[string]string:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = e
+		}
+		return value(m)
+	default:
+		j, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprintf("%v", v)
+		}
+		return string(j)
+	}
+}
+
+// mapKey renders a map key bare when it is an identifier, quoted otherwise.
+func mapKey(k string) string {
+	if k == "" {
+		return `""`
+	}
+	for i, r := range k {
+		ok := r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || (i > 0 && (r == '-' || r >= '0' && r <= '9'))
+		if !ok {
+			return quote(k)
+		}
+	}
+	return k
+}

@@ -1,0 +1,454 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/cordonhq/cordon/actions"
+	"github.com/cordonhq/cordon/engine/plan"
+	"github.com/cordonhq/cordon/engine/policy"
+	"github.com/cordonhq/cordon/schema"
+)
+
+// PlanOptions configure Plan.
+type PlanOptions struct {
+	// Facts replaces running collectors (plan -facts).
+	Facts *FactsFile
+	// Workers is the number of findings planned concurrently; default
+	// GOMAXPROCS.
+	Workers int
+	// KeepData keeps what a plan file needs (findings, facts, resources)
+	// in Result.Data. Without it, a large plan holds only the plan.
+	KeepData bool
+}
+
+// Result is a plan with what a plan file needs besides it.
+type Result struct {
+	Plan *plan.Plan
+	// Data holds, per incident id, the finding, facts and resources the
+	// incident's actions need at apply (with PlanOptions.KeepData).
+	Data map[string]*plan.IncidentData
+}
+
+// File returns the plan file for the result.
+func (r *Result) File(e *Engine, createdAt string) *plan.File {
+	return &plan.File{
+		CordonVersion: Version,
+		CreatedAt:     createdAt,
+		ConfigDigest:  r.Plan.ConfigDigest,
+		Variables:     e.variablesJSON(),
+		Plan:          r.Plan,
+		Incidents:     r.Data,
+	}
+}
+
+// outcome is what planning one finding produced.
+type outcome struct {
+	incident  *plan.Incident
+	data      *plan.IncidentData
+	unmatched *plan.Unmatched
+	diags     hcl.Diagnostics
+}
+
+type workItem struct {
+	file *FindingsFile
+	rec  schema.Record
+}
+
+// Plan plans the response to every finding of files. Findings are parsed
+// and planned on Workers goroutines; the plan lists them in input order.
+// A finding that cannot be parsed is an error diagnostic (and the caller
+// must not write a plan); a failed investigation is recorded in its
+// incident's errors.
+func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptions) (*Result, hcl.Diagnostics) {
+	var items []workItem
+	for _, f := range files {
+		for _, r := range f.Records {
+			items = append(items, workItem{file: f, rec: r})
+		}
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, max(len(items), 1))
+
+	facts := newFactsSource(e, opts.Facts)
+	results := make([][]outcome, len(items))
+	parseErrs := make([]error, len(items))
+	planItem := func(i int) {
+		it := items[i]
+		findings, err := schema.ParseRecord(it.file.Name, it.rec)
+		if err != nil {
+			parseErrs[i] = err
+			return
+		}
+		outs := make([]outcome, 0, len(findings))
+		for _, f := range findings {
+			o := e.investigate(ctx, f, it.file.Name, facts)
+			if !opts.KeepData {
+				o.data = nil
+			}
+			outs = append(outs, o)
+			// The decoded raw finding is only needed to build the policy
+			// input; keep only its bytes from here on.
+			f.ReleaseDecoded()
+		}
+		results[i] = outs
+	}
+	if workers == 1 {
+		// No goroutine: a fresh one would grow its stack through OPA's
+		// deep evaluation again on every call (the daemon plans findings
+		// one at a time).
+		for i := range items {
+			planItem(i)
+		}
+	} else {
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					planItem(i)
+				}
+			}()
+		}
+		for i := range items {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+
+	var diags hcl.Diagnostics
+	for _, err := range parseErrs {
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid finding", Detail: err.Error()})
+		}
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+
+	p := &plan.Plan{
+		FormatVersion: plan.FormatVersion,
+		CordonVersion: Version,
+		ConfigDigest:  e.digest,
+		Incidents:     []*plan.Incident{},
+		Unmatched:     []*plan.Unmatched{},
+	}
+	res := &Result{Plan: p, Data: map[string]*plan.IncidentData{}}
+	findings := 0
+	seen := map[string]bool{}
+	for _, outs := range results {
+		for _, o := range outs {
+			findings++
+			diags = append(diags, o.diags...)
+			switch {
+			case o.unmatched != nil:
+				p.Unmatched = append(p.Unmatched, o.unmatched)
+			case seen[o.incident.ID]:
+				// The same finding given twice (same source, id and
+				// update time) is one incident.
+				p.Unmatched = append(p.Unmatched, &plan.Unmatched{FindingID: o.incident.Finding.ID, Reason: "duplicate of an earlier finding (incident " + o.incident.ID + ")"})
+			default:
+				seen[o.incident.ID] = true
+				p.Incidents = append(p.Incidents, o.incident)
+				if o.data != nil {
+					res.Data[o.incident.ID] = o.data
+				}
+			}
+		}
+	}
+	p.Recount(findings)
+	return res, diags
+}
+
+// IncidentID derives an incident's id from its finding, so planning the
+// same finding twice gives the same incident, and the daemon can
+// de-duplicate on it.
+func IncidentID(f *schema.Finding) string {
+	h := sha256.New()
+	if f.ID != "" {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", f.Source, f.ID, f.UpdatedAt, f.Account, f.Region)
+	} else {
+		h.Write(f.Raw)
+	}
+	return "inc-" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// investigate plans the response to one finding.
+func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string, facts *factsSource) outcome {
+	matches, diags := e.matchFinding(f)
+	if len(matches) == 0 {
+		id := f.ID
+		if id == "" {
+			id = "(finding without id in " + file + ")"
+		}
+		return outcome{unmatched: &plan.Unmatched{FindingID: id, Reason: "no rule matched"}, diags: diags}
+	}
+
+	incID := IncidentID(f)
+	inc := &plan.Incident{
+		ID: incID,
+		Finding: plan.FindingSummary{
+			ID: f.ID, Source: f.Source, Type: f.Type, Severity: f.Severity,
+			Account: f.Account, Region: f.Region,
+			Resource: plan.ResourceRef{Type: f.Resource.Type, ID: f.Resource.ID},
+		},
+		Matches:  make([]plan.Match, 0, len(matches)),
+		Verdicts: []plan.Verdict{},
+		Actions:  []*plan.Action{},
+		Errors:   []plan.IncidentError{},
+	}
+	data := &plan.IncidentData{Finding: f, File: file, Facts: map[string]map[string]any{}}
+	inv := &investigation{
+		engine:      e,
+		finding:     f,
+		incident:    inc,
+		resources:   append([]schema.Resource(nil), f.Resources...),
+		factsByType: map[string]map[string]any{},
+		merged:      map[string]*plan.Action{},
+	}
+	for _, m := range matches {
+		inc.Matches = append(inc.Matches, plan.Match{Rule: m.rule.cfg.Name, Scope: m.scope.cfg.Name})
+		if err := inv.evaluate(ctx, m, facts, data); err != nil {
+			inc.Errors = append(inc.Errors, *err)
+		}
+	}
+	for _, a := range inv.merged {
+		inc.Actions = append(inc.Actions, a)
+	}
+	sortActions(inc.Actions)
+	data.Resources = dedupeResources(inv.resources)
+	return outcome{incident: inc, data: data, diags: diags}
+}
+
+// investigation is the state of planning one finding across its rules.
+type investigation struct {
+	engine      *Engine
+	finding     *schema.Finding
+	incident    *plan.Incident
+	resources   []schema.Resource // valid targets: the finding's and the facts'
+	factsByType map[string]map[string]any
+	merged      map[string]*plan.Action // by address
+}
+
+// evaluate runs one matched rule: facts, verdict, response, and the
+// planned actions, merged into the incident. An error fails this rule's
+// investigation only: nothing it would have planned is kept.
+func (inv *investigation) evaluate(ctx context.Context, m match, facts *factsSource, data *plan.IncidentData) *plan.IncidentError {
+	e, f, rule := inv.engine, inv.finding, m.rule.cfg
+	fail := func(summary, detail string) *plan.IncidentError {
+		return &plan.IncidentError{Rule: rule.Name, Summary: summary, Detail: detail}
+	}
+
+	factsObj := ast.NewObject()
+	for _, name := range rule.Collect {
+		c := e.cfg.Collectors[name]
+		fm, fv, err := facts.get(ctx, c, f, inv.incident.ID)
+		if err != nil {
+			return fail("Required collector failed", err.Error())
+		}
+		factsObj.Insert(ast.StringTerm(name), ast.NewTerm(fv))
+		if _, done := data.Facts[name]; done {
+			continue
+		}
+		data.Facts[name] = fm
+		if _, failed := fm["error"]; failed {
+			continue
+		}
+		inv.factsByType[c.Type] = fm
+		if c.Def.Resources != nil {
+			inv.resources = append(inv.resources, c.Def.Resources(fm, f.Resource)...)
+		}
+	}
+
+	input := e.policies.BuildInput(&policy.Input{
+		Finding: f, Resource: &f.Resource, Facts: factsObj,
+		Scope: m.scope.cfg.Name, Rule: rule.Name, Actions: rule.Actions,
+	})
+	v, err := e.policies.EvalVerdict(ctx, rule.Verdict, input)
+	if err != nil {
+		return fail("Verdict policy failed", err.Error())
+	}
+	inv.incident.Verdicts = append(inv.incident.Verdicts, plan.Verdict{
+		Rule: rule.Name, Verdict: v.Verdict, Confidence: v.Confidence, Reasons: nonNil(v.Reasons),
+		Summary: v.Summary, RootCause: v.RootCause, Impact: v.Impact,
+	})
+	responseInput := policy.WithVerdict(input, v)
+	responses, err := e.policies.EvalResponse(ctx, rule.Response, responseInput)
+	if err != nil {
+		return fail("Response policy failed", err.Error())
+	}
+
+	planned := make([]*plan.Action, 0, len(responses))
+	for _, r := range responses {
+		a, perr := inv.planAction(ctx, m, r, responseInput)
+		if perr != nil {
+			return perr
+		}
+		planned = append(planned, a)
+	}
+	for _, a := range planned {
+		inv.merge(a)
+	}
+	return nil
+}
+
+// planAction checks one response entry against the rule and the finding and
+// describes its change.
+func (inv *investigation) planAction(ctx context.Context, m match, r policy.ResponseAction, input ast.Value) (*plan.Action, *plan.IncidentError) {
+	e, f, rule := inv.engine, inv.finding, m.rule.cfg
+	where := func() string {
+		if file, line, ok := e.policies.Locate(ctx, rule.Response, input, r); ok {
+			return fmt.Sprintf(" (%s:%d)", file, line)
+		}
+		return ""
+	}
+	if !m.rule.allowed[r.Action] {
+		return nil, &plan.IncidentError{
+			Rule:    rule.Name,
+			Summary: "Response names an action the rule does not allow",
+			Detail: fmt.Sprintf("Policy %s names action %q, which rule %s does not list in its actions (%s)%s. Nothing of this investigation is planned.",
+				rule.Response, r.Action, rule.Name, joinQuoted(rule.Actions), where()),
+		}
+	}
+	cfgAction := e.cfg.Actions[r.Action]
+	targetID := r.Target
+	if targetID == "" {
+		targetID = f.Resource.ID
+	}
+	res, ok := inv.resource(targetID)
+	if !ok {
+		return nil, &plan.IncidentError{
+			Rule:    rule.Name,
+			Summary: "Response targets an unknown resource",
+			Detail: fmt.Sprintf("Policy %s targets %q with action %q, which is not a resource of the finding or its facts%s. Nothing of this investigation is planned.",
+				rule.Response, targetID, r.Action, where()),
+		}
+	}
+	def := cfgAction.Def
+	if !def.Accepts(res.Type) {
+		return nil, &plan.IncidentError{
+			Rule:    rule.Name,
+			Summary: "Response targets a resource the action cannot act on",
+			Detail: fmt.Sprintf("Policy %s targets %s %q with action %q of type %s, which acts on %s%s. Nothing of this investigation is planned.",
+				rule.Response, orNone(res.Type), targetID, r.Action, def.Type, joinQuoted(def.TargetTypes), where()),
+		}
+	}
+	target := actions.Target{Type: res.Type, ID: res.ID, Account: f.Account, Region: f.Region}
+	change := cfgAction.Impl.Describe(&actions.Request{
+		IncidentID: inv.incident.ID,
+		Target:     target,
+		Resource:   res,
+		Finding:    f,
+		Facts:      inv.factsByType,
+	})
+	if change.Before == nil {
+		change.Before = map[string]any{}
+	}
+	if change.After == nil {
+		change.After = map[string]any{}
+	}
+	a := &plan.Action{
+		Address:  plan.Address(r.Action, res.ID),
+		Action:   r.Action,
+		Type:     def.Type,
+		Phase:    def.Phase.String(),
+		Target:   target,
+		Change:   change,
+		Rules:    []string{rule.Name},
+		Reasons:  []string{},
+		Approval: rule.Approval,
+	}
+	if r.Reason != "" {
+		a.Reasons = append(a.Reasons, r.Reason)
+	}
+	return a, nil
+}
+
+// resource finds a valid target by id, preferring the finding's primary
+// resource when several share the id.
+func (inv *investigation) resource(id string) (schema.Resource, bool) {
+	if inv.finding.Resource.ID == id && id != "" {
+		return inv.finding.Resource, true
+	}
+	for _, r := range inv.resources {
+		if r.ID == id && id != "" {
+			return r, true
+		}
+	}
+	return schema.Resource{}, false
+}
+
+// merge adds a planned action, folding it into an identical address
+// planned by another rule (SPEC §2): one action listing both rules and
+// reasons, needing manual approval if either rule does.
+func (inv *investigation) merge(a *plan.Action) {
+	prev, ok := inv.merged[a.Address]
+	if !ok {
+		inv.merged[a.Address] = a
+		return
+	}
+	for _, r := range a.Rules {
+		if !contains(prev.Rules, r) {
+			prev.Rules = append(prev.Rules, r)
+		}
+	}
+	for _, r := range a.Reasons {
+		if !contains(prev.Reasons, r) {
+			prev.Reasons = append(prev.Reasons, r)
+		}
+	}
+	if a.Approval == "manual" {
+		prev.Approval = "manual"
+	}
+}
+
+// sortActions orders actions as apply runs them: phase, then target, then
+// action name.
+func sortActions(as []*plan.Action) {
+	sort.Slice(as, func(i, j int) bool {
+		pi, _ := actions.ParsePhase(as[i].Phase)
+		pj, _ := actions.ParsePhase(as[j].Phase)
+		if pi != pj {
+			return pi < pj
+		}
+		if as[i].Target.ID != as[j].Target.ID {
+			return as[i].Target.ID < as[j].Target.ID
+		}
+		return as[i].Action < as[j].Action
+	})
+}
+
+func dedupeResources(rs []schema.Resource) []schema.Resource {
+	seen := make(map[[2]string]bool, len(rs))
+	out := rs[:0:0]
+	for _, r := range rs {
+		k := [2]string{r.Type, r.ID}
+		if r.ID == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, r)
+	}
+	return out
+}
+
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}

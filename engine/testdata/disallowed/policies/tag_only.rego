@@ -1,0 +1,3 @@
+package test.tag_only
+
+actions contains {"action": "tag", "reason": "high severity on a public instance"}
