@@ -1,0 +1,27 @@
+// Package policies is cordon's starter policy set: the configuration that
+// `cordon init DIR` writes out and `cordon demo` runs.
+//
+// Its files form a configuration directory. cordon.hcl declares the scopes,
+// collectors, actions and three automation rules (EC2 compromise, IAM
+// credential compromise, S3 exposure); rego/ holds the verdict and response
+// policies they name, with their unit tests; testdata/ holds recorded
+// GuardDuty findings and collector facts to plan them against offline.
+// The files are embedded so the binary carries a working configuration, and
+// they are plain files so a team can read, test and change them like their
+// own.
+package policies
+
+import (
+	"embed"
+	"io/fs"
+)
+
+// FS holds the starter configuration directory, rooted at the directory
+// itself: cordon.hcl is at its top.
+//
+//go:embed cordon.hcl rego testdata/README.md testdata/findings testdata/facts
+var FS embed.FS
+
+// Starter returns the starter configuration directory, for writing out
+// (cordon init) or loading in place (cordon demo).
+func Starter() fs.FS { return FS }
