@@ -19,6 +19,7 @@ import (
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/engine/config"
 	"github.com/cordonhq/cordon/engine/policy"
@@ -40,6 +41,10 @@ type Options struct {
 	VarFiles []string
 	// Getenv looks up CORDON_VAR_name and env(); default os.LookupEnv.
 	Getenv func(string) (string, bool)
+	// Values set variables above every other source (scenario tests, the
+	// values a saved plan was made with); ValuesSource names them.
+	Values       map[string]cty.Value
+	ValuesSource string
 	// Debug receives policy print() output and debug logs; nil discards.
 	Debug io.Writer
 	// IncludeTests loads *_test.rego files too (cordon test).
@@ -69,6 +74,7 @@ func Load(ctx context.Context, opts Options) (*Engine, hcl.Diagnostics) {
 	}
 	cfg, diags := config.Load(config.LoadOptions{
 		Dir: opts.Dir, FS: opts.FS, Vars: opts.Vars, VarFiles: opts.VarFiles, Getenv: opts.Getenv,
+		Values: opts.Values, ValuesSource: opts.ValuesSource,
 	})
 	e := &Engine{cfg: cfg, files: map[string]*hcl.File{}}
 	if cfg != nil {

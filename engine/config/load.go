@@ -34,6 +34,13 @@ type LoadOptions struct {
 	// Getenv looks up CORDON_VAR_name and serves env(); default
 	// os.LookupEnv.
 	Getenv func(string) (string, bool)
+	// Values set variables from values already typed, above every other
+	// source: a scenario test's `variables`, or the values a saved plan was
+	// made with. Each is converted to its variable's type; a name the
+	// configuration does not declare is an error. Source names the origin
+	// in diagnostics ("the plan file").
+	Values       map[string]cty.Value
+	ValuesSource string
 }
 
 // rootSchema is the top level of a configuration file.

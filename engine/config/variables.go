@@ -132,6 +132,23 @@ func (l *loader) resolveVariables() {
 	for _, raw := range l.opts.Vars {
 		l.parseVarOption(raw)
 	}
+	source := l.opts.ValuesSource
+	if source == "" {
+		source = "a given value"
+	}
+	for _, name := range sortedKeys(l.opts.Values) {
+		d, declared := l.varDecls[name]
+		if !declared {
+			l.diags = append(l.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Value for undeclared variable",
+				Detail: fmt.Sprintf("A variable named %q was assigned by %s, but the configuration does not declare it.%s",
+					name, source, didYouMean(name, sortedKeys(l.varDecls))),
+			})
+			continue
+		}
+		d.given = &givenValue{val: l.opts.Values[name], source: source}
+	}
 
 	values := make(map[string]cty.Value, len(names))
 	for _, name := range names {

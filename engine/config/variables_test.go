@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
@@ -268,4 +270,50 @@ func writeVarFiles(t *testing.T, contents []string, ext string) []string {
 		paths = append(paths, p)
 	}
 	return paths
+}
+
+func TestValuesOption(t *testing.T) {
+	files := fstest.MapFS{"main.hcl": {Data: []byte(`
+variable "sg" {
+  type    = string
+  default = "sg-0default"
+}
+variable "ports" {
+  type    = list(number)
+  default = [22]
+}
+`)}}
+	cfg, diags := Load(LoadOptions{
+		FS:     files,
+		Vars:   []string{"sg=sg-0fromvar"},
+		Values: map[string]cty.Value{"sg": cty.StringVal("sg-0fromvalues"), "ports": cty.TupleVal([]cty.Value{cty.NumberIntVal(443)})},
+		Getenv: func(string) (string, bool) { return "", false },
+	})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got := cfg.Variables["sg"].Value.AsString(); got != "sg-0fromvalues" {
+		t.Errorf("sg = %q: Values must win over -var", got)
+	}
+	if got := cfg.Variables["ports"].Value; !got.Type().Equals(cty.List(cty.Number)) || got.LengthInt() != 1 {
+		t.Errorf("ports = %#v, want a list(number) converted from the tuple", got)
+	}
+
+	_, diags = Load(LoadOptions{
+		FS:           files,
+		Values:       map[string]cty.Value{"sgg": cty.StringVal("x")},
+		ValuesSource: "the plan file",
+		Getenv:       func(string) (string, bool) { return "", false },
+	})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "the plan file") || !strings.Contains(diags.Error(), `"sg"`) {
+		t.Errorf("undeclared value: %v", diags)
+	}
+	_, diags = Load(LoadOptions{
+		FS:     files,
+		Values: map[string]cty.Value{"ports": cty.StringVal("not a list")},
+		Getenv: func(string) (string, bool) { return "", false },
+	})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "Invalid value for input variable") {
+		t.Errorf("mistyped value: %v", diags)
+	}
 }
