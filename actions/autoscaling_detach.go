@@ -1,6 +1,11 @@
 package actions
 
 import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/schema"
@@ -38,4 +43,85 @@ func (autoscalingDetach) Describe(req *Request) Change {
 		}
 	}
 	return c
+}
+
+func (autoscalingDetach) Permissions() []string {
+	return []string{
+		"autoscaling:AttachInstances",
+		"autoscaling:DescribeAutoScalingInstances",
+		"autoscaling:DetachInstances",
+	}
+}
+
+// Read returns {autoscaling_group: name or nil}. An instance that is
+// already leaving its group (lifecycle Detaching or Detached) counts as out
+// of it: a detach just applied shows that way for a while.
+func (autoscalingDetach) Read(ctx context.Context, env *Env, req *Request) (map[string]any, error) {
+	id := req.Target.ID
+	out, err := env.AWS.AutoScaling(req.Target.Account, req.Target.Region).DescribeAutoScalingInstances(ctx,
+		&autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		return nil, fmt.Errorf("reading the Auto Scaling group of %s: %w", id, err)
+	}
+	for _, in := range out.AutoScalingInstances {
+		if aws.ToString(in.InstanceId) != id {
+			continue
+		}
+		switch aws.ToString(in.LifecycleState) {
+		case "Detaching", "Detached":
+			continue
+		}
+		if g := aws.ToString(in.AutoScalingGroupName); g != "" {
+			return asgState(g), nil
+		}
+	}
+	return asgState(""), nil
+}
+
+func (autoscalingDetach) Apply(ctx context.Context, env *Env, req *Request, live map[string]any) (map[string]any, bool, error) {
+	group, _ := live["autoscaling_group"].(string)
+	if group == "" {
+		return asgState(""), false, nil
+	}
+	id := req.Target.ID
+	_, err := env.AWS.AutoScaling(req.Target.Account, req.Target.Region).DetachInstances(ctx, &autoscaling.DetachInstancesInput{
+		AutoScalingGroupName: aws.String(group),
+		InstanceIds:          []string{id},
+		// The group replaces the capacity; decrementing instead could
+		// make it scale in, and terminate, the instance under
+		// investigation before the detach completes.
+		ShouldDecrementDesiredCapacity: aws.Bool(false),
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("detaching %s from Auto Scaling group %s: %w", id, group, err)
+	}
+	return asgState(""), true, nil
+}
+
+// Revert attaches the instance to its group again. AttachInstances raises
+// the group's desired capacity by one, so the replacement launched at
+// detach time stays: the group ends one instance larger, which its scaling
+// policies (or an operator) bring back down. Setting the capacity here
+// instead could make the group terminate the very instance just restored.
+func (autoscalingDetach) Revert(ctx context.Context, env *Env, req *Request, before, _ map[string]any) (map[string]any, error) {
+	group, _ := before["autoscaling_group"].(string)
+	if group == "" {
+		return asgState(""), nil // it was in no group: nothing was detached
+	}
+	id := req.Target.ID
+	_, err := env.AWS.AutoScaling(req.Target.Account, req.Target.Region).AttachInstances(ctx, &autoscaling.AttachInstancesInput{
+		AutoScalingGroupName: aws.String(group),
+		InstanceIds:          []string{id},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attaching %s to Auto Scaling group %s again: %w", id, group, err)
+	}
+	return asgState(group), nil
+}
+
+func asgState(group string) map[string]any {
+	if group == "" {
+		return map[string]any{"autoscaling_group": nil}
+	}
+	return map[string]any{"autoscaling_group": group}
 }

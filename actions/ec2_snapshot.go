@@ -1,6 +1,14 @@
 package actions
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
@@ -10,6 +18,13 @@ import (
 // ec2Snapshot snapshots every volume attached to the instance, tagged with
 // the incident id and the volume's own tags. It is not reversible: a
 // snapshot is evidence, and evidence is kept.
+//
+// It uses CreateSnapshots, one call for the whole instance: the snapshots
+// are crash-consistent with each other (a database's data and log volumes
+// are taken at the same instant), and EC2 copies each volume's tags.
+// Snapshots are found again by their cordon:incident tag, so applying twice
+// creates none the second time, and a partly done apply only takes the
+// volumes still missing.
 type ec2Snapshot struct {
 	tags map[string]string
 }
@@ -25,7 +40,11 @@ func init() {
 			"tags": &hcldec.AttrSpec{Name: "tags", Type: cty.Map(cty.String)},
 		},
 		New: func(cfg cty.Value) (Action, error) {
-			return ec2Snapshot{tags: attrStringMap(cfg, "tags")}, nil
+			a := ec2Snapshot{tags: attrStringMap(cfg, "tags")}
+			if err := checkTagSet("tags", a.tags); err != nil {
+				return nil, err
+			}
+			return a, nil
 		},
 	})
 }
@@ -44,4 +63,178 @@ func (a ec2Snapshot) Describe(req *Request) Change {
 		c.AfterUnknown = append([]string{}, "snapshots", "volumes")
 	}
 	return c
+}
+
+func (ec2Snapshot) Permissions() []string {
+	return []string{
+		"ec2:CreateSnapshots", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
+		// Tagging a resource as it is created needs ec2:CreateTags too.
+		"ec2:CreateTags",
+	}
+}
+
+// snapshotTarget is what Read finds: the instance's EBS volumes and the
+// snapshots this incident already has of them.
+type snapshotTarget struct {
+	rootDevice string
+	volumes    []attachedVolume
+	taken      map[string]ec2types.Snapshot // by volume id
+}
+
+func (s snapshotTarget) volumeIDs() []string {
+	ids := make([]string, len(s.volumes))
+	for i, v := range s.volumes {
+		ids[i] = v.id
+	}
+	return ids
+}
+
+// toMap gives volumes in mapping order and, for those snapshotted, their
+// snapshot in the shape of the aws_ebs_acquire facts.
+func (s snapshotTarget) toMap() map[string]any {
+	snaps := []any{}
+	for _, v := range s.volumes {
+		snap, ok := s.taken[v.id]
+		if !ok {
+			continue
+		}
+		m := map[string]any{
+			"snapshot_id": aws.ToString(snap.SnapshotId), "volume_id": v.id, "device": v.device,
+			"state": string(snap.State),
+		}
+		if snap.StartTime != nil {
+			m["started_at"] = snap.StartTime.UTC().Format(time.RFC3339)
+		}
+		snaps = append(snaps, m)
+	}
+	return map[string]any{"volumes": list(s.volumeIDs()), "snapshots": snaps}
+}
+
+func readSnapshotTarget(ctx context.Context, client *ec2.Client, req *Request) (snapshotTarget, error) {
+	id := req.Target.ID
+	in, err := lookupInstance(ctx, client, id)
+	if err != nil {
+		return snapshotTarget{}, fmt.Errorf("reading the volumes of %s: %w", id, err)
+	}
+	s := snapshotTarget{rootDevice: aws.ToString(in.RootDeviceName), taken: map[string]ec2types.Snapshot{}}
+	for _, m := range in.BlockDeviceMappings {
+		if m.Ebs != nil && m.Ebs.VolumeId != nil {
+			s.volumes = append(s.volumes, attachedVolume{id: aws.ToString(m.Ebs.VolumeId), device: aws.ToString(m.DeviceName)})
+		}
+	}
+	if len(s.volumes) == 0 {
+		return s, nil
+	}
+	p := ec2.NewDescribeSnapshotsPaginator(client, &ec2.DescribeSnapshotsInput{
+		OwnerIds: []string{"self"},
+		Filters: []ec2types.Filter{
+			{Name: aws.String("tag:" + IncidentTagKey), Values: []string{req.IncidentID}},
+			{Name: aws.String("volume-id"), Values: s.volumeIDs()},
+		},
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return snapshotTarget{}, fmt.Errorf("looking for the snapshots of %s of incident %s: %w", id, req.IncidentID, err)
+		}
+		for _, snap := range out.Snapshots {
+			vol := aws.ToString(snap.VolumeId)
+			if snap.State == ec2types.SnapshotStateError {
+				continue // a failed snapshot is no evidence: take another
+			}
+			// Of several (two applies racing), the first taken stands.
+			if old, dup := s.taken[vol]; !dup || aws.ToTime(snap.StartTime).Before(aws.ToTime(old.StartTime)) {
+				s.taken[vol] = snap
+			}
+		}
+	}
+	return s, nil
+}
+
+func (ec2Snapshot) Read(ctx context.Context, env *Env, req *Request) (map[string]any, error) {
+	s, err := readSnapshotTarget(ctx, env.AWS.EC2(req.Target.Account, req.Target.Region), req)
+	if err != nil {
+		return nil, err
+	}
+	return s.toMap(), nil
+}
+
+// Apply snapshots the volumes that have no snapshot of this incident yet.
+// It returns once EC2 has accepted them: the point in time is fixed when
+// CreateSnapshots returns, and the snapshots are "pending" while EC2
+// copies the blocks, which nothing later in the response has to wait for
+// (stopping or even terminating the instance does not disturb them).
+func (a ec2Snapshot) Apply(ctx context.Context, env *Env, req *Request, _ map[string]any) (map[string]any, bool, error) {
+	id := req.Target.ID
+	client := env.AWS.EC2(req.Target.Account, req.Target.Region)
+	s, err := readSnapshotTarget(ctx, client, req)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(s.volumes) == 0 {
+		return nil, false, fmt.Errorf("snapshotting %s: it has no EBS volumes attached", id)
+	}
+	spec := &ec2types.InstanceSpecification{InstanceId: aws.String(id)}
+	missing := 0
+	for _, v := range s.volumes {
+		if _, done := s.taken[v.id]; !done {
+			missing++
+			continue
+		}
+		// EC2 refuses the root volume in ExcludeDataVolumeIds.
+		if v.device == s.rootDevice {
+			spec.ExcludeBootVolume = aws.Bool(true)
+		} else {
+			spec.ExcludeDataVolumeIds = append(spec.ExcludeDataVolumeIds, v.id)
+		}
+	}
+	if missing == 0 {
+		return s.toMap(), false, nil
+	}
+	out, err := client.CreateSnapshots(ctx, &ec2.CreateSnapshotsInput{
+		InstanceSpecification: spec,
+		CopyTagsFromSource:    ec2types.CopyTagsFromSourceVolume,
+		Description:           aws.String(snapshotDescription(req)),
+		TagSpecifications: []ec2types.TagSpecification{{
+			ResourceType: ec2types.ResourceTypeSnapshot, Tags: ec2Tags(a.tagsFor(req.IncidentID)),
+		}},
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("snapshotting the volumes of %s: %w", id, err)
+	}
+	for _, info := range out.Snapshots {
+		vol := aws.ToString(info.VolumeId)
+		s.taken[vol] = ec2types.Snapshot{SnapshotId: info.SnapshotId, VolumeId: info.VolumeId, State: info.State, StartTime: info.StartTime}
+		ec2Debugf(env, "%s: snapshot %s of %s started (%s)", id, aws.ToString(info.SnapshotId), vol, info.State)
+	}
+	for _, v := range s.volumes {
+		if _, ok := s.taken[v.id]; !ok {
+			return nil, true, fmt.Errorf("snapshotting the volumes of %s: EC2 started no snapshot of %s", id, v.id)
+		}
+	}
+	return s.toMap(), true, nil
+}
+
+// tagsFor returns the snapshots' tags: the configured ones ("{incident}"
+// replaced) and always cordon:incident, by which Read finds them again.
+func (a ec2Snapshot) tagsFor(incidentID string) map[string]string {
+	out := make(map[string]string, len(a.tags)+1)
+	for k, v := range a.tags {
+		out[k] = strings.ReplaceAll(v, "{incident}", incidentID)
+	}
+	out[IncidentTagKey] = incidentID
+	return out
+}
+
+// snapshotDescription says where the evidence comes from, within EC2's 255
+// characters.
+func snapshotDescription(req *Request) string {
+	d := fmt.Sprintf("cordon %s: %s", req.IncidentID, req.Target.ID)
+	if req.Finding != nil && req.Finding.Type != "" {
+		d += " (" + req.Finding.Type + ")"
+	}
+	if len(d) > 255 {
+		d = strings.ToValidUTF8(d[:255], "")
+	}
+	return d
 }

@@ -1,6 +1,18 @@
 package actions
 
 import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/schema"
@@ -34,4 +46,273 @@ func (elbDeregister) Describe(req *Request) Change {
 	c.Before["target_groups"] = list(stringList(v.facts["target_groups"]))
 	c.Before["load_balancers"] = list(stringList(v.facts["load_balancers"]))
 	return c
+}
+
+func (elbDeregister) Permissions() []string {
+	return []string{
+		"elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+		"elasticloadbalancing:DeregisterTargets",
+		"elasticloadbalancing:DescribeLoadBalancers",
+		"elasticloadbalancing:DescribeTargetGroups",
+		"elasticloadbalancing:DescribeTargetHealth",
+		"elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+		"elasticloadbalancing:RegisterTargets",
+	}
+}
+
+// The state Read returns: target_groups (ARNs) and load_balancers (classic
+// names), both sorted, and target_group_ports, the ports the instance is
+// registered on per target group ({arn: [80, 8080]}), which revert needs
+// to register it exactly as it was.
+const targetGroupPorts = "target_group_ports"
+
+// healthConcurrency bounds the DescribeTargetHealth calls in flight: one
+// per target group of the region, which can be hundreds.
+const healthConcurrency = 8
+
+func (elbDeregister) Read(ctx context.Context, env *Env, req *Request) (map[string]any, error) {
+	ports, err := targetGroupsOf(ctx, env, req)
+	if err != nil {
+		return nil, err
+	}
+	lbs, err := classicLoadBalancersOf(ctx, env, req)
+	if err != nil {
+		return nil, err
+	}
+	return elbState(ports, lbs), nil
+}
+
+// targetGroupsOf returns the ports the instance is registered on, per
+// target group ARN. A target draining, or reported Target.NotRegistered,
+// is not registered: a deregistration just applied shows as draining for
+// the group's deregistration delay (300 s by default).
+func targetGroupsOf(ctx context.Context, env *Env, req *Request) (map[string][]int32, error) {
+	client := env.AWS.ELBv2(req.Target.Account, req.Target.Region)
+	var arns []string
+	pages := elbv2.NewDescribeTargetGroupsPaginator(client, &elbv2.DescribeTargetGroupsInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing target groups: %w", err)
+		}
+		for _, tg := range page.TargetGroups {
+			// Only instance target groups can hold an instance id;
+			// asking an ip or lambda group about one is an error.
+			if tg.TargetType == elbv2types.TargetTypeEnumInstance || tg.TargetType == "" {
+				arns = append(arns, aws.ToString(tg.TargetGroupArn))
+			}
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		firstErr error
+		ports    = map[string][]int32{}
+		sem      = make(chan struct{}, healthConcurrency)
+	)
+	for _, arn := range arns {
+		if ctx.Err() != nil {
+			break // a call failed: the rest would be wasted
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			// The target without a port: ELB answers every port it is
+			// registered on.
+			out, err := client.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{
+				TargetGroupArn: aws.String(arn),
+				Targets:        []elbv2types.TargetDescription{{Id: aws.String(req.Target.ID)}},
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("reading the registrations of %s in target group %s: %w", req.Target.ID, arn, err)
+					cancel()
+				}
+				return
+			}
+			for _, h := range out.TargetHealthDescriptions {
+				if h.Target == nil || aws.ToString(h.Target.Id) != req.Target.ID || h.Target.Port == nil || !registered(h.TargetHealth) {
+					continue
+				}
+				ports[arn] = append(ports[arn], *h.Target.Port)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil { // cancelled from outside before every group was read
+		return nil, fmt.Errorf("reading the target group registrations of %s: %w", req.Target.ID, err)
+	}
+	for arn, p := range ports {
+		ports[arn] = sortedUnique(p)
+	}
+	return ports, nil
+}
+
+func registered(th *elbv2types.TargetHealth) bool {
+	if th == nil {
+		return false
+	}
+	return th.State != elbv2types.TargetHealthStateEnumDraining && th.Reason != elbv2types.TargetHealthReasonEnumNotRegistered
+}
+
+func sortedUnique(p []int32) []int32 {
+	slices.Sort(p)
+	return slices.Compact(p)
+}
+
+// classicLoadBalancersOf returns the names of the classic load balancers
+// the instance is registered with.
+func classicLoadBalancersOf(ctx context.Context, env *Env, req *Request) ([]string, error) {
+	var names []string
+	pages := elb.NewDescribeLoadBalancersPaginator(env.AWS.ELB(req.Target.Account, req.Target.Region), &elb.DescribeLoadBalancersInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing classic load balancers: %w", err)
+		}
+		for _, lb := range page.LoadBalancerDescriptions {
+			for _, in := range lb.Instances {
+				if aws.ToString(in.InstanceId) == req.Target.ID {
+					names = append(names, aws.ToString(lb.LoadBalancerName))
+					break
+				}
+			}
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func elbState(ports map[string][]int32, lbs []string) map[string]any {
+	arns := sortedKeys(ports)
+	portsJSON := make(map[string]any, len(ports))
+	for _, arn := range arns {
+		l := make([]any, len(ports[arn]))
+		for i, p := range ports[arn] {
+			l[i] = int(p)
+		}
+		portsJSON[arn] = l
+	}
+	return map[string]any{"target_groups": list(arns), "load_balancers": list(lbs), targetGroupPorts: portsJSON}
+}
+
+// portsOf reads target_group_ports back from a state, which may have been
+// through JSON (numbers as float64). A group with no recorded ports gets
+// none: its registration then uses the group's own port.
+func portsOf(state map[string]any) (map[string][]int32, error) {
+	out := map[string][]int32{}
+	for _, arn := range stringList(state["target_groups"]) {
+		out[arn] = nil
+	}
+	recorded, _ := state[targetGroupPorts].(map[string]any)
+	for arn, v := range recorded {
+		items, ok := v.([]any)
+		if !ok {
+			return nil, fmt.Errorf("%s of %s: not a list of ports", targetGroupPorts, arn)
+		}
+		for _, it := range items {
+			var f float64
+			switch n := it.(type) {
+			case int:
+				f = float64(n)
+			case int32:
+				f = float64(n)
+			case float64:
+				f = n
+			default:
+				return nil, fmt.Errorf("%s of %s: %v is not a port", targetGroupPorts, arn, it)
+			}
+			if f != math.Trunc(f) || f < 1 || f > 65535 {
+				return nil, fmt.Errorf("%s of %s: %v is not a port", targetGroupPorts, arn, it)
+			}
+			if _, known := out[arn]; known {
+				out[arn] = append(out[arn], int32(f))
+			}
+		}
+	}
+	return out, nil
+}
+
+// targetsFor is the instance's registrations in a group: one per port, or
+// the instance alone (the group's port) when no port was recorded.
+func targetsFor(id string, ports []int32) []elbv2types.TargetDescription {
+	if len(ports) == 0 {
+		return []elbv2types.TargetDescription{{Id: aws.String(id)}}
+	}
+	out := make([]elbv2types.TargetDescription, len(ports))
+	for i, p := range ports {
+		out[i] = elbv2types.TargetDescription{Id: aws.String(id), Port: aws.Int32(p)}
+	}
+	return out
+}
+
+// Apply deregisters the instance from every target group, then every
+// classic load balancer, it was registered with. A failure stops there
+// and is returned: what was already deregistered stays so (Read shows it).
+func (elbDeregister) Apply(ctx context.Context, env *Env, req *Request, live map[string]any) (map[string]any, bool, error) {
+	ports, err := portsOf(live)
+	if err != nil {
+		return nil, false, err
+	}
+	lbs := stringList(live["load_balancers"])
+	after := elbState(nil, nil)
+	if len(ports) == 0 && len(lbs) == 0 {
+		return after, false, nil
+	}
+	id := req.Target.ID
+	v2 := env.AWS.ELBv2(req.Target.Account, req.Target.Region)
+	for _, arn := range sortedKeys(ports) {
+		if _, err := v2.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{
+			TargetGroupArn: aws.String(arn), Targets: targetsFor(id, ports[arn]),
+		}); err != nil {
+			return nil, false, fmt.Errorf("deregistering %s from target group %s: %w", id, arn, err)
+		}
+	}
+	classic := env.AWS.ELB(req.Target.Account, req.Target.Region)
+	for _, name := range lbs {
+		if _, err := classic.DeregisterInstancesFromLoadBalancer(ctx, &elb.DeregisterInstancesFromLoadBalancerInput{
+			LoadBalancerName: aws.String(name), Instances: []elbtypes.Instance{{InstanceId: aws.String(id)}},
+		}); err != nil {
+			return nil, false, fmt.Errorf("deregistering %s from load balancer %s: %w", id, name, err)
+		}
+	}
+	return after, true, nil
+}
+
+// Revert registers the instance again everywhere before lists, on the
+// ports it had.
+func (elbDeregister) Revert(ctx context.Context, env *Env, req *Request, before, _ map[string]any) (map[string]any, error) {
+	ports, err := portsOf(before)
+	if err != nil {
+		return nil, err
+	}
+	lbs := stringList(before["load_balancers"])
+	id := req.Target.ID
+	v2 := env.AWS.ELBv2(req.Target.Account, req.Target.Region)
+	for _, arn := range sortedKeys(ports) {
+		if _, err := v2.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{
+			TargetGroupArn: aws.String(arn), Targets: targetsFor(id, ports[arn]),
+		}); err != nil {
+			return nil, fmt.Errorf("registering %s with target group %s again: %w", id, arn, err)
+		}
+	}
+	classic := env.AWS.ELB(req.Target.Account, req.Target.Region)
+	for _, name := range lbs {
+		if _, err := classic.RegisterInstancesWithLoadBalancer(ctx, &elb.RegisterInstancesWithLoadBalancerInput{
+			LoadBalancerName: aws.String(name), Instances: []elbtypes.Instance{{InstanceId: aws.String(id)}},
+		}); err != nil {
+			return nil, fmt.Errorf("registering %s with load balancer %s again: %w", id, name, err)
+		}
+	}
+	sort.Strings(lbs)
+	return elbState(ports, lbs), nil
 }

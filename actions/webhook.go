@@ -1,6 +1,13 @@
 package actions
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -11,11 +18,29 @@ import (
 // body is signed (HMAC-SHA256 in X-Cordon-Signature) so the receiver can
 // trust it; the secret itself is never sent or logged, and neither are the
 // configured header values, which commonly carry tokens.
+//
+// The request, for receivers:
+//
+//	POST <url>
+//	Content-Type: application/json
+//	User-Agent: cordon/<version>
+//	X-Cordon-Delivery: <32 hex digits, the same on every retry of one notification>
+//	X-Cordon-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with secret>   (with secret only)
+//	<configured headers>
+//
+//	{"incident_id": "inc-…", "finding": {…}, "verdicts": […], "actions": […], "summary": "…"}
+//
+// As with GitHub's webhooks, a receiver verifies the signature by computing
+// the HMAC of the body bytes exactly as received and comparing it to the
+// header in constant time (hmac.Equal), before parsing the JSON. A failed
+// POST is retried on 5xx, 429, timeouts and connection errors (4 attempts,
+// exponential backoff), so a receiver may see a delivery twice: the
+// X-Cordon-Delivery id tells the duplicates apart.
 type webhook struct {
 	url     string
 	headers map[string]string
 	secret  string
-	timeout time.Duration
+	retry   delivery
 }
 
 func init() {
@@ -35,11 +60,18 @@ func init() {
 			if err := checkURL("url", a.url); err != nil {
 				return nil, err
 			}
+			if err := checkHeaders("headers", a.headers); err != nil {
+				return nil, err
+			}
 			t, err := attrDuration(cfg, "timeout", 10*time.Second)
 			if err != nil {
 				return nil, err
 			}
-			a.timeout = t
+			if t == 0 {
+				return nil, &AttributeError{Attribute: "timeout", Summary: "Invalid duration",
+					Detail: "The timeout of each attempt must be more than zero."}
+			}
+			a.retry = newDelivery(t)
 			return a, nil
 		},
 	})
@@ -50,4 +82,47 @@ func (a webhook) Describe(req *Request) Change {
 		Before: map[string]any{},
 		After:  map[string]any{"post": redactURL(a.url), "incident": req.IncidentID},
 	}
+}
+
+// Permissions: a webhook calls no AWS API.
+func (webhook) Permissions() []string { return nil }
+
+// Read has nothing to read: a notification changes nothing in the cloud.
+func (webhook) Read(context.Context, *Env, *Request) (map[string]any, error) {
+	return map[string]any{}, nil
+}
+
+// Apply posts the summary. Every Apply sends it again: a notification is
+// an event, not a state.
+func (a webhook) Apply(ctx context.Context, env *Env, req *Request, _ map[string]any) (map[string]any, bool, error) {
+	body, err := json.Marshal(incidentSummary(env, req))
+	if err != nil {
+		return nil, false, fmt.Errorf("encoding the incident summary: %w", err)
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "cordon/"+Version)
+	secrets := make([]string, 0, len(a.headers)+1)
+	for k, v := range a.headers {
+		h.Set(k, v)
+		secrets = append(secrets, v)
+	}
+	h.Set("X-Cordon-Delivery", deliveryID())
+	if a.secret != "" {
+		h.Set("X-Cordon-Signature", signature(a.secret, body))
+		secrets = append(secrets, a.secret)
+	}
+	status, err := a.retry.send(ctx, env, &notification{kind: "webhook", url: a.url, header: h, body: body, secrets: secrets})
+	if err != nil {
+		return nil, false, err
+	}
+	return map[string]any{"post": redactURL(a.url), "incident": req.IncidentID, "status": status}, true, nil
+}
+
+// signature is the X-Cordon-Signature value of a body: "sha256=" and the
+// hex HMAC-SHA256 keyed with the secret.
+func signature(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }

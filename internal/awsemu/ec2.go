@@ -1753,8 +1753,14 @@ func createSnapshots(r *request) (any, error) {
 		vols = append(vols, v)
 	}
 	for _, x := range exclude {
-		if v := r.region.Volumes[x]; v == nil || v.Attachment == nil || v.Attachment.InstanceID != in.ID {
+		v := r.region.Volumes[x]
+		if v == nil || v.Attachment == nil || v.Attachment.InstanceID != in.ID {
 			return nil, ec2Err("InvalidParameterValue", "The volume %s is not attached to instance %s", x, in.ID)
+		}
+		// Only data volumes are excluded by id; the root volume has its
+		// own flag, ExcludeBootVolume.
+		if v.Attachment.Device == in.RootDeviceName {
+			return nil, ec2Err("InvalidParameterValue", "The volume %s is the root volume of instance %s; use ExcludeBootVolume to exclude it", x, in.ID)
 		}
 	}
 	if len(vols) == 0 {

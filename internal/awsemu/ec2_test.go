@@ -565,6 +565,14 @@ func TestSnapshots(t *testing.T) {
 			_, err := c.CreateSnapshots(ctx, &ec2.CreateSnapshotsInput{InstanceSpecification: &types.InstanceSpecification{InstanceId: aws.String(web2), ExcludeBootVolume: aws.Bool(true)}})
 			return err
 		}, "InvalidParameterValue"},
+		{"root volume excluded as a data volume", func() error {
+			_, err := c.CreateSnapshots(ctx, &ec2.CreateSnapshotsInput{InstanceSpecification: &types.InstanceSpecification{InstanceId: aws.String(web1), ExcludeDataVolumeIds: []string{web1Root}}})
+			return err
+		}, "InvalidParameterValue"},
+		{"volume of another instance excluded", func() error {
+			_, err := c.CreateSnapshots(ctx, &ec2.CreateSnapshotsInput{InstanceSpecification: &types.InstanceSpecification{InstanceId: aws.String(web2), ExcludeDataVolumeIds: []string{web1Data}}})
+			return err
+		}, "InvalidParameterValue"},
 	}
 	for _, tc := range errs {
 		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })

@@ -176,32 +176,42 @@ func (r *request) targetGroupParam() (*TargetGroup, error) {
 
 // targetsParam reads Targets.member.N, with the group's port by default.
 func (r *request) targetsParam(tg *TargetGroup, required bool) ([]Target, error) {
+	out, _, err := r.targetsWithPorts(tg, required)
+	return out, err
+}
+
+// targetsWithPorts is targetsParam that also says, per target, whether the
+// request gave its port.
+func (r *request) targetsWithPorts(tg *TargetGroup, required bool) ([]Target, []bool, error) {
 	items := r.params.items("Targets.member")
 	if required && len(items) == 0 {
-		return nil, validationError("1 validation error detected: Value null at 'targets' failed to satisfy constraint: Member must not be null")
+		return nil, nil, validationError("1 validation error detected: Value null at 'targets' failed to satisfy constraint: Member must not be null")
 	}
 	var out []Target
+	var portGiven []bool
 	var ids []string
 	for _, it := range items {
 		id := r.params.get(it + ".Id")
 		if id == "" {
-			return nil, validationError("A target ID must be specified")
+			return nil, nil, validationError("A target ID must be specified")
 		}
 		t := Target{ID: id, Port: tg.Port}
-		if r.params.has(it + ".Port") {
+		given := r.params.has(it + ".Port")
+		if given {
 			n, err := strconv.Atoi(r.params.get(it + ".Port"))
 			if err != nil || n < 1 || n > 65535 {
-				return nil, validationError("1 validation error detected: Value '%s' at 'targets.%s.member.port' failed to satisfy constraint: Member must have value between 1 and 65535", r.params.get(it+".Port"), strings.TrimPrefix(it, "Targets.member."))
+				return nil, nil, validationError("1 validation error detected: Value '%s' at 'targets.%s.member.port' failed to satisfy constraint: Member must have value between 1 and 65535", r.params.get(it+".Port"), strings.TrimPrefix(it, "Targets.member."))
 			}
 			t.Port = n
 		}
 		out = append(out, t)
+		portGiven = append(portGiven, given)
 		ids = append(ids, id)
 	}
 	if err := r.resources(ids...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, portGiven, nil
 }
 
 func targetIndex(tg *TargetGroup, t Target) int {
@@ -226,12 +236,12 @@ func describeTargetHealth(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets, err := r.targetsParam(tg, false)
+	asked, portGiven, err := r.targetsWithPorts(tg, false)
 	if err != nil {
 		return nil, err
 	}
 	var invalid []string
-	for _, t := range targets {
+	for _, t := range asked {
 		if r.region.Instances[t.ID] == nil {
 			invalid = append(invalid, t.ID)
 		}
@@ -239,8 +249,28 @@ func describeTargetHealth(r *request) (any, error) {
 	if len(invalid) > 0 {
 		return nil, invalidTarget("The following targets are not valid instances: %s", quoteList(invalid))
 	}
-	if len(targets) == 0 {
+	targets := asked
+	if len(asked) == 0 {
 		targets = tg.Targets
+	} else {
+		// A target named without a port stands for every registration of
+		// its id, as ELB answers it: an instance can be registered on
+		// several ports (ECS dynamic ports, a port override), and only
+		// when it has none is it reported unused on the group's port.
+		targets = nil
+		for i, t := range asked {
+			n := len(targets)
+			if !portGiven[i] {
+				for _, reg := range tg.Targets {
+					if reg.ID == t.ID {
+						targets = append(targets, reg)
+					}
+				}
+			}
+			if len(targets) == n {
+				targets = append(targets, t)
+			}
+		}
 	}
 	type health struct {
 		Target struct {

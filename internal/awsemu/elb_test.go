@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -81,6 +82,53 @@ func TestTargetGroups(t *testing.T) {
 	}
 	for _, tc := range errs {
 		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+}
+
+// DescribeTargetHealth with a target id and no port answers every
+// registration of that id, whatever its port; with a port, only that one.
+func TestTargetHealthPorts(t *testing.T) {
+	e := newEnv(t)
+	c := elbv2.NewFromConfig(e.prod())
+	tgs, err := c.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{Names: []string{"web-tg"}})
+	wantOK(t, err)
+	arn := tgs.TargetGroups[0].TargetGroupArn
+	_, err = c.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: arn, Targets: []elbv2types.TargetDescription{{Id: aws.String(web2), Port: aws.Int32(8080)}}})
+	wantOK(t, err)
+	_, err = c.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: arn, Targets: []elbv2types.TargetDescription{{Id: aws.String(web1), Port: aws.Int32(80)}}})
+	wantOK(t, err)
+	_, err = c.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: arn, Targets: []elbv2types.TargetDescription{{Id: aws.String(web1), Port: aws.Int32(9000)}}})
+	wantOK(t, err)
+
+	tests := []struct {
+		name    string
+		targets []elbv2types.TargetDescription
+		want    []string // id:port:state
+	}{
+		{"id on two ports", []elbv2types.TargetDescription{{Id: aws.String(web2)}},
+			[]string{web2 + ":8080:healthy", web2 + ":80:healthy"}}, // sorted as strings
+		{"id on an override port only", []elbv2types.TargetDescription{{Id: aws.String(web1)}},
+			[]string{web1 + ":9000:healthy"}},
+		{"id with its port", []elbv2types.TargetDescription{{Id: aws.String(web2), Port: aws.Int32(8080)}},
+			[]string{web2 + ":8080:healthy"}},
+		{"id with a port it is not on", []elbv2types.TargetDescription{{Id: aws.String(web1), Port: aws.Int32(80)}},
+			[]string{web1 + ":80:unused"}},
+		{"unregistered id", []elbv2types.TargetDescription{{Id: aws.String(batch1)}},
+			[]string{batch1 + ":80:unused"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := c.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: arn, Targets: tc.targets})
+			wantOK(t, err)
+			var got []string
+			for _, h := range out.TargetHealthDescriptions {
+				got = append(got, fmt.Sprintf("%s:%d:%s", *h.Target.Id, *h.Target.Port, h.TargetHealth.State))
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 
