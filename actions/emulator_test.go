@@ -60,6 +60,8 @@ func newTestEnvSeed(t testing.TB, change func(*awsemu.Seed)) *testEnv {
 		AssumeRoleARN: "arn:aws:iam::{account}:role/cordon-responder",
 		Credentials:   credentials.NewStaticCredentialsProvider(cordonKey, "emulator/secret/cordon/000000000000000000", ""),
 		Version:       "test",
+		// The SDK's own retry decisions, without its real-time backoff.
+		MaxBackoff: time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

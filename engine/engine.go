@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/actions"
 	"github.com/cordonhq/cordon/engine/config"
 	"github.com/cordonhq/cordon/engine/policy"
 	"github.com/cordonhq/cordon/schema"
@@ -29,6 +30,10 @@ import (
 // Version is cordon's version, reported by `cordon version` and recorded in
 // plans. Release builds set it with -ldflags "-X …/engine.Version=v1.2.3".
 var Version = "0.1.0-dev"
+
+// Actions name cordon's version in what they send (a webhook's
+// User-Agent); actions cannot import the engine.
+func init() { actions.Version = Version }
 
 // Options configure Load.
 type Options struct {

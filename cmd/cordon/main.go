@@ -27,6 +27,10 @@ type command struct {
 
 var commands = map[string]command{
 	"validate": {"Check the configuration and policies", runValidate},
+	"emulator": {"Run the in-memory AWS emulator", runEmulator},
+	"apply":    {"Apply a plan: act on the findings, recorded in state", runApply},
+	"state":    {"List, show and recover what state recorded", runState},
+	"revert":   {"Undo an incident's reversible actions", runRevert},
 	"fmt":      {"Rewrite HCL files to the canonical format", runFmt},
 	"plan":     {"Show the response cordon would take for findings", runPlan},
 	"show":     {"Show a saved plan", runShow},

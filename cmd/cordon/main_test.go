@@ -7,9 +7,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+var digestPattern = regexp.MustCompile(`"config_digest": "sha256:[0-9a-f]{64}"`)
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
@@ -116,7 +119,9 @@ func TestPlanGolden(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &doc); err != nil {
 				t.Fatalf("-json output is not JSON: %v", err)
 			}
-			golden(t, tt.name+".json", out)
+			// The digest changes with every edit of the policies; what it is
+			// made of is tested in the engine.
+			golden(t, tt.name+".json", digestPattern.ReplaceAllString(out, `"config_digest": "sha256:…"`))
 		})
 	}
 }

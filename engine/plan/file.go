@@ -65,6 +65,23 @@ func (d *IncidentData) Resource(id string) (schema.Resource, bool) {
 	return schema.Resource{}, false
 }
 
+// ID returns the plan file's id: a digest of its content, so the same plan
+// has one id however often it is written, and state can tell whether it
+// was applied.
+func ID(f *File) (string, error) {
+	f.Format = fileFormat
+	f.FormatVersion = fileFormatVersion
+	saved := f.ID
+	f.ID = ""
+	body, err := json.Marshal(f)
+	f.ID = saved
+	if err != nil {
+		return "", fmt.Errorf("encoding plan: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	return "plan-" + hex.EncodeToString(sum[:8]), nil
+}
+
 // ErrNotPlanFile is returned for a file that is not a cordon plan file.
 var ErrNotPlanFile = errors.New("not a cordon plan file")
 
@@ -72,16 +89,13 @@ var ErrNotPlanFile = errors.New("not a cordon plan file")
 // with mode 0600: plans hold findings and facts, which are sensitive. It
 // sets f.ID from the content, so two identical plans have one id.
 func Write(path string, f *File) error {
-	f.Format = fileFormat
-	f.FormatVersion = fileFormatVersion
-	f.ID = ""
+	id, err := ID(f)
+	if err != nil {
+		return err
+	}
+	f.ID = id
 	body, err := json.Marshal(f)
 	if err != nil {
-		return fmt.Errorf("encoding plan: %w", err)
-	}
-	sum := sha256.Sum256(body)
-	f.ID = "plan-" + hex.EncodeToString(sum[:8])
-	if body, err = json.Marshal(f); err != nil {
 		return fmt.Errorf("encoding plan: %w", err)
 	}
 

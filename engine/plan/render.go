@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/cordonhq/cordon/actions"
 	"io"
 	"sort"
 	"strconv"
@@ -161,7 +162,21 @@ func renderAction(b *strings.Builder, c painter, a *Action) {
 		header += " — needs manual approval"
 	}
 	b.WriteString(c.paint(ansiBold, header) + "\n")
-	ch := a.Change
+	renderChange(b, c, a.Change)
+	if len(a.Rules) > 1 {
+		fmt.Fprintf(b, "    %s\n", c.paint(ansiDim, "(planned by rules "+strings.Join(a.Rules, ", ")+")"))
+	}
+}
+
+// RenderChange writes a change's attribute lines.
+func RenderChange(w io.Writer, ch actions.Change, opts RenderOptions) error {
+	var b strings.Builder
+	renderChange(&b, painter(opts.Color), ch)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func renderChange(b *strings.Builder, c painter, ch actions.Change) {
 	bu, au := set(ch.BeforeUnknown), set(ch.AfterUnknown)
 	keys := map[string]bool{}
 	for k := range ch.Before {
@@ -212,9 +227,6 @@ func renderAction(b *strings.Builder, c painter, a *Action) {
 		default:
 			fmt.Fprintf(b, "  %s %s = %s -> %s\n", c.paint(ansiYellow, "~"), pad, value(before), value(after))
 		}
-	}
-	if len(a.Rules) > 1 {
-		fmt.Fprintf(b, "    %s\n", c.paint(ansiDim, "(planned by rules "+strings.Join(a.Rules, ", ")+")"))
 	}
 }
 
@@ -301,4 +313,18 @@ func mapKey(k string) string {
 		}
 	}
 	return k
+}
+
+// RenderActions writes actions as Render shows them, for revert plans and
+// state records.
+func RenderActions(w io.Writer, as []*Action, opts RenderOptions) error {
+	var b strings.Builder
+	for i, a := range as {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		renderAction(&b, painter(opts.Color), a)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -48,13 +49,21 @@ type Options struct {
 	Credentials aws.CredentialsProvider
 	// HTTPClient replaces the SDK's HTTP client.
 	HTTPClient *http.Client
-	// MaxAttempts bounds the attempts per call (default: the SDK's 3).
+	// MaxAttempts bounds the attempts per call (default 5: an incident is
+	// exactly when an account's API rate limits are being hit).
 	MaxAttempts int
+	// MaxBackoff caps the delay between retries (default the SDK's 20s);
+	// tests against the emulator set it low.
+	MaxBackoff time.Duration
 	// Debug receives the SDK's retry log lines; nil discards them.
 	Debug io.Writer
 	// Version is cordon's version, sent in the user agent.
 	Version string
 }
+
+// DefaultMaxAttempts is the attempts per AWS call when Options does not
+// say.
+const DefaultMaxAttempts = 5
 
 // Factory hands out configurations and clients per (account, region). It
 // is safe for concurrent use, and caches assumed-role credentials until
@@ -95,10 +104,17 @@ func New(ctx context.Context, opts Options) (*Factory, error) {
 	loads = append(loads,
 		awsconfig.WithAppID("cordon/"+version),
 		awsconfig.WithRetryer(func() aws.Retryer {
+			attempts := opts.MaxAttempts
+			if attempts <= 0 {
+				attempts = DefaultMaxAttempts
+			}
 			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-				if opts.MaxAttempts > 0 {
-					o.StandardOptions = append(o.StandardOptions, func(s *retry.StandardOptions) { s.MaxAttempts = opts.MaxAttempts })
-				}
+				o.StandardOptions = append(o.StandardOptions, func(s *retry.StandardOptions) {
+					s.MaxAttempts = attempts
+					if opts.MaxBackoff > 0 {
+						s.MaxBackoff = opts.MaxBackoff
+					}
+				})
 			})
 		}),
 	)

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/cordonhq/cordon/engine"
+	"github.com/cordonhq/cordon/engine/plan"
+	"github.com/cordonhq/cordon/engine/state"
+	"github.com/cordonhq/cordon/internal/ui"
+)
+
+// runApply applies a saved plan (its own approval, as in Terraform), or
+// plans findings and applies after asking.
+func runApply(ctx context.Context, m *meta, args []string) int {
+	fs := m.flagSet("apply PLANFILE [options]\n       cordon apply -config DIR -finding FILE [-facts FILE] [options]", "apply [options] [PLANFILE]")
+	m.configFlags(fs)
+	m.outputFlags(fs)
+	var (
+		findings    multiFlag
+		factsPath   string
+		autoApprove bool
+		input       bool
+		lockTimeout time.Duration
+	)
+	fs.Var(&findings, "finding", "plan and apply these findings (repeatable)")
+	fs.StringVar(&factsPath, "facts", "", "facts `FILE` used instead of running collectors")
+	fs.BoolVar(&autoApprove, "auto-approve", false, "apply without asking (also applies manual-approval actions)")
+	fs.BoolVar(&input, "input", true, "ask for approval on the terminal; with -input=false, fail instead")
+	fs.DurationVar(&lockTimeout, "lock-timeout", 0, "how long to wait for another apply's locks on the same targets")
+	fs.BoolVar(&m.jsonOut, "json", false, "print the results as JSON")
+	fs.BoolVar(&m.debug, "debug", false, "show AWS retries and policy print() output on stderr")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+
+	var (
+		e     *engine.Engine
+		f     *plan.File
+		diags hcl.Diagnostics
+	)
+	savedPlan := fs.NArg() == 1
+	switch {
+	case fs.NArg() > 1 || savedPlan && len(findings) > 0:
+		fmt.Fprintln(m.stderr, "cordon apply: give either a PLANFILE or -finding, not both")
+		fs.Usage()
+		return 1
+	case savedPlan:
+		var err error
+		if f, err = plan.Read(fs.Arg(0)); err != nil {
+			return m.fail("Cannot read plan file", err)
+		}
+		values, err := engine.PlanValues(f)
+		if err != nil {
+			return m.fail("Cannot read plan file", err)
+		}
+		if e, diags = m.loadEngineValues(ctx, values, "the plan file"); diags.HasErrors() {
+			m.showDiags(diags)
+			return 1
+		}
+	case len(findings) == 0:
+		fmt.Fprintln(m.stderr, "cordon apply: give a PLANFILE, or -finding FILE to plan and apply")
+		fs.Usage()
+		return 1
+	default:
+		var code int
+		if e, f, code = m.planForApply(ctx, findings, factsPath); e == nil {
+			return code
+		}
+		if f.Plan.Summary.Actions == 0 {
+			fmt.Fprintln(m.stdout, "\nNo actions to take: nothing to apply.")
+			return 0
+		}
+		if !autoApprove {
+			if !input {
+				return m.fail("No approval", errors.New("with -input=false, cordon apply needs -auto-approve or a saved plan file"))
+			}
+			ok, err := ui.Confirm(m.stdin, m.stdout, "Do you want to perform these actions?",
+				"cordon will perform the actions described above.")
+			if errors.Is(err, ui.ErrNoTerminal) {
+				return m.fail("No approval", errors.New("standard input is not a terminal, so cordon cannot ask; use -auto-approve or apply a saved plan file"))
+			}
+			if err != nil {
+				return m.fail("No approval", err)
+			}
+			if !ok {
+				fmt.Fprintln(m.stdout, "Apply cancelled.")
+				return 1
+			}
+		}
+	}
+
+	st, err := e.OpenState()
+	if err != nil {
+		return m.fail("Cannot open state", err)
+	}
+	defer st.Close()
+	opts := m.applyOptions(st, lockTimeout, "apply")
+	// A saved plan is its own approval; so is -auto-approve.
+	opts.ApproveManual = savedPlan || autoApprove
+	res, err := e.Apply(ctx, f, opts)
+	return m.finishApply(res, err, "Apply")
+}
+
+// planForApply plans findings for an apply and shows the plan.
+func (m *meta) planForApply(ctx context.Context, findings []string, factsPath string) (*engine.Engine, *plan.File, int) {
+	e, diags := m.loadEngine(ctx, false)
+	if diags.HasErrors() {
+		m.showDiags(diags)
+		return nil, nil, 1
+	}
+	files, fdiags := engine.ReadFindings(findings)
+	diags = append(diags, fdiags...)
+	var facts *engine.FactsFile
+	if factsPath != "" {
+		var err error
+		if facts, err = e.ReadFactsFile(factsPath); err != nil {
+			diags = append(diags, ui.ErrorDiag("Invalid facts file", err.Error()))
+		}
+	}
+	if diags.HasErrors() {
+		m.showDiags(diags)
+		return nil, nil, 1
+	}
+	res, pdiags := e.Plan(ctx, files, engine.PlanOptions{Facts: facts, KeepData: true})
+	diags = append(diags, pdiags...)
+	if diags.HasErrors() {
+		m.showDiags(diags)
+		return nil, nil, 1
+	}
+	m.showDiags(diags)
+	if !m.jsonOut {
+		res.Plan.Render(m.stdout, plan.RenderOptions{Color: m.color(m.stdout)})
+	}
+	if res.Plan.HasErrors() {
+		m.showDiags(hcl.Diagnostics{ui.ErrorDiag("Cannot apply incomplete plan",
+			fmt.Sprintf("%d investigations failed; nothing was applied.", res.Plan.Summary.Errors))})
+		return nil, nil, 1
+	}
+	f := res.File(e, time.Now().UTC().Format(time.RFC3339))
+	// An in-process plan gets an id as a written one does.
+	id, err := plan.ID(f)
+	if err != nil {
+		return nil, nil, m.fail("Cannot apply", err)
+	}
+	f.ID = id
+	return e, f, 0
+}
+
+func (m *meta) applyOptions(st state.Store, lockTimeout time.Duration, command string) engine.ApplyOptions {
+	opts := engine.ApplyOptions{
+		Store:       st,
+		LockTimeout: lockTimeout,
+		Owner:       owner(command),
+	}
+	if !m.jsonOut {
+		opts.Progress = m.stdout
+	}
+	if m.debug {
+		opts.Debug = m.stderr
+	}
+	return opts
+}
+
+// finishApply prints an apply's or revert's outcome and returns the exit
+// code: 1 when it could not run or an action failed.
+func (m *meta) finishApply(res *engine.ApplyResult, err error, verb string) int {
+	if res != nil && m.jsonOut {
+		enc := json.NewEncoder(m.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+	}
+	if err != nil {
+		summary := "Cannot " + strings.ToLower(verb)
+		for _, known := range []error{engine.ErrStalePlan, engine.ErrAppliedPlan, engine.ErrIncompletePlan} {
+			if errors.Is(err, known) {
+				summary = known.Error()
+			}
+		}
+		if errors.Is(err, state.ErrLockTimeout) {
+			summary = "Error acquiring the state lock"
+		}
+		return m.fail(summary, err)
+	}
+	if res.Failed() {
+		var lines []string
+		for _, a := range res.Actions {
+			if a.Result == state.ResultFailed || a.Result == state.ResultInterrupted {
+				lines = append(lines, fmt.Sprintf("%s: %s", a.Address, a.Error))
+			}
+		}
+		m.showDiags(hcl.Diagnostics{ui.ErrorDiag(fmt.Sprintf("%d actions failed", res.Summary.Failed), strings.Join(lines, "\n"))})
+		if !m.jsonOut {
+			fmt.Fprintf(m.stdout, "\n%s finished with errors. %s\n", verb, res.Summary)
+		}
+		return 1
+	}
+	if !m.jsonOut {
+		fmt.Fprintf(m.stdout, "\n%s %s\n", paint(m.color(m.stdout), "\x1b[32;1m", verb+" complete!"), res.Summary)
+	}
+	return 0
+}
+
+// owner names who acts, for the state record: user@host and the command.
+func owner(command string) string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s@%s (cordon %s)", name, host, command)
+}

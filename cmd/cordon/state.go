@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cordonhq/cordon/actions"
+	"github.com/cordonhq/cordon/engine"
+	"github.com/cordonhq/cordon/engine/plan"
+	"github.com/cordonhq/cordon/engine/state"
+)
+
+func runState(ctx context.Context, m *meta, args []string) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-help" || args[0] == "--help" || args[0] == "-h") {
+			stateUsage(m)
+			return 0
+		}
+		stateUsage(m)
+		return 1
+	}
+	switch args[0] {
+	case "list":
+		return runStateList(ctx, m, args[1:])
+	case "show":
+		return runStateShow(ctx, m, args[1:])
+	case "recover":
+		return runStateRecover(ctx, m, args[1:])
+	}
+	fmt.Fprintf(m.stderr, "cordon state: unknown subcommand %q\n\n", args[0])
+	stateUsage(m)
+	return 1
+}
+
+func stateUsage(m *meta) {
+	fmt.Fprint(m.stderr, `Usage: cordon state <subcommand> [options]
+
+  list [-json]              incidents: id, finding, verdict, actions, status
+  show INCIDENT [-json]     everything recorded about an incident
+  recover [-json]           finish the records of actions a crash left started
+`)
+}
+
+// openState loads the configuration and opens its state.
+func (m *meta) openState(ctx context.Context) (*engine.Engine, state.Store, int) {
+	e, diags := m.loadEngine(ctx, false)
+	if diags.HasErrors() {
+		m.showDiags(diags)
+		return nil, nil, 1
+	}
+	st, err := e.OpenState()
+	if err != nil {
+		return nil, nil, m.fail("Cannot open state", err)
+	}
+	return e, st, 0
+}
+
+func runStateList(ctx context.Context, m *meta, args []string) int {
+	fs := m.flagSet("state list [-config DIR] [-json]", "state list [options]")
+	m.configFlags(fs)
+	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	_, st, code := m.openState(ctx)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	list, err := st.Incidents(ctx, state.IncidentFilter{})
+	if err != nil {
+		return m.fail("Cannot read state", err)
+	}
+	if m.jsonOut {
+		m.writeJSON(struct {
+			Incidents []state.IncidentSummary `json:"incidents"`
+		}{list})
+		return 0
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(m.stdout, "No incidents recorded.")
+		return 0
+	}
+	tw := tabwriter.NewWriter(m.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INCIDENT\tFINDING\tRESOURCE\tVERDICT\tSTATUS\tACTIONS\tUPDATED")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Finding.Type, s.Finding.Resource.ID,
+			verdictsText(s.Verdicts), s.Status, resultCounts(s.Actions, s.Reverted), s.UpdatedAt.UTC().Format(time.RFC3339))
+	}
+	tw.Flush()
+	return 0
+}
+
+func verdictsText(vs []plan.Verdict) string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Verdict)
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ",")
+}
+
+func resultCounts(counts map[state.Result]int, reverted int) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, string(k))
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[state.Result(k)], k))
+	}
+	if reverted > 0 {
+		parts = append(parts, fmt.Sprintf("%d reverted", reverted))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func runStateShow(ctx context.Context, m *meta, args []string) int {
+	fs := m.flagSet("state show INCIDENT [-config DIR] [-json]", "state show [options] INCIDENT")
+	m.configFlags(fs)
+	m.outputFlags(fs)
+	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(m.stderr, "cordon state show: expected exactly one INCIDENT")
+		fs.Usage()
+		return 1
+	}
+	_, st, code := m.openState(ctx)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	d, err := st.Incident(ctx, fs.Arg(0))
+	if errors.Is(err, state.ErrNotFound) {
+		return m.fail("No such incident", fmt.Errorf("incident %s is not in the state (cordon state list shows those that are)", fs.Arg(0)))
+	}
+	if err != nil {
+		return m.fail("Cannot read state", err)
+	}
+	if m.jsonOut {
+		m.writeJSON(d)
+		return 0
+	}
+	color := m.color(m.stdout)
+	inc := d.Incident
+	fmt.Fprintf(m.stdout, "%s · %s · %s\n", paint(color, "\x1b[1m", "Incident "+inc.ID), inc.Finding.Type, inc.Finding.Severity)
+	fmt.Fprintf(m.stdout, "  finding   %s (%s)\n", inc.Finding.ID, inc.Finding.Source)
+	fmt.Fprintf(m.stdout, "  resource  %s.%s (%s, %s)\n", inc.Finding.Resource.Type, inc.Finding.Resource.ID, inc.Finding.Account, inc.Finding.Region)
+	fmt.Fprintf(m.stdout, "  status    %s\n", d.Status)
+	for _, v := range inc.Verdicts {
+		line := v.Verdict
+		if v.Confidence != nil {
+			line += fmt.Sprintf(" (confidence %.2f)", *v.Confidence)
+		}
+		fmt.Fprintf(m.stdout, "  verdict   %s by rule.%s\n", line, v.Rule)
+		for _, r := range v.Reasons {
+			fmt.Fprintf(m.stdout, "              - %s\n", r)
+		}
+	}
+	if inc.FactsSHA256 != "" {
+		fmt.Fprintf(m.stdout, "  facts     sha256:%s\n", inc.FactsSHA256)
+	}
+	fmt.Fprintln(m.stdout, "\nActions:")
+	for _, a := range d.Actions {
+		when := a.StartedAt.UTC().Format(time.RFC3339)
+		kind := ""
+		if a.Kind == state.KindRevert {
+			kind = " (revert)"
+		}
+		fmt.Fprintf(m.stdout, "\n  # %s%s (%s, %s) %s at %s\n", a.Address, kind, a.Type, a.Phase, strings.ToUpper(string(a.Result)), when)
+		var before, after map[string]any
+		json.Unmarshal(a.Before, &before)
+		json.Unmarshal(a.After, &after)
+		if before != nil && after != nil {
+			plan.RenderChange(m.stdout, actions.Change{Before: before, After: after}, plan.RenderOptions{Color: color})
+		}
+		if a.Error != "" {
+			fmt.Fprintf(m.stdout, "    %s\n", a.Error)
+		}
+	}
+	if len(d.Evidence) > 0 {
+		fmt.Fprintln(m.stdout, "\nEvidence:")
+		for _, ev := range d.Evidence {
+			fmt.Fprintf(m.stdout, "  - %s %s sha256:%s (%d bytes)\n", ev.Kind, ev.Name, ev.SHA256, ev.Size)
+		}
+	}
+	return 0
+}
+
+func runStateRecover(ctx context.Context, m *meta, args []string) int {
+	fs := m.flagSet("state recover [-config DIR] [-json]", "state recover [options]")
+	m.configFlags(fs)
+	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON")
+	fs.BoolVar(&m.debug, "debug", false, "show AWS retries on stderr")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	e, st, code := m.openState(ctx)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	opts := m.applyOptions(st, 0, "state recover")
+	opts.Progress = nil
+	results, err := e.Recover(ctx, opts)
+	if m.jsonOut {
+		m.writeJSON(struct {
+			Recovered []engine.RecoverResult `json:"recovered"`
+		}{results})
+	}
+	if err != nil {
+		return m.fail("Recovery failed", err)
+	}
+	if !m.jsonOut {
+		if len(results) == 0 {
+			fmt.Fprintln(m.stdout, "Nothing to recover: no action was left started.")
+		}
+		for _, r := range results {
+			fmt.Fprintf(m.stdout, "%s (incident %s): %s%s\n", r.Address, r.Incident, r.Result, noteText(r.Note))
+		}
+	}
+	return 0
+}
+
+func noteText(n string) string {
+	if n == "" {
+		return ""
+	}
+	return " — " + n
+}

@@ -1,0 +1,735 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/cordonhq/cordon/actions"
+	"github.com/cordonhq/cordon/engine/config"
+	"github.com/cordonhq/cordon/engine/plan"
+	"github.com/cordonhq/cordon/engine/state"
+	"github.com/cordonhq/cordon/internal/awsclient"
+)
+
+// ApplyOptions configure Apply and Revert.
+type ApplyOptions struct {
+	Store state.Store
+	// AWS builds the SDK clients; nil builds them from the provider block.
+	AWS *awsclient.Factory
+	// HTTP posts notifications; default a client with sane timeouts.
+	HTTP *http.Client
+	// LockTimeout is how long to wait for another apply's target locks
+	// (0: fail at once, SPEC §8).
+	LockTimeout time.Duration
+	// Owner says who applies (user@host and the command), for the record.
+	Owner string
+	// ApproveManual applies actions of rules with approval = "manual":
+	// true for a saved plan or -auto-approve (SPEC §7).
+	ApproveManual bool
+	// Concurrency bounds the targets acted on at once in a phase.
+	Concurrency int
+	// Progress receives a line per action as it starts and ends; nil
+	// discards.
+	Progress io.Writer
+	// Debug receives debug lines (AWS retries); nil discards.
+	Debug io.Writer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// ActionResult is what became of one action of an apply or revert.
+type ActionResult struct {
+	Incident string         `json:"incident"`
+	Address  string         `json:"address"`
+	Action   string         `json:"action"`
+	Type     string         `json:"type"`
+	Phase    string         `json:"phase"`
+	Target   actions.Target `json:"target"`
+	Result   state.Result   `json:"result"`
+	Error    string         `json:"error,omitempty"`
+	Before   map[string]any `json:"before,omitempty"`
+	After    map[string]any `json:"after,omitempty"`
+	Duration time.Duration  `json:"-"`
+	Millis   int64          `json:"duration_ms"`
+}
+
+// ApplyResult is the outcome of an apply or a revert.
+type ApplyResult struct {
+	PlanID  string          `json:"plan_id"`
+	ApplyID int64           `json:"apply_id"`
+	Kind    state.Kind      `json:"kind"`
+	Actions []*ActionResult `json:"actions"`
+	Summary ApplySummary    `json:"summary"`
+}
+
+// ApplySummary counts results.
+type ApplySummary struct {
+	Applied  int `json:"applied"`
+	NoChange int `json:"no_change"`
+	Failed   int `json:"failed"`
+	Drifted  int `json:"drifted"`
+	Skipped  int `json:"skipped"`
+}
+
+// Failed reports whether any action failed.
+func (r *ApplyResult) Failed() bool { return r.Summary.Failed > 0 }
+
+// String is Terraform's closing line.
+func (s ApplySummary) String() string {
+	line := fmt.Sprintf("Actions: %d applied, %d failed, %d drifted", s.Applied, s.Failed, s.Drifted)
+	if s.NoChange > 0 {
+		line += fmt.Sprintf(", %d unchanged", s.NoChange)
+	}
+	if s.Skipped > 0 {
+		line += fmt.Sprintf(", %d skipped", s.Skipped)
+	}
+	return line + "."
+}
+
+// Errors returned by Apply for a plan it refuses, with nothing changed.
+var (
+	ErrStalePlan      = errors.New("Saved plan is stale")
+	ErrIncompletePlan = errors.New("Cannot apply incomplete plan")
+	ErrAppliedPlan    = errors.New("Saved plan was already applied")
+)
+
+// applier runs one apply or revert.
+type applier struct {
+	e      *Engine
+	opts   ApplyOptions
+	env    actions.Env
+	apply  int64
+	kind   state.Kind
+	planID string
+
+	mu      sync.Mutex
+	results []*ActionResult
+	// failedTargets are targets an action failed on: later phases skip them.
+	failedTargets map[string]bool
+	// outcomes are each incident's results so far, for notifications.
+	outcomes map[string][]actions.ActionOutcome
+}
+
+// job is one action to apply or revert.
+type job struct {
+	incident string
+	action   *plan.Action
+	exec     actions.Executor
+	req      *actions.Request
+	config   json.RawMessage
+	// For a revert: the applied record being undone.
+	revertOf *state.ActionRecord
+	// For a resumed apply: the earlier record of this action.
+	done *state.ActionRecord
+	// manual marks an action that needs an approval it has not got.
+	manual bool
+	// verdicts are the incident's, for notifications.
+	verdicts []actions.VerdictBrief
+}
+
+// Apply applies a saved plan (SPEC §7): it refuses a stale, incomplete or
+// already applied plan with nothing changed; locks every target; records
+// the incidents and each action in state before and after its call; runs
+// phases in order and a phase's targets concurrently; skips an action
+// whose target drifted from the plan; and stops later phases for a target
+// an action failed on. An apply a crash interrupted is resumed without
+// repeating what it had done.
+func (e *Engine) Apply(ctx context.Context, f *plan.File, opts ApplyOptions) (*ApplyResult, error) {
+	if f.ConfigDigest != e.digest {
+		return nil, fmt.Errorf("%w: the configuration or its policies changed since the plan was made (plan %s, now %s). Run cordon plan again", ErrStalePlan, short(f.ConfigDigest), short(e.digest))
+	}
+	if f.Plan.HasErrors() {
+		return nil, fmt.Errorf("%w: %d investigations failed when it was made", ErrIncompletePlan, f.Plan.Summary.Errors)
+	}
+	a, err := e.newApplier(ctx, opts, state.KindApply, f.ID)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []*job
+	for _, inc := range f.Plan.Incidents {
+		data := f.Incidents[inc.ID]
+		for _, pa := range inc.Actions {
+			j, err := e.applyJob(inc, data, pa)
+			if err != nil {
+				return nil, err
+			}
+			j.manual = pa.Approval == config.ApprovalManual && !opts.ApproveManual
+			j.verdicts = verdictBriefs(inc.Verdicts)
+			jobs = append(jobs, j)
+		}
+	}
+	release, err := a.lock(ctx, jobs)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
+	applyID, err := opts.Store.BeginApply(ctx, state.ApplyStart{
+		PlanID: f.ID, Kind: state.KindApply, ConfigDigest: f.ConfigDigest,
+		CordonVersion: Version, Owner: opts.Owner, Resume: true, StartedAt: a.now(),
+	})
+	if errors.Is(err, state.ErrAlreadyApplied) {
+		return nil, fmt.Errorf("%w: plan %s has been applied; make a new plan", ErrAppliedPlan, f.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.apply = applyID
+
+	// A resumed apply finishes what the crash left started, then skips
+	// every action already done.
+	if err := a.recoverStarted(ctx, jobs); err != nil {
+		return nil, err
+	}
+	done, err := opts.Store.DoneActions(ctx, f.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		if r, ok := done[state.ActionKey{IncidentID: j.incident, Address: j.action.Address}]; ok {
+			r := r
+			j.done = &r
+		}
+	}
+	for _, inc := range f.Plan.Incidents {
+		if err := opts.Store.PutIncident(ctx, incidentRecord(inc, f.Incidents[inc.ID])); err != nil {
+			return nil, err
+		}
+	}
+	return a.run(ctx, jobs, false)
+}
+
+func (e *Engine) newApplier(ctx context.Context, opts ApplyOptions, kind state.Kind, planID string) (*applier, error) {
+	if opts.Store == nil {
+		return nil, errors.New("no state store")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.HTTP == nil {
+		opts.HTTP = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opts.AWS == nil {
+		f, err := e.AWSFactory(ctx, opts.Debug)
+		if err != nil {
+			return nil, err
+		}
+		opts.AWS = f
+	}
+	return &applier{
+		e: e, opts: opts, kind: kind, planID: planID,
+		env:           actions.Env{AWS: opts.AWS, HTTP: opts.HTTP, Now: opts.Now, Debug: opts.Debug},
+		failedTargets: map[string]bool{},
+		outcomes:      map[string][]actions.ActionOutcome{},
+	}, nil
+}
+
+// AWSFactory builds the AWS clients from the provider block.
+func (e *Engine) AWSFactory(ctx context.Context, debug io.Writer) (*awsclient.Factory, error) {
+	o := awsclient.Options{Version: Version, Debug: debug}
+	if p := e.cfg.Provider; p != nil {
+		o.Region, o.Profile, o.Endpoint, o.AssumeRoleARN = p.Region, p.Profile, p.Endpoint, p.AssumeRoleARN
+	}
+	return awsclient.New(ctx, o)
+}
+
+func (a *applier) now() time.Time { return a.opts.Now() }
+
+// applyJob resolves a planned action to its executor and request.
+func (e *Engine) applyJob(inc *plan.Incident, data *plan.IncidentData, pa *plan.Action) (*job, error) {
+	cfg := e.cfg.Actions[pa.Action]
+	if cfg == nil || cfg.Type != pa.Type {
+		return nil, fmt.Errorf("%w: action %s (%s) is not in the configuration", ErrStalePlan, pa.Action, pa.Type)
+	}
+	exec, ok := cfg.Impl.(actions.Executor)
+	if !ok {
+		return nil, fmt.Errorf("action type %s cannot be applied", pa.Type)
+	}
+	if data == nil {
+		return nil, fmt.Errorf("plan file has no data for incident %s", inc.ID)
+	}
+	res, ok := data.Resource(pa.Target.ID)
+	if !ok {
+		return nil, fmt.Errorf("plan file has no resource %s for incident %s", pa.Target.ID, inc.ID)
+	}
+	j := &job{
+		incident: inc.ID,
+		action:   pa,
+		exec:     exec,
+		req: &actions.Request{
+			IncidentID: inc.ID,
+			Target:     pa.Target,
+			Resource:   res,
+			Finding:    data.Finding,
+			Facts:      e.factsByType(data.Facts),
+		},
+	}
+	if cfg.Def.Reversible {
+		// The configuration revert needs (an isolation group, a profile),
+		// never a secret: reversible types have none.
+		if b, err := ctyjson.Marshal(cfg.Config, cfg.Config.Type()); err == nil {
+			j.config = b
+		}
+	}
+	return j, nil
+}
+
+// factsByType re-keys facts from collector names to collector types, the
+// way actions look them up; failed collectors are left out.
+func (e *Engine) factsByType(byName map[string]map[string]any) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for name, facts := range byName {
+		c := e.cfg.Collectors[name]
+		if c == nil {
+			continue
+		}
+		if _, failed := facts["error"]; failed {
+			continue
+		}
+		out[c.Type] = facts
+	}
+	return out
+}
+
+func incidentRecord(inc *plan.Incident, data *plan.IncidentData) state.Incident {
+	rec := state.Incident{ID: inc.ID, Finding: inc.Finding, Matches: inc.Matches, Verdicts: inc.Verdicts}
+	if data != nil {
+		if b, err := json.Marshal(data.Finding); err == nil {
+			rec.FindingData = b
+		}
+		if b, err := json.Marshal(data.Facts); err == nil {
+			rec.Facts = b
+		}
+	}
+	return rec
+}
+
+// lock takes every target's lock, all or none.
+func (a *applier) lock(ctx context.Context, jobs []*job) (func(), error) {
+	seen := map[string]bool{}
+	var keys []string
+	for _, j := range jobs {
+		k := state.TargetLockKey(j.action.Target)
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	release, err := a.opts.Store.Lock(ctx, keys, a.opts.Owner, a.opts.LockTimeout)
+	if err != nil {
+		var le *state.LockError
+		if errors.As(err, &le) && a.opts.LockTimeout == 0 {
+			return nil, fmt.Errorf("%w (another apply is acting on this target; wait with -lock-timeout)", err)
+		}
+		return nil, err
+	}
+	return func() { release() }, nil
+}
+
+// run executes jobs phase by phase; within a phase, each target's jobs run
+// in order and different targets concurrently.
+func (a *applier) run(ctx context.Context, jobs []*job, reverse bool) (*ApplyResult, error) {
+	phases := map[actions.Phase][]*job{}
+	for _, j := range jobs {
+		p, _ := actions.ParsePhase(j.action.Phase)
+		phases[p] = append(phases[p], j)
+	}
+	order := []actions.Phase{actions.Preserve, actions.Contain, actions.Acquire, actions.Disrupt, actions.Notify}
+	if reverse {
+		for i, k := 0, len(order)-1; i < k; i, k = i+1, k-1 {
+			order[i], order[k] = order[k], order[i]
+		}
+	}
+	var runErr error
+	for _, phase := range order {
+		if err := ctx.Err(); err != nil {
+			runErr = err
+			break
+		}
+		byTarget := map[string][]*job{}
+		var targets []string
+		for _, j := range phases[phase] {
+			k := state.TargetLockKey(j.action.Target) + "\x00" + j.incident
+			if _, ok := byTarget[k]; !ok {
+				targets = append(targets, k)
+			}
+			byTarget[k] = append(byTarget[k], j)
+		}
+		sem := make(chan struct{}, a.opts.Concurrency)
+		var wg sync.WaitGroup
+		var errMu sync.Mutex
+		for _, k := range targets {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(js []*job) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				for _, j := range js {
+					if err := a.execute(ctx, j); err != nil {
+						errMu.Lock()
+						if runErr == nil {
+							runErr = err
+						}
+						errMu.Unlock()
+						return
+					}
+				}
+			}(byTarget[k])
+		}
+		wg.Wait()
+		if runErr != nil {
+			break
+		}
+	}
+
+	res := &ApplyResult{PlanID: a.planID, ApplyID: a.apply, Kind: a.kind, Actions: a.results}
+	for _, r := range res.Actions {
+		switch r.Result {
+		case state.ResultApplied, state.ResultRecovered:
+			res.Summary.Applied++
+		case state.ResultNoChange:
+			res.Summary.NoChange++
+		case state.ResultFailed, state.ResultInterrupted:
+			res.Summary.Failed++
+		case state.ResultDrifted:
+			res.Summary.Drifted++
+		case state.ResultSkipped:
+			res.Summary.Skipped++
+		}
+	}
+	status := state.ApplyApplied
+	switch {
+	case res.Summary.Failed+res.Summary.Drifted+res.Summary.Skipped == 0:
+	case res.Summary.Applied == 0:
+		status = state.ApplyFailed
+	default:
+		status = state.ApplyPartial
+	}
+	summary, _ := json.Marshal(res.Summary)
+	if runErr != nil {
+		// A state write failed or the apply was cancelled: leave the apply
+		// running so the next apply or `cordon state recover` finishes it.
+		return res, runErr
+	}
+	if err := a.opts.Store.FinishApply(context.WithoutCancel(ctx), a.apply, status, summary); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// execute applies (or reverts) one action and records it. Its error is a
+// failure of the apply itself (state cannot be written), never of the
+// action, which is recorded as failed instead.
+func (a *applier) execute(ctx context.Context, j *job) error {
+	targetKey := state.TargetLockKey(j.action.Target) + "\x00" + j.incident
+	start := a.now()
+	r := &ActionResult{
+		Incident: j.incident, Address: j.action.Address, Action: j.action.Action, Type: j.action.Type,
+		Phase: j.action.Phase, Target: j.action.Target,
+	}
+	finish := func(id int64, res state.Result, errText string, after map[string]any) error {
+		r.Result, r.Error, r.After = res, errText, after
+		r.Duration = a.now().Sub(start)
+		r.Millis = r.Duration.Milliseconds()
+		if id != 0 {
+			afterJSON, _ := json.Marshal(after)
+			if after == nil {
+				afterJSON = nil
+			}
+			if err := a.opts.Store.ActionFinished(context.WithoutCancel(ctx), id, state.Outcome{Result: res, After: afterJSON, Error: errText, FinishedAt: a.now()}); err != nil {
+				return err
+			}
+		}
+		a.record(r, targetKey)
+		return nil
+	}
+	record := func(before map[string]any) (int64, error) {
+		bj, _ := json.Marshal(before)
+		if before == nil {
+			bj = nil
+		}
+		ps := state.ActionStart{
+			ApplyID: a.apply, IncidentID: j.incident, Address: j.action.Address, Action: j.action.Action,
+			Type: j.action.Type, Phase: j.action.Phase, Target: j.action.Target, Before: bj, Config: j.config,
+			StartedAt: a.now(), Planned: plannedJSON(j),
+		}
+		if def, ok := actions.Lookup(j.action.Type); ok {
+			ps.Reversible = def.Reversible
+		}
+		if j.revertOf != nil {
+			ps.RevertOf = j.revertOf.ID
+		}
+		return a.opts.Store.ActionStarted(ctx, ps)
+	}
+
+	// Actions that are done (a resumed apply) are reported, not repeated.
+	if j.done != nil && (j.done.Result == state.ResultApplied || j.done.Result == state.ResultNoChange || j.done.Result == state.ResultRecovered) {
+		var after map[string]any
+		json.Unmarshal(j.done.After, &after)
+		r.Result, r.After = state.ResultNoChange, after
+		r.Error = "already " + string(j.done.Result) + " before the apply was interrupted"
+		a.record(r, targetKey)
+		a.progress("%s: Already done (%s earlier)", j.action.Address, j.done.Result)
+		return nil
+	}
+
+	notify := j.action.Phase == actions.Notify.String()
+	if j.manual {
+		id, err := record(nil)
+		if err != nil {
+			return err
+		}
+		a.progress("%s: Skipped: needs manual approval (apply a saved plan, or use -auto-approve)", j.action.Address)
+		return finish(id, state.ResultSkipped, "needs manual approval", nil)
+	}
+	// A failed action stops later phases for its target, never a stop of
+	// an instance whose isolation failed. Notifications still go out:
+	// people need to hear about a failed response most of all.
+	if !notify && a.targetFailed(targetKey) {
+		id, err := record(nil)
+		if err != nil {
+			return err
+		}
+		a.progress("%s: Skipped: an earlier action on %s failed", j.action.Address, j.action.Target.ID)
+		return finish(id, state.ResultSkipped, "an earlier action on this target failed", nil)
+	}
+
+	env := a.env
+	if notify && a.kind == state.KindApply {
+		// A notification cannot be read back from its receiver, so state
+		// is its live state: one already sent for this incident by an
+		// earlier plan is not sent again.
+		sent, err := a.alreadySent(ctx, j)
+		if err != nil {
+			return err
+		}
+		if sent {
+			id, err := record(map[string]any{})
+			if err != nil {
+				return err
+			}
+			a.progress("%s: No changes (already sent for this incident)", j.action.Address)
+			return finish(id, state.ResultNoChange, "", map[string]any{})
+		}
+		env.Incident = a.summaryFor(j)
+	}
+	verb := "Applying"
+	if a.kind == state.KindRevert {
+		verb = "Reverting"
+	}
+	a.progress("%s: %s...", j.action.Address, verb)
+
+	live, err := j.exec.Read(ctx, &env, j.req)
+	if err != nil {
+		id, rerr := record(nil)
+		if rerr != nil {
+			return rerr
+		}
+		a.fail(targetKey)
+		a.progress("%s: Failed reading live state: %v", j.action.Address, err)
+		return finish(id, state.ResultFailed, "reading live state: "+err.Error(), nil)
+	}
+	live = normalizeJSON(live)
+	r.Before = live
+
+	ch := j.action.Change
+	// The shortcut needs every changed attribute known: with one unknown
+	// (a volume's flag nobody described) only Apply can tell.
+	if a.kind == state.KindApply && !notify && len(ch.AfterUnknown) == 0 && changesKnownAttribute(ch) {
+		if len(differences(ch.After, ch.AfterUnknown, live)) == 0 {
+			id, err := record(live)
+			if err != nil {
+				return err
+			}
+			a.progress("%s: No changes (already in the planned state)", j.action.Address)
+			return finish(id, state.ResultNoChange, "", live)
+		}
+	}
+	if diff := differences(ch.Before, ch.BeforeUnknown, live); len(diff) > 0 {
+		id, err := record(live)
+		if err != nil {
+			return err
+		}
+		a.fail(targetKey)
+		msg := "live state no longer matches the plan: " + strings.Join(diff, "; ")
+		if a.kind == state.KindRevert {
+			msg = "live state changed since the action was applied, so it is not reverted: " + strings.Join(diff, "; ")
+		}
+		a.progress("%s: Drifted: %s", j.action.Address, msg)
+		return finish(id, state.ResultDrifted, msg, live)
+	}
+
+	id, err := record(live)
+	if err != nil {
+		return err
+	}
+	var (
+		after   map[string]any
+		changed = true
+	)
+	if a.kind == state.KindRevert {
+		rev, ok := j.exec.(actions.Reverter)
+		if !ok {
+			err = fmt.Errorf("action type %s cannot be reverted", j.action.Type)
+		} else {
+			var before, applied map[string]any
+			json.Unmarshal(j.revertOf.Before, &before)
+			json.Unmarshal(j.revertOf.After, &applied)
+			after, err = rev.Revert(ctx, &env, j.req, before, applied)
+		}
+	} else {
+		after, changed, err = j.exec.Apply(ctx, &env, j.req, live)
+	}
+	if err != nil {
+		a.fail(targetKey)
+		a.progress("%s: Failed: %v", j.action.Address, err)
+		return finish(id, state.ResultFailed, err.Error(), normalizeJSON(after))
+	}
+	after = normalizeJSON(after)
+	if !changed {
+		a.progress("%s: No changes", j.action.Address)
+		return finish(id, state.ResultNoChange, "", after)
+	}
+	a.progress("%s: %s complete after %s", j.action.Address, pastTense(a.kind), a.now().Sub(start).Round(time.Millisecond))
+	return finish(id, state.ResultApplied, "", after)
+}
+
+// alreadySent reports whether state records j's notification as sent for
+// its incident.
+func (a *applier) alreadySent(ctx context.Context, j *job) (bool, error) {
+	recs, err := a.opts.Store.AppliedActions(ctx, j.incident)
+	if errors.Is(err, state.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, r := range recs {
+		if r.Address == j.action.Address && r.Type == j.action.Type {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func pastTense(k state.Kind) string {
+	if k == state.KindRevert {
+		return "Revert"
+	}
+	return "Apply"
+}
+
+// changesKnownAttribute reports whether the plan knows, offline, an
+// attribute the action changes: only then can a live state equal to the
+// planned after prove the change already made. A snapshot's only change
+// (new snapshots) is unknown until apply, so it is always attempted, and
+// its Apply is idempotent itself.
+func changesKnownAttribute(ch actions.Change) bool {
+	unknownAfter := map[string]bool{}
+	for _, k := range ch.AfterUnknown {
+		unknownAfter[k] = true
+	}
+	unknownBefore := map[string]bool{}
+	for _, k := range ch.BeforeUnknown {
+		unknownBefore[k] = true
+	}
+	for k, after := range ch.After {
+		if unknownAfter[k] {
+			continue
+		}
+		before, known := ch.Before[k]
+		if unknownBefore[k] || !known || !sameValue(before, after) {
+			return true
+		}
+	}
+	return false
+}
+
+func verdictBriefs(vs []plan.Verdict) []actions.VerdictBrief {
+	out := make([]actions.VerdictBrief, len(vs))
+	for i, v := range vs {
+		out[i] = actions.VerdictBrief{Rule: v.Rule, Verdict: v.Verdict, Confidence: v.Confidence, Reasons: v.Reasons, RootCause: v.RootCause, Impact: v.Impact}
+	}
+	return out
+}
+
+// plannedJSON is the planned change recorded with an action, which
+// recovery compares live state with.
+func plannedJSON(j *job) json.RawMessage {
+	b, err := json.Marshal(j.action.Change)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func (a *applier) record(r *ActionResult, targetKey string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.results = append(a.results, r)
+	a.outcomes[r.Incident] = append(a.outcomes[r.Incident], actions.ActionOutcome{Address: r.Address, Result: string(r.Result), Error: r.Error})
+}
+
+func (a *applier) fail(targetKey string) {
+	a.mu.Lock()
+	a.failedTargets[targetKey] = true
+	a.mu.Unlock()
+}
+
+func (a *applier) targetFailed(targetKey string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.failedTargets[targetKey]
+}
+
+func (a *applier) progress(format string, args ...any) {
+	if a.opts.Progress == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	fmt.Fprintf(a.opts.Progress, format+"\n", args...)
+}
+
+// summaryFor is the incident summary a notification of j's incident posts,
+// with what the apply did so far.
+func (a *applier) summaryFor(j *job) *actions.IncidentSummary {
+	a.mu.Lock()
+	outcomes := append([]actions.ActionOutcome(nil), a.outcomes[j.incident]...)
+	a.mu.Unlock()
+	f := j.req.Finding
+	s := &actions.IncidentSummary{IncidentID: j.incident, Actions: outcomes}
+	if f != nil {
+		s.Finding = actions.FindingBrief{
+			ID: f.ID, Source: f.Source, Type: f.Type, Title: f.Title, Severity: f.Severity,
+			Account: f.Account, Region: f.Region,
+			Resource: actions.Target{Type: f.Resource.Type, ID: f.Resource.ID, Account: f.Account, Region: f.Region},
+		}
+	}
+	if j.verdicts != nil {
+		s.Verdicts = j.verdicts
+	}
+	return s
+}
+
+func short(digest string) string {
+	d := strings.TrimPrefix(digest, "sha256:")
+	if len(d) > 12 {
+		d = d[:12]
+	}
+	return d
+}

@@ -1,0 +1,344 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cordonhq/cordon/engine/plan"
+)
+
+// writeStmts are the statements of the hot path (one pair per action),
+// prepared once on the writer connection.
+type writeStmts struct {
+	applyState    *sql.Stmt
+	actionInsert  *sql.Stmt
+	actionFinish  *sql.Stmt
+	actionResult  *sql.Stmt
+	incidentTouch *sql.Stmt
+}
+
+func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&w.applyState, `SELECT kind, status FROM applies WHERE id = ?`},
+		{&w.actionInsert, `INSERT INTO actions (apply_id, incident_id, kind, address, action_name, action_type,
+            phase, target_type, target_id, target_account, target_region, reversible, revert_of,
+            before_state, config, planned, result, started_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'started', ?)`},
+		{&w.actionFinish, `UPDATE actions SET result = ?, after_state = ?, error = ?, finished_at = ?
+            WHERE id = ? AND result = 'started'`},
+		{&w.actionResult, `SELECT result FROM actions WHERE id = ?`},
+		{&w.incidentTouch, `UPDATE incidents SET updated_at = max(updated_at, ?)
+            WHERE id = (SELECT incident_id FROM actions WHERE id = ?)`},
+	} {
+		stmt, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("preparing statement: %w", err)
+		}
+		*p.stmt = stmt
+	}
+	return nil
+}
+
+func (w *writeStmts) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{w.applyState, w.actionInsert, w.actionFinish, w.actionResult, w.incidentTouch} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// write runs fn in a write transaction (IMMEDIATE, on the writer
+// connection) and commits it, or rolls it back if fn fails.
+func (s *SQLiteStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dbError(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return s.dbError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dbError(err)
+	}
+	return nil
+}
+
+// BeginApply implements Store.
+func (s *SQLiteStore) BeginApply(ctx context.Context, start ApplyStart) (int64, error) {
+	if err := start.validate(); err != nil {
+		return 0, err
+	}
+	now := formatTime(orNow(start.StartedAt))
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var (
+			kind                Kind
+			status              ApplyStatus
+			owner, host         string
+			pid                 int
+			startedAt, finished sql.NullString
+		)
+		err := tx.QueryRowContext(ctx, `SELECT id, kind, status, owner, pid, host, started_at, finished_at
+            FROM applies WHERE plan_id = ?`, start.PlanID).Scan(&id, &kind, &status, &owner, &pid, &host, &startedAt, &finished)
+		if errors.Is(err, sql.ErrNoRows) {
+			res, err := tx.ExecContext(ctx, `INSERT INTO applies (plan_id, kind, config_digest, cordon_version,
+                owner, pid, host, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
+				start.PlanID, start.Kind, start.ConfigDigest, start.CordonVersion, start.Owner, s.pid, s.host, now)
+			if err != nil {
+				return err
+			}
+			id, err = res.LastInsertId()
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case status != ApplyRunning:
+			return fmt.Errorf("%w: plan %s was applied by %s, finished %s with status %s",
+				ErrAlreadyApplied, start.PlanID, owner, finished.String, status)
+		case kind != start.Kind:
+			return fmt.Errorf("plan %s is recorded as kind %q, not %q", start.PlanID, kind, start.Kind)
+		case s.host != "" && host == s.host && processAlive(pid):
+			return fmt.Errorf("%w: plan %s is being applied by %s (pid %d on %s) since %s",
+				ErrApplyInProgress, start.PlanID, owner, pid, host, startedAt.String)
+		case !start.Resume:
+			return fmt.Errorf("%w: plan %s: the apply %s started at %s (pid %d on %s) did not finish; apply the plan again to resume it, or run `cordon state recover`",
+				ErrApplyInterrupted, start.PlanID, owner, startedAt.String, pid, host)
+		}
+		// Resume: the apply is now this process's.
+		_, err = tx.ExecContext(ctx, `UPDATE applies SET pid = ?, host = ?, resumed_at = ? WHERE id = ?`,
+			s.pid, s.host, now, id)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// FinishApply implements Store. An apply with actions still started cannot
+// finish: it would hide them from a resumed apply.
+func (s *SQLiteStore) FinishApply(ctx context.Context, applyID int64, status ApplyStatus, summary json.RawMessage) error {
+	switch status {
+	case ApplyApplied, ApplyFailed, ApplyPartial:
+	default:
+		return fmt.Errorf("apply %d: %q is not a status that finishes an apply", applyID, status)
+	}
+	if err := checkJSON(summary); err != nil {
+		return fmt.Errorf("apply %d: summary: %w", applyID, err)
+	}
+	ctx = withoutCancel(ctx)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var current ApplyStatus
+		var open int
+		err := tx.QueryRowContext(ctx, `SELECT status,
+            (SELECT count(*) FROM actions WHERE apply_id = applies.id AND result = 'started')
+            FROM applies WHERE id = ?`, applyID).Scan(&current, &open)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("apply %d: %w", applyID, ErrNotFound)
+		case err != nil:
+			return err
+		case current != ApplyRunning:
+			return fmt.Errorf("apply %d is already finished (%s)", applyID, current)
+		case open > 0:
+			return fmt.Errorf("apply %d has %d actions still started; record their outcomes first", applyID, open)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE applies SET status = ?, summary = ?, finished_at = ? WHERE id = ?`,
+			status, jsonArg(summary), formatTime(time.Now()), applyID)
+		return err
+	})
+}
+
+// PutIncident implements Store.
+func (s *SQLiteStore) PutIncident(ctx context.Context, inc Incident) error {
+	if err := inc.validate(); err != nil {
+		return err
+	}
+	var digest string
+	if inc.Facts != nil {
+		digest = sha256Hex(inc.Facts)
+	}
+	if inc.FactsSHA256 != "" && inc.FactsSHA256 != digest {
+		return fmt.Errorf("incident %s: facts have sha256 %q, not the %s given", inc.ID, digest, inc.FactsSHA256)
+	}
+	matches, verdicts := inc.Matches, inc.Verdicts
+	if matches == nil {
+		matches = []plan.Match{}
+	}
+	if verdicts == nil {
+		verdicts = []plan.Verdict{}
+	}
+	matchesJSON, err := json.Marshal(matches)
+	if err != nil {
+		return fmt.Errorf("incident %s: matches: %w", inc.ID, err)
+	}
+	verdictsJSON, err := json.Marshal(verdicts)
+	if err != nil {
+		return fmt.Errorf("incident %s: verdicts: %w", inc.ID, err)
+	}
+	created := orNow(inc.CreatedAt)
+	updated := inc.UpdatedAt
+	if updated.IsZero() {
+		updated = created
+	}
+	f := &inc.Finding
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, finding_id, finding_source, finding_type,
+            severity, account, region, resource_type, resource_id, finding, matches, verdicts, facts,
+            facts_sha256, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET
+                finding_id = excluded.finding_id, finding_source = excluded.finding_source,
+                finding_type = excluded.finding_type, severity = excluded.severity,
+                account = excluded.account, region = excluded.region,
+                resource_type = excluded.resource_type, resource_id = excluded.resource_id,
+                finding = excluded.finding, matches = excluded.matches, verdicts = excluded.verdicts,
+                facts = excluded.facts, facts_sha256 = excluded.facts_sha256,
+                updated_at = max(incidents.updated_at, excluded.updated_at)`,
+			inc.ID, f.ID, f.Source, f.Type, f.Severity, f.Account, f.Region, f.Resource.Type, f.Resource.ID,
+			jsonArg(inc.FindingData), string(matchesJSON), string(verdictsJSON), jsonArg(inc.Facts), digest,
+			formatTime(created), formatTime(updated))
+		return err
+	})
+}
+
+// ActionStarted implements Store. Besides inserting the record it checks,
+// in the same transaction, that the apply is running and, in a revert, that
+// the action reverted is this incident's, changed its target and is not
+// reverted already.
+func (s *SQLiteStore) ActionStarted(ctx context.Context, start ActionStart) (int64, error) {
+	if err := start.validate(); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var kind Kind
+		var status ApplyStatus
+		err := tx.StmtContext(ctx, s.stmts.applyState).QueryRowContext(ctx, start.ApplyID).Scan(&kind, &status)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("action %s: apply %d: %w", start.Address, start.ApplyID, ErrNotFound)
+		case err != nil:
+			return err
+		case status != ApplyRunning:
+			return fmt.Errorf("action %s: apply %d is finished (%s)", start.Address, start.ApplyID, status)
+		case kind == KindApply && start.RevertOf != 0:
+			return fmt.Errorf("action %s: apply %d is not a revert, but the action reverts action %d", start.Address, start.ApplyID, start.RevertOf)
+		case kind == KindRevert && start.RevertOf == 0:
+			return fmt.Errorf("action %s: apply %d is a revert, but the action names no action it reverts", start.Address, start.ApplyID)
+		case kind == KindRevert:
+			if err := checkRevertable(ctx, tx, &start); err != nil {
+				return err
+			}
+		}
+		var revertOf any
+		if start.RevertOf != 0 {
+			revertOf = start.RevertOf
+		}
+		t := &start.Target
+		res, err := tx.StmtContext(ctx, s.stmts.actionInsert).ExecContext(ctx,
+			start.ApplyID, start.IncidentID, kind, start.Address, start.Action, start.Type, start.Phase,
+			t.Type, t.ID, t.Account, t.Region, start.Reversible, revertOf,
+			jsonArg(start.Before), jsonArg(start.Config), jsonArg(start.Planned), formatTime(orNow(start.StartedAt)))
+		if isForeignKeyError(err) {
+			return fmt.Errorf("action %s: incident %s is not recorded: %w", start.Address, start.IncidentID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// checkRevertable checks the action a revert action undoes.
+func checkRevertable(ctx context.Context, tx *sql.Tx, start *ActionStart) error {
+	var incident string
+	var kind Kind
+	var result Result
+	var reverted bool
+	err := tx.QueryRowContext(ctx, `SELECT incident_id, kind, result, EXISTS (
+            SELECT 1 FROM actions r WHERE r.revert_of = a.id AND r.result IN ('applied', 'no_change'))
+            FROM actions a WHERE id = ?`, start.RevertOf).Scan(&incident, &kind, &result, &reverted)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("action %s: the action it reverts, %d: %w", start.Address, start.RevertOf, ErrNotFound)
+	case err != nil:
+		return err
+	case incident != start.IncidentID:
+		return fmt.Errorf("action %s: action %d belongs to incident %s, not %s", start.Address, start.RevertOf, incident, start.IncidentID)
+	case kind != KindApply || !result.changed():
+		return fmt.Errorf("action %s: action %d (%s, %s) changed nothing to revert", start.Address, start.RevertOf, kind, result)
+	case reverted:
+		return fmt.Errorf("action %s: action %d is already reverted", start.Address, start.RevertOf)
+	}
+	return nil
+}
+
+// ActionFinished implements Store. The incident's updated_at advances in
+// the same transaction.
+func (s *SQLiteStore) ActionFinished(ctx context.Context, actionID int64, out Outcome) error {
+	if err := out.validate(actionID); err != nil {
+		return err
+	}
+	finished := formatTime(orNow(out.FinishedAt))
+	ctx = withoutCancel(ctx)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.stmts.actionFinish).ExecContext(ctx,
+			out.Result, jsonArg(out.After), out.Error, finished, actionID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var current Result
+			err := tx.StmtContext(ctx, s.stmts.actionResult).QueryRowContext(ctx, actionID).Scan(&current)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("action %d: %w", actionID, ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: action %d ended %s", ErrActionFinished, actionID, current)
+		}
+		_, err = tx.StmtContext(ctx, s.stmts.incidentTouch).ExecContext(ctx, finished, actionID)
+		return err
+	})
+}
+
+// PutEvidence implements Store.
+func (s *SQLiteStore) PutEvidence(ctx context.Context, ev Evidence) error {
+	if err := ev.prepare(); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO evidence (incident_id, kind, name, sha256, size, data, meta, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (incident_id, kind, name, sha256) DO NOTHING`,
+			ev.IncidentID, ev.Kind, ev.Name, ev.SHA256, ev.Size, ev.Data, jsonArg(ev.Meta),
+			formatTime(orNow(ev.CreatedAt)))
+		if isForeignKeyError(err) {
+			return fmt.Errorf("evidence %s/%s: incident %s is not recorded: %w", ev.Kind, ev.Name, ev.IncidentID, ErrNotFound)
+		}
+		return err
+	})
+}
