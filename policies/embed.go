@@ -5,7 +5,9 @@
 // collectors, actions and three automation rules (EC2 compromise, IAM
 // credential compromise, S3 exposure); rego/ holds the verdict and response
 // policies they name, with their unit tests; testdata/ holds recorded
-// GuardDuty findings and collector facts to plan them against offline.
+// GuardDuty findings and collector facts to plan them against offline, and
+// tests/ the scenario tests that pin what each rule plans for them
+// (`cordon test`).
 // The files are embedded so the binary carries a working configuration, and
 // they are plain files so a team can read, test and change them like their
 // own.
@@ -19,7 +21,7 @@ import (
 // FS holds the starter configuration directory, rooted at the directory
 // itself: cordon.hcl is at its top.
 //
-//go:embed cordon.hcl rego testdata/README.md testdata/findings testdata/facts
+//go:embed cordon.hcl rego tests testdata/README.md testdata/findings testdata/facts
 var FS embed.FS
 
 // Starter returns the starter configuration directory, for writing out

@@ -245,6 +245,9 @@ var expectedFiles = []string{
 	"testdata/findings/iam_discovery_anomalous_behavior.json",
 	"testdata/findings/iam_instance_credential_exfiltration_outside_aws.json",
 	"testdata/findings/s3_policy_bucket_block_public_access_disabled.json",
+	"tests/ec2_compromise.test.hcl",
+	"tests/iam_credential_compromise.test.hcl",
+	"tests/s3_exposure.test.hcl",
 }
 
 func TestEmbeddedFiles(t *testing.T) {

@@ -1,0 +1,2 @@
+# A test package without tests yet.
+package fixture.nothing_test

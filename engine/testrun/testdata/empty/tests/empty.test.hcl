@@ -1,0 +1,1 @@
+# Scenarios for the instances rule: none written yet.

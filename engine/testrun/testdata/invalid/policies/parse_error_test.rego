@@ -1,0 +1,5 @@
+package fixture.parse_error_test
+
+test_unclosed if {
+	x := [1, 2
+}

@@ -1,0 +1,2 @@
+run "unclosed" {
+  finding = "findings/ec2_miner.json"

@@ -1,0 +1,165 @@
+# Scenario tests of rule ec2_compromise: each run plans a recorded
+# GuardDuty finding with recorded collector facts (testdata/, described in
+# testdata/README.md) through the whole engine, offline, and pins what
+# must be planned. Run them with `cordon test`.
+
+run "cryptominer_is_contained" {
+  finding = "testdata/findings/ec2_cryptocurrency_bitcointool_dns.json"
+  facts   = "testdata/facts/ec2_cryptominer.json"
+
+  expect {
+    verdict = "malicious"
+    rules   = ["ec2_compromise"]
+    # In apply order: preserve, contain, acquire, disrupt, notify.
+    actions = [
+      "action.protect[\"i-0a1b2c3d4e5f67890\"]",
+      "action.tag[\"i-0a1b2c3d4e5f67890\"]",
+      "action.isolate[\"i-0a1b2c3d4e5f67890\"]",
+      "action.snapshot[\"i-0a1b2c3d4e5f67890\"]",
+      "action.stop[\"i-0a1b2c3d4e5f67890\"]",
+      "action.notify[\"i-0a1b2c3d4e5f67890\"]",
+    ]
+  }
+
+  assert {
+    condition     = plan.incidents[0].verdicts[0].confidence == 0.99
+    error_message = "a miner found running by triage is near certain"
+  }
+
+  assert {
+    condition     = anytrue([for r in plan.incidents[0].verdicts[0].reasons : strcontains(r, "xmrig")])
+    error_message = "the verdict names the miner triage found"
+  }
+
+  assert {
+    condition     = plan.incidents[0].actions[2].change.after.security_groups == [var.isolation_sg]
+    error_message = "isolation moves every interface into the isolation group"
+  }
+}
+
+run "isolation_group_is_a_variable" {
+  finding   = "testdata/findings/ec2_cryptocurrency_bitcointool_dns.json"
+  facts     = "testdata/facts/ec2_cryptominer.json"
+  variables = { isolation_sg = "sg-0123456789abcdef0" }
+
+  assert {
+    condition     = plan.incidents[0].actions[2].change.after.security_groups == ["sg-0123456789abcdef0"]
+    error_message = "isolate uses the isolation_sg variable"
+  }
+}
+
+run "backdoor_on_an_autoscaled_instance_without_triage" {
+  finding = "testdata/findings/ec2_backdoor_cnc_dns.json"
+  facts   = "testdata/facts/ec2_backdoor_triage_failed.json"
+
+  expect {
+    verdict = "malicious"
+    rules   = ["ec2_compromise"]
+    # Detached from its auto scaling group and load balancer before it is
+    # stopped, so it is not terminated and replaced.
+    actions = [
+      "action.protect[\"i-0f9e8d7c6b5a43210\"]",
+      "action.tag[\"i-0f9e8d7c6b5a43210\"]",
+      "action.deregister[\"i-0f9e8d7c6b5a43210\"]",
+      "action.detach[\"i-0f9e8d7c6b5a43210\"]",
+      "action.isolate[\"i-0f9e8d7c6b5a43210\"]",
+      "action.snapshot[\"i-0f9e8d7c6b5a43210\"]",
+      "action.stop[\"i-0f9e8d7c6b5a43210\"]",
+      "action.notify[\"i-0f9e8d7c6b5a43210\"]",
+    ]
+  }
+
+  assert {
+    condition     = plan.incidents[0].verdicts[0].confidence == 0.9
+    error_message = "GuardDuty's threat list alone gives 0.9"
+  }
+
+  assert {
+    condition     = anytrue([for r in plan.incidents[0].verdicts[0].reasons : strcontains(r, "ProofPoint")])
+    error_message = "the verdict names the threat list"
+  }
+}
+
+run "failed_ssh_bruteforce_is_benign" {
+  finding = "testdata/findings/ec2_ssh_bruteforce_target.json"
+  facts   = "testdata/facts/ec2_ssh_bruteforce_failed.json"
+
+  expect {
+    verdict = "benign"
+    rules   = ["ec2_compromise"]
+    actions = []
+  }
+
+  assert {
+    condition     = plan.incidents[0].verdicts[0].confidence == 0.8
+    error_message = "no login succeeded: benign with confidence 0.8"
+  }
+}
+
+run "successful_ssh_bruteforce_is_contained" {
+  finding = "testdata/findings/ec2_ssh_bruteforce_target.json"
+  facts   = "testdata/facts/ec2_ssh_bruteforce_succeeded.json"
+
+  expect {
+    verdict = "malicious"
+    actions = [
+      "action.protect[\"i-0b7c6d5e4f3a21098\"]",
+      "action.tag[\"i-0b7c6d5e4f3a21098\"]",
+      "action.isolate[\"i-0b7c6d5e4f3a21098\"]",
+      "action.snapshot[\"i-0b7c6d5e4f3a21098\"]",
+      "action.stop[\"i-0b7c6d5e4f3a21098\"]",
+      "action.notify[\"i-0b7c6d5e4f3a21098\"]",
+    ]
+  }
+
+  assert {
+    condition     = anytrue([for r in plan.incidents[0].verdicts[0].reasons : strcontains(r, "successful login as root from 198.51.100.23")])
+    error_message = "the verdict names the attacker's login"
+  }
+}
+
+run "authorized_scanner_is_benign" {
+  finding = "testdata/findings/ec2_ssh_bruteforce_outbound_scanner.json"
+  facts   = "testdata/facts/ec2_authorized_scanner.json"
+
+  expect {
+    verdict = "benign"
+    actions = []
+  }
+
+  assert {
+    condition     = finding.resource.tags["cordon:authorized-scanner"] == "true" && plan.incidents[0].verdicts[0].confidence == 0.9
+    error_message = "an instance tagged as an authorized scanner is benign (0.9)"
+  }
+}
+
+run "port_probe_matches_no_rule" {
+  finding = "testdata/findings/ec2_recon_portprobe_unprotected_port.json"
+
+  expect {
+    rules   = []
+    actions = []
+  }
+
+  assert {
+    condition     = length(plan.unmatched) == 1
+    error_message = "reconnaissance alone is not acted on"
+  }
+}
+
+run "published_backdoor_sample_without_facts" {
+  finding = "testdata/findings/guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json"
+
+  expect {
+    verdict = "malicious"
+    rules   = ["ec2_compromise"]
+    actions = [
+      "action.protect[\"i-99999999\"]",
+      "action.tag[\"i-99999999\"]",
+      "action.isolate[\"i-99999999\"]",
+      "action.snapshot[\"i-99999999\"]",
+      "action.stop[\"i-99999999\"]",
+      "action.notify[\"i-99999999\"]",
+    ]
+  }
+}
