@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -61,6 +62,9 @@ type Request struct {
 	// Dir is the configuration directory, against which relative paths in
 	// collector blocks resolve.
 	Dir string
+	// AWS builds SDK clients per account and region; nil when the plan
+	// runs without AWS access.
+	AWS *awsclient.Factory
 }
 
 var (

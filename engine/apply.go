@@ -84,9 +84,22 @@ type ApplySummary struct {
 // Failed reports whether any action failed.
 func (r *ApplyResult) Failed() bool { return r.Summary.Failed > 0 }
 
+// SummaryLine is the closing line for the result's kind.
+func (r *ApplyResult) SummaryLine() string {
+	if r.Kind == state.KindRevert {
+		return r.Summary.RevertString()
+	}
+	return r.Summary.String()
+}
+
 // String is Terraform's closing line.
-func (s ApplySummary) String() string {
-	line := fmt.Sprintf("Actions: %d applied, %d failed, %d drifted", s.Applied, s.Failed, s.Drifted)
+func (s ApplySummary) String() string { return s.line("applied") }
+
+// RevertString is the closing line of a revert.
+func (s ApplySummary) RevertString() string { return s.line("reverted") }
+
+func (s ApplySummary) line(done string) string {
+	line := fmt.Sprintf("Actions: %d %s, %d failed, %d drifted", s.Applied, done, s.Failed, s.Drifted)
 	if s.NoChange > 0 {
 		line += fmt.Sprintf(", %d unchanged", s.NoChange)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/cordonhq/cordon/collectors"
 	"github.com/cordonhq/cordon/engine/config"
 	"github.com/cordonhq/cordon/engine/policy"
+	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -154,6 +155,7 @@ func lineCol(data []byte, off int) (int, int) {
 type factsSource struct {
 	engine *Engine
 	file   *FactsFile
+	aws    *awsclient.Factory
 
 	mu     sync.Mutex
 	cache  map[factsKey]*factsEntry
@@ -169,8 +171,8 @@ type factsEntry struct {
 	err   error
 }
 
-func newFactsSource(e *Engine, file *FactsFile) *factsSource {
-	fs := &factsSource{engine: e, file: file, cache: map[factsKey]*factsEntry{}}
+func newFactsSource(e *Engine, file *FactsFile, aws *awsclient.Factory) *factsSource {
+	fs := &factsSource{engine: e, file: file, aws: aws, cache: map[factsKey]*factsEntry{}}
 	if file != nil && file.Global != nil {
 		fs.global = make(map[string]ast.Value, len(file.Global))
 		for n, f := range file.Global {
@@ -244,6 +246,7 @@ func (s *factsSource) collect(ctx context.Context, c *config.Collector, f *schem
 		Finding:    f,
 		Resource:   f.Resource,
 		Dir:        s.engine.cfg.Dir,
+		AWS:        s.aws,
 	})
 	if err == nil && facts == nil {
 		facts = map[string]any{}

@@ -15,6 +15,7 @@ import (
 	"github.com/cordonhq/cordon/actions"
 	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/engine/policy"
+	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -25,6 +26,9 @@ type PlanOptions struct {
 	// Workers is the number of findings planned concurrently; default
 	// GOMAXPROCS.
 	Workers int
+	// AWS is used by collectors; nil plans without AWS access (collectors
+	// that need it record an error fact).
+	AWS *awsclient.Factory
 	// KeepData keeps what a plan file needs (findings, facts, resources)
 	// in Result.Data. Without it, a large plan holds only the plan.
 	KeepData bool
@@ -81,7 +85,7 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 	}
 	workers = min(workers, max(len(items), 1))
 
-	facts := newFactsSource(e, opts.Facts)
+	facts := newFactsSource(e, opts.Facts, opts.AWS)
 	results := make([][]outcome, len(items))
 	parseErrs := make([]error, len(items))
 	planItem := func(i int) {

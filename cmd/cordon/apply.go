@@ -199,12 +199,12 @@ func (m *meta) finishApply(res *engine.ApplyResult, err error, verb string) int 
 		}
 		m.showDiags(hcl.Diagnostics{ui.ErrorDiag(fmt.Sprintf("%d actions failed", res.Summary.Failed), strings.Join(lines, "\n"))})
 		if !m.jsonOut {
-			fmt.Fprintf(m.stdout, "\n%s finished with errors. %s\n", verb, res.Summary)
+			fmt.Fprintf(m.stdout, "\n%s finished with errors. %s\n", verb, res.SummaryLine())
 		}
 		return 1
 	}
 	if !m.jsonOut {
-		fmt.Fprintf(m.stdout, "\n%s %s\n", paint(m.color(m.stdout), "\x1b[32;1m", verb+" complete!"), res.Summary)
+		fmt.Fprintf(m.stdout, "\n%s %s\n", paint(m.color(m.stdout), "\x1b[32;1m", verb+" complete!"), res.SummaryLine())
 	}
 	return 0
 }

@@ -26,16 +26,19 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"validate": {"Check the configuration and policies", runValidate},
-	"emulator": {"Run the in-memory AWS emulator", runEmulator},
-	"apply":    {"Apply a plan: act on the findings, recorded in state", runApply},
-	"state":    {"List, show and recover what state recorded", runState},
-	"revert":   {"Undo an incident's reversible actions", runRevert},
-	"fmt":      {"Rewrite HCL files to the canonical format", runFmt},
-	"plan":     {"Show the response cordon would take for findings", runPlan},
-	"show":     {"Show a saved plan", runShow},
-	"init":     {"Write the starter configuration and policies", runInit},
-	"version":  {"Show the cordon version", runVersion},
+	"validate":   {"Check the configuration and policies", runValidate},
+	"emulator":   {"Run the in-memory AWS emulator", runEmulator},
+	"demo":       {"Run cordon end to end against the emulator, no account needed", runDemo},
+	"apply":      {"Apply a plan: act on the findings, recorded in state", runApply},
+	"state":      {"List, show and recover what state recorded", runState},
+	"revert":     {"Undo an incident's reversible actions", runRevert},
+	"iam-policy": {"Print the least-privilege IAM policy for the configuration", runIAMPolicy},
+	"fmt":        {"Rewrite HCL files to the canonical format", runFmt},
+	"plan":       {"Show the response cordon would take for findings", runPlan},
+	"show":       {"Show a saved plan", runShow},
+	"init":       {"Write the starter configuration and policies", runInit},
+	"test":       {"Run the Rego unit tests and scenario tests", runTest},
+	"version":    {"Show the cordon version", runVersion},
 }
 
 func main() {
