@@ -45,7 +45,9 @@ type Definition struct {
 	New func(config cty.Value) (Collector, error)
 }
 
-// Collector is one configured collector block.
+// Collector is one configured collector block. Collectors that call AWS
+// also implement Permissions() []string (the IAM actions they call) for
+// `cordon iam-policy`.
 type Collector interface {
 	// Collect gathers the facts about req's resource. It must honour ctx's
 	// deadline (the block's timeout) and never change the resource unless
@@ -65,6 +67,43 @@ type Request struct {
 	// AWS builds SDK clients per account and region; nil when the plan
 	// runs without AWS access.
 	AWS *awsclient.Factory
+	// Keep records an artefact as evidence of the incident (a console
+	// screenshot, a snapshot id): the engine carries it in the plan and
+	// stores it in state, with its SHA-256, when the plan is applied. Nil
+	// when nobody keeps evidence (cordon test).
+	Keep func(Artefact)
+	// Now is the clock (lookback windows); nil means time.Now.
+	Now func() time.Time
+}
+
+// Artefact is a piece of evidence a collector gathered besides its facts.
+type Artefact struct {
+	// Kind is what it is: "screenshot", "snapshot", "console-output", ….
+	Kind string `json:"kind"`
+	// Name identifies it within the incident ("console.png",
+	// "snap-0…").
+	Name string `json:"name"`
+	// Data is the artefact's bytes, when cordon keeps them (bounded by
+	// the state backend); nil for artefacts kept elsewhere (an EBS
+	// snapshot), which Meta then describes.
+	Data []byte `json:"data,omitempty"`
+	// Meta describes it: where it is, what it is of.
+	Meta map[string]any `json:"meta,omitempty"`
+}
+
+// keep records an artefact when someone keeps evidence.
+func (r *Request) keep(a Artefact) {
+	if r.Keep != nil {
+		r.Keep(a)
+	}
+}
+
+// now returns the request's clock.
+func (r *Request) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 var (

@@ -218,6 +218,9 @@ func (e *Engine) Apply(ctx context.Context, f *plan.File, opts ApplyOptions) (*A
 		if err := opts.Store.PutIncident(ctx, incidentRecord(inc, f.Incidents[inc.ID])); err != nil {
 			return nil, err
 		}
+		if err := recordEvidence(ctx, opts.Store, inc.ID, f.Incidents[inc.ID], a.now()); err != nil {
+			return nil, err
+		}
 	}
 	return a.run(ctx, jobs, false)
 }
@@ -328,6 +331,42 @@ func incidentRecord(inc *plan.Incident, data *plan.IncidentData) state.Incident 
 		}
 	}
 	return rec
+}
+
+// recordEvidence stores an incident's facts, one record per collector with
+// its SHA-256 (the chain of custody), and the artefacts collectors kept.
+func recordEvidence(ctx context.Context, st state.Store, incidentID string, data *plan.IncidentData, now time.Time) error {
+	if data == nil {
+		return nil
+	}
+	names := make([]string, 0, len(data.Facts))
+	for n := range data.Facts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b, err := json.Marshal(data.Facts[n])
+		if err != nil {
+			return err
+		}
+		meta, _ := json.Marshal(map[string]any{"collector": n})
+		if err := st.PutEvidence(ctx, state.Evidence{IncidentID: incidentID, Kind: "facts", Name: n, Data: b, Size: int64(len(b)), Meta: meta, CreatedAt: now}); err != nil {
+			return fmt.Errorf("recording facts of %s: %w", n, err)
+		}
+	}
+	for _, a := range data.Artefacts {
+		meta, _ := json.Marshal(a.Meta)
+		ev := state.Evidence{IncidentID: incidentID, Kind: a.Kind, Name: a.Name, Data: a.Data, Size: int64(len(a.Data)), Meta: meta, CreatedAt: now}
+		if a.Data == nil {
+			if sum, ok := a.Meta["sha256"].(string); ok {
+				ev.SHA256 = sum
+			}
+		}
+		if err := st.PutEvidence(ctx, ev); err != nil {
+			return fmt.Errorf("recording %s %s: %w", a.Kind, a.Name, err)
+		}
+	}
+	return nil
 }
 
 // lock takes every target's lock, all or none.

@@ -165,10 +165,11 @@ type factsSource struct {
 type factsKey struct{ collector, resource string }
 
 type factsEntry struct {
-	once  sync.Once
-	facts map[string]any
-	value ast.Value
-	err   error
+	once      sync.Once
+	facts     map[string]any
+	value     ast.Value
+	artefacts []collectors.Artefact
+	err       error
 }
 
 func newFactsSource(e *Engine, file *FactsFile, aws *awsclient.Factory) *factsSource {
@@ -185,21 +186,22 @@ func newFactsSource(e *Engine, file *FactsFile, aws *awsclient.Factory) *factsSo
 var emptyFacts = ast.NewObject()
 
 // get returns one collector's facts about f's primary resource, as a map
-// and as the policy value. A failed collector gives {"error": …} unless it
-// is required, in which case the error is returned.
-func (s *factsSource) get(ctx context.Context, c *config.Collector, f *schema.Finding, incidentID string) (map[string]any, ast.Value, error) {
+// and as the policy value, with the artefacts the collector kept. A
+// failed collector gives {"error": …} unless it is required, in which
+// case the error is returned.
+func (s *factsSource) get(ctx context.Context, c *config.Collector, f *schema.Finding, incidentID string) (map[string]any, ast.Value, []collectors.Artefact, error) {
 	if s.file != nil {
 		if s.file.PerResource != nil {
 			facts, ok := s.file.PerResource[f.Resource.ID][c.Name]
 			if !ok {
-				return map[string]any{}, emptyFacts, nil
+				return map[string]any{}, emptyFacts, nil, nil
 			}
-			return facts, s.convert(factsKey{c.Name, f.Resource.ID}, facts), nil
+			return facts, s.convert(factsKey{c.Name, f.Resource.ID}, facts), nil, nil
 		}
 		if facts, ok := s.file.Global[c.Name]; ok {
-			return facts, s.global[c.Name], nil
+			return facts, s.global[c.Name], nil, nil
 		}
-		return map[string]any{}, emptyFacts, nil
+		return map[string]any{}, emptyFacts, nil, nil
 	}
 
 	key := factsKey{c.Name, f.Resource.Type + "/" + f.Resource.ID}
@@ -211,12 +213,31 @@ func (s *factsSource) get(ctx context.Context, c *config.Collector, f *schema.Fi
 	}
 	s.mu.Unlock()
 	ent.once.Do(func() {
-		ent.facts, ent.err = s.collect(ctx, c, f, incidentID)
+		ent.facts, ent.artefacts, ent.err = s.collect(ctx, c, f, incidentID)
 		if ent.err == nil {
 			ent.value = policy.ToValue(ent.facts)
 		}
 	})
-	return ent.facts, ent.value, ent.err
+	return ent.facts, ent.value, ent.artefacts, ent.err
+}
+
+// prefetch runs the collectors an investigation needs concurrently, each
+// under its own timeout, so evaluating the rules afterwards finds every
+// result cached.
+func (s *factsSource) prefetch(ctx context.Context, names []string, f *schema.Finding, incidentID string) {
+	if s.file != nil || len(names) < 2 {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, n := range names {
+		c := s.engine.cfg.Collectors[n]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.get(ctx, c, f, incidentID)
+		}()
+	}
+	wg.Wait()
 }
 
 func (s *factsSource) convert(key factsKey, facts map[string]any) ast.Value {
@@ -231,22 +252,31 @@ func (s *factsSource) convert(key factsKey, facts map[string]any) ast.Value {
 	return ent.value
 }
 
-func (s *factsSource) collect(ctx context.Context, c *config.Collector, f *schema.Finding, incidentID string) (map[string]any, error) {
+func (s *factsSource) collect(ctx context.Context, c *config.Collector, f *schema.Finding, incidentID string) (map[string]any, []collectors.Artefact, error) {
 	if c.Def.ResourceTypes != nil && !contains(c.Def.ResourceTypes, f.Resource.Type) {
 		err := fmt.Errorf("collector type %s does not collect facts about %s resources", c.Type, orNone(f.Resource.Type))
 		if c.Required {
-			return nil, err
+			return nil, nil, err
 		}
-		return map[string]any{"error": err.Error()}, nil
+		return map[string]any{"error": err.Error()}, nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
+	var (
+		mu        sync.Mutex
+		artefacts []collectors.Artefact
+	)
 	facts, err := c.Impl.Collect(ctx, &collectors.Request{
 		IncidentID: incidentID,
 		Finding:    f,
 		Resource:   f.Resource,
 		Dir:        s.engine.cfg.Dir,
 		AWS:        s.aws,
+		Keep: func(a collectors.Artefact) {
+			mu.Lock()
+			artefacts = append(artefacts, a)
+			mu.Unlock()
+		},
 	})
 	if err == nil && facts == nil {
 		facts = map[string]any{}
@@ -256,11 +286,11 @@ func (s *factsSource) collect(ctx context.Context, c *config.Collector, f *schem
 			err = fmt.Errorf("timed out after %s: %w", c.Timeout, err)
 		}
 		if c.Required {
-			return nil, fmt.Errorf("required collector %s failed: %w", c.Name, err)
+			return nil, nil, fmt.Errorf("required collector %s failed: %w", c.Name, err)
 		}
-		return map[string]any{"error": err.Error()}, nil
+		return map[string]any{"error": err.Error()}, artefacts, nil
 	}
-	return facts, nil
+	return facts, artefacts, nil
 }
 
 func contains(ss []string, s string) bool {

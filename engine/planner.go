@@ -224,6 +224,17 @@ func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string
 		factsByType: map[string]map[string]any{},
 		merged:      map[string]*plan.Action{},
 	}
+	var needed []string
+	seenCollector := map[string]bool{}
+	for _, m := range matches {
+		for _, n := range m.rule.cfg.Collect {
+			if !seenCollector[n] {
+				seenCollector[n] = true
+				needed = append(needed, n)
+			}
+		}
+	}
+	facts.prefetch(ctx, needed, f, incID)
 	for _, m := range matches {
 		inc.Matches = append(inc.Matches, plan.Match{Rule: m.rule.cfg.Name, Scope: m.scope.cfg.Name})
 		if err := inv.evaluate(ctx, m, facts, data); err != nil {
@@ -260,7 +271,7 @@ func (inv *investigation) evaluate(ctx context.Context, m match, facts *factsSou
 	factsObj := ast.NewObject()
 	for _, name := range rule.Collect {
 		c := e.cfg.Collectors[name]
-		fm, fv, err := facts.get(ctx, c, f, inv.incident.ID)
+		fm, fv, artefacts, err := facts.get(ctx, c, f, inv.incident.ID)
 		if err != nil {
 			return fail("Required collector failed", err.Error())
 		}
@@ -269,6 +280,7 @@ func (inv *investigation) evaluate(ctx context.Context, m match, facts *factsSou
 			continue
 		}
 		data.Facts[name] = fm
+		data.Artefacts = append(data.Artefacts, artefacts...)
 		if _, failed := fm["error"]; failed {
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cordonhq/cordon/collectors"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -53,6 +54,9 @@ type IncidentData struct {
 	// Resources are the resources the incident's actions may target: the
 	// finding's and those its facts revealed.
 	Resources []schema.Resource `json:"resources"`
+	// Artefacts are the evidence collectors kept (screenshots, snapshot
+	// ids), stored in state when the plan is applied.
+	Artefacts []collectors.Artefact `json:"artefacts,omitempty"`
 }
 
 // Resource returns the incident's resource with the given id.
