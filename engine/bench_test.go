@@ -55,6 +55,8 @@ func BenchmarkPlanFinding(b *testing.B) {
 			e, data, facts := loadBench(b, bc)
 			opts := PlanOptions{Facts: facts, Workers: 1}
 			b.ReportAllocs()
+			cpu, _ := processCPU()
+			defer func() { reportCPU(b, cpu) }()
 			for b.Loop() {
 				ff, err := SplitFindings("finding.json", data)
 				if err != nil {
@@ -96,7 +98,7 @@ func BenchmarkBareRego(b *testing.B) {
 				}
 				factsObj.Insert(ast.StringTerm(name), ast.NewTerm(policy.ToValue(fm)))
 			}
-			input := policy.BuildInput(&policy.Input{Finding: f, Resource: &f.Resource, Facts: factsObj,
+			input := e.policies.BuildInput(&policy.Input{Finding: f, Resource: &f.Resource, Facts: factsObj,
 				Scope: matches[0].scope.cfg.Name, Rule: rule.Name, Actions: rule.Actions})
 			v, err := e.policies.EvalVerdict(ctx, rule.Verdict, input)
 			if err != nil {
@@ -104,6 +106,8 @@ func BenchmarkBareRego(b *testing.B) {
 			}
 			responseInput := policy.WithVerdict(input, v)
 			b.ReportAllocs()
+			cpu, _ := processCPU()
+			defer func() { reportCPU(b, cpu) }()
 			for b.Loop() {
 				var decoded any
 				if err := json.Unmarshal(data, &decoded); err != nil {
@@ -130,7 +134,8 @@ func BenchmarkPlanNDJSON(b *testing.B) {
 			e, data, _ := loadBench(b, bc)
 			ndjson := generateNDJSON(b, data, 10000)
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu, _ := processCPU()
+			defer func() { reportCPU(b, cpu) }()
 			for b.Loop() {
 				ff, err := SplitFindings("findings.ndjson", ndjson)
 				if err != nil {

@@ -28,6 +28,20 @@ type FactsFile struct {
 	Name        string
 	Global      map[string]map[string]any
 	PerResource map[string]map[string]map[string]any
+
+	// values caches the facts converted for policies, by collector and
+	// resource: a file is read once and its facts serve every plan made
+	// with it (scenario tests, repeated plans).
+	values sync.Map // factsKey → ast.Value
+}
+
+// value returns facts converted for policies, converting them once.
+func (ff *FactsFile) value(key factsKey, facts map[string]any) ast.Value {
+	if v, ok := ff.values.Load(key); ok {
+		return v.(ast.Value)
+	}
+	v, _ := ff.values.LoadOrStore(key, policy.ToValue(facts))
+	return v.(ast.Value)
 }
 
 // ReadFactsFile reads and checks a facts file against the configuration:
@@ -157,9 +171,8 @@ type factsSource struct {
 	file   *FactsFile
 	aws    *awsclient.Factory
 
-	mu     sync.Mutex
-	cache  map[factsKey]*factsEntry
-	global map[string]ast.Value // converted global facts, by collector name
+	mu    sync.Mutex
+	cache map[factsKey]*factsEntry
 }
 
 type factsKey struct{ collector, resource string }
@@ -173,14 +186,7 @@ type factsEntry struct {
 }
 
 func newFactsSource(e *Engine, file *FactsFile, aws *awsclient.Factory) *factsSource {
-	fs := &factsSource{engine: e, file: file, aws: aws, cache: map[factsKey]*factsEntry{}}
-	if file != nil && file.Global != nil {
-		fs.global = make(map[string]ast.Value, len(file.Global))
-		for n, f := range file.Global {
-			fs.global[n] = policy.ToValue(f)
-		}
-	}
-	return fs
+	return &factsSource{engine: e, file: file, aws: aws, cache: map[factsKey]*factsEntry{}}
 }
 
 var emptyFacts = ast.NewObject()
@@ -196,10 +202,10 @@ func (s *factsSource) get(ctx context.Context, c *config.Collector, f *schema.Fi
 			if !ok {
 				return map[string]any{}, emptyFacts, nil, nil
 			}
-			return facts, s.convert(factsKey{c.Name, f.Resource.ID}, facts), nil, nil
+			return facts, s.file.value(factsKey{c.Name, f.Resource.ID}, facts), nil, nil
 		}
 		if facts, ok := s.file.Global[c.Name]; ok {
-			return facts, s.global[c.Name], nil, nil
+			return facts, s.file.value(factsKey{c.Name, ""}, facts), nil, nil
 		}
 		return map[string]any{}, emptyFacts, nil, nil
 	}
@@ -238,18 +244,6 @@ func (s *factsSource) prefetch(ctx context.Context, names []string, f *schema.Fi
 		}()
 	}
 	wg.Wait()
-}
-
-func (s *factsSource) convert(key factsKey, facts map[string]any) ast.Value {
-	s.mu.Lock()
-	ent := s.cache[key]
-	if ent == nil {
-		ent = &factsEntry{}
-		s.cache[key] = ent
-	}
-	s.mu.Unlock()
-	ent.once.Do(func() { ent.value = policy.ToValue(facts) })
-	return ent.value
 }
 
 func (s *factsSource) collect(ctx context.Context, c *config.Collector, f *schema.Finding, incidentID string) (map[string]any, []collectors.Artefact, error) {

@@ -77,37 +77,42 @@ var (
 // resources) are given empty. The primary resource is converted once and
 // shared by input.resource and input.finding.resource.
 //
-// BuildInput converts the whole raw finding; Set.BuildInput, which the
-// engine should use, converts only what its policies can read of it.
+// BuildInput converts everything; Set.BuildInput, which the engine uses,
+// converts only what its policies can read.
 func BuildInput(in *Input) ast.Object {
 	return buildInput(in, nil)
 }
 
-// buildInput builds the input with raw cut down by p (all of it when nil).
+// buildInput builds the input cut down by p (all of it when nil).
 func buildInput(in *Input, p *projection) ast.Object {
 	c := newConverter()
 	base := c.mark()
 	res := in.Resource
 	var resTerm *ast.Term
+	resProj, keepRes := p.child("resource")
 	if in.Finding != nil {
 		if res == nil {
 			res = &in.Finding.Resource
 		}
-		var f *ast.Term
-		f, resTerm = c.finding(in.Finding, res, p)
-		c.put(keyFinding, f)
+		if fp, ok := p.child("finding"); ok {
+			var f *ast.Term
+			f, resTerm = c.finding(in.Finding, res, fp, resProj)
+			c.put(keyFinding, f)
+		}
 	}
-	if res != nil {
+	if res != nil && keepRes {
 		if resTerm == nil {
-			resTerm = c.resource(res)
+			resTerm = c.resource(res, resProj)
 		}
 		c.put(keyResource, resTerm)
 	}
-	facts := in.Facts
-	if facts == nil {
-		facts = ast.NewObject()
+	if p.has("facts") {
+		facts := in.Facts
+		if facts == nil {
+			facts = ast.NewObject()
+		}
+		c.put(keyFacts, c.wrap(facts))
 	}
-	c.put(keyFacts, c.wrap(facts))
 
 	scope := c.mark()
 	c.put(keyName, c.str(in.Scope))
@@ -125,40 +130,83 @@ func buildInput(in *Input, p *projection) ast.Object {
 	return ast.NewObject(c.kvs[base:]...)
 }
 
-// finding converts a finding; primary is the resource input.resource
-// shows, whose term is returned to be shared when it is the finding's own.
-func (c *converter) finding(f *schema.Finding, primary *schema.Resource, p *projection) (finding, primaryTerm *ast.Term) {
+// finding converts a finding as p keeps it; primary is the resource
+// input.resource shows, kept as primaryProj says. When it is the
+// finding's own resource, kept alike, its term is returned to be shared.
+func (c *converter) finding(f *schema.Finding, primary *schema.Resource, p, primaryProj *projection) (finding, primaryTerm *ast.Term) {
 	base := c.mark()
-	c.put(keyID, c.str(f.ID))
-	c.put(keySource, c.str(f.Source))
-	c.put(keyType, c.str(f.Type))
-	c.putString(keyTitle, f.Title)
-	c.putString(keyDescription, f.Description)
-	c.put(keySeverity, c.str(f.Severity))
-	c.put(keySeverityScore, c.wrap(floatValue(f.SeverityScore)))
-	c.putString(keyAccount, f.Account)
-	c.putString(keyRegion, f.Region)
-	c.putString(keyPartition, f.Partition)
-	c.putString(keyCreatedAt, f.CreatedAt)
-	c.putString(keyUpdatedAt, f.UpdatedAt)
-	c.put(keyCount, ast.InternedTerm(f.Count))
-
-	own := c.resource(&f.Resource)
-	if primary == &f.Resource {
-		primaryTerm = own
+	if p.has("id") {
+		c.put(keyID, c.str(f.ID))
 	}
-	c.put(keyResource, own)
-	resources := make([]*ast.Term, len(f.Resources))
-	for i := range f.Resources {
-		if sameResource(&f.Resources[i], &f.Resource) {
-			resources[i] = own
-		} else {
-			resources[i] = c.resource(&f.Resources[i])
+	if p.has("source") {
+		c.put(keySource, c.str(f.Source))
+	}
+	if p.has("type") {
+		c.put(keyType, c.str(f.Type))
+	}
+	if p.has("title") {
+		c.putString(keyTitle, f.Title)
+	}
+	if p.has("description") {
+		c.putString(keyDescription, f.Description)
+	}
+	if p.has("severity") {
+		c.put(keySeverity, c.str(f.Severity))
+	}
+	if p.has("severity_score") {
+		c.put(keySeverityScore, c.wrap(floatValue(f.SeverityScore)))
+	}
+	if p.has("account") {
+		c.putString(keyAccount, f.Account)
+	}
+	if p.has("region") {
+		c.putString(keyRegion, f.Region)
+	}
+	if p.has("partition") {
+		c.putString(keyPartition, f.Partition)
+	}
+	if p.has("created_at") {
+		c.putString(keyCreatedAt, f.CreatedAt)
+	}
+	if p.has("updated_at") {
+		c.putString(keyUpdatedAt, f.UpdatedAt)
+	}
+	if p.has("count") {
+		c.put(keyCount, ast.InternedTerm(f.Count))
+	}
+
+	var (
+		own     *ast.Term
+		ownProj *projection
+	)
+	if rp, ok := p.child("resource"); ok {
+		own, ownProj = c.resource(&f.Resource, rp), rp
+		if primary == &f.Resource && rp == primaryProj {
+			primaryTerm = own
 		}
+		c.put(keyResource, own)
 	}
-	c.put(keyResources, c.wrap(ast.NewArray(resources...)))
+	if rsp, ok := p.child("resources"); ok {
+		elem := rsp
+		if rsp != nil {
+			elem = rsp.star
+		}
+		if rsp != nil && !rsp.all && rsp.star == nil {
+			elem = nil // indexed only by string keys: keep the elements whole
+		}
+		resources := make([]*ast.Term, len(f.Resources))
+		for i := range f.Resources {
+			r := &f.Resources[i]
+			if own != nil && sameResource(r, &f.Resource) && elem == ownProj {
+				resources[i] = own
+			} else {
+				resources[i] = c.resource(r, elem)
+			}
+		}
+		c.put(keyResources, c.wrap(ast.NewArray(resources...)))
+	}
 
-	if n := f.Network; n != nil {
+	if n := f.Network; n != nil && p.has("network") {
 		net := c.mark()
 		c.putString(keyDirection, n.Direction)
 		c.putString(keyProtocol, n.Protocol)
@@ -170,7 +218,7 @@ func (c *converter) finding(f *schema.Finding, primary *schema.Resource, p *proj
 		c.putString(keyDomain, n.Domain)
 		c.put(keyNetwork, c.object(net))
 	}
-	if a := f.Actor; a != nil {
+	if a := f.Actor; a != nil && p.has("actor") {
 		actor := c.mark()
 		c.putString(keyType, a.Type)
 		c.putString(keyUser, a.User)
@@ -178,28 +226,41 @@ func (c *converter) finding(f *schema.Finding, primary *schema.Resource, p *proj
 		c.putString(keyIP, a.IP)
 		c.put(keyActor, c.object(actor))
 	}
-	if raw := c.raw(f, p); raw != nil {
-		c.put(keyRaw, c.wrap(raw))
+	if rawProj, ok := p.child("raw"); ok {
+		if raw := c.raw(f, rawProj); raw != nil {
+			c.put(keyRaw, c.wrap(raw))
+		}
 	}
 	return c.object(base), primaryTerm
 }
 
-func (c *converter) resource(r *schema.Resource) *ast.Term {
+// resource converts a resource as p keeps it (all of it when nil).
+func (c *converter) resource(r *schema.Resource, p *projection) *ast.Term {
 	base := c.mark()
-	c.put(keyType, c.str(r.Type))
-	c.put(keyID, c.str(r.ID))
-	c.putString(keyARN, r.ARN)
-
-	tags := c.mark()
-	for k, v := range r.Tags {
-		c.put(c.wrap(keyValue(k)), c.str(v))
+	if p.has("type") {
+		c.put(keyType, c.str(r.Type))
 	}
-	c.put(keyTags, c.object(tags))
-
-	if r.Details == nil {
-		c.put(keyDetails, c.wrap(ast.NewObject()))
-	} else {
-		c.put(keyDetails, c.wrap(c.value(r.Details)))
+	if p.has("id") {
+		c.put(keyID, c.str(r.ID))
+	}
+	if p.has("arn") {
+		c.putString(keyARN, r.ARN)
+	}
+	if p.has("tags") {
+		tags := c.mark()
+		for k, v := range r.Tags {
+			c.put(c.wrap(keyValue(k)), c.str(v))
+		}
+		c.put(keyTags, c.object(tags))
+	}
+	if dp, ok := p.child("details"); ok {
+		if r.Details == nil {
+			c.put(keyDetails, c.wrap(ast.NewObject()))
+		} else if v := c.project(r.Details, dp); v != nil {
+			c.put(keyDetails, c.wrap(v))
+		} else {
+			c.put(keyDetails, c.wrap(ast.NewObject()))
+		}
 	}
 	return c.object(base)
 }

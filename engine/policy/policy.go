@@ -55,7 +55,7 @@ type Set struct {
 	packages []string // sorted
 	pkgSet   map[string]bool
 	printer  *printer    // nil when print() is compiled away
-	raw      *projection // what of input.finding.raw the policies read
+	input    *projection // what of the input document the policies read
 	store    storage.Store
 
 	prepareMu sync.Mutex                           // serializes preparation
@@ -140,7 +140,7 @@ func Load(fsys fs.FS, displayDir string, paths []string, opts Options) (*Set, hc
 		return s, append(diags, diagnostics(c.Errors, s.files)...)
 	}
 	s.compiler = c
-	s.raw = rawProjection(c)
+	s.input = inputProjection(c)
 	for _, m := range c.Modules {
 		pkg := packageName(m.Package.Path)
 		if !s.pkgSet[pkg] {
