@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/cordonhq/cordon/engine"
 	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/engine/state"
+	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/internal/ui"
 )
 
@@ -130,7 +132,11 @@ func (m *meta) planForApply(ctx context.Context, findings []string, factsPath st
 		m.showDiags(diags)
 		return nil, nil, 1
 	}
-	res, pdiags := e.Plan(ctx, files, engine.PlanOptions{Facts: facts, KeepData: true})
+	popts := engine.PlanOptions{Facts: facts, KeepData: true}
+	if facts == nil {
+		popts.AWS = m.awsFactory(ctx, e)
+	}
+	res, pdiags := e.Plan(ctx, files, popts)
 	diags = append(diags, pdiags...)
 	if diags.HasErrors() {
 		m.showDiags(diags)
@@ -207,6 +213,22 @@ func (m *meta) finishApply(res *engine.ApplyResult, err error, verb string) int 
 		fmt.Fprintf(m.stdout, "\n%s %s\n", paint(m.color(m.stdout), "\x1b[32;1m", verb+" complete!"), res.SummaryLine())
 	}
 	return 0
+}
+
+// awsFactory builds the AWS clients collectors use, from the provider
+// block; when that fails (a profile that does not exist), it warns and
+// returns nil, and the collectors that need AWS record why as facts.
+func (m *meta) awsFactory(ctx context.Context, e *engine.Engine) *awsclient.Factory {
+	var debug io.Writer
+	if m.debug {
+		debug = m.stderr
+	}
+	f, err := e.AWSFactory(ctx, debug)
+	if err != nil {
+		m.showDiags(hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "No AWS access for collectors", Detail: err.Error()}})
+		return nil
+	}
+	return f
 }
 
 // owner names who acts, for the state record: user@host and the command.

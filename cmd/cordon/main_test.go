@@ -34,7 +34,29 @@ const (
 	basicFacts  = "../../engine/testdata/basic/facts.json"
 	findings    = "../../testdata/findings/"
 	starter     = "../../policies"
+	// noFacts is an empty facts file: plans offline, every collector
+	// giving {}.
+	noFacts = "testdata/nofacts.json"
 )
+
+// TestMain keeps the tests away from the machine's AWS configuration: a
+// plan without -facts runs collectors, which would otherwise reach for
+// credentials and the instance metadata service.
+func TestMain(m *testing.M) {
+	for k, v := range map[string]string{
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+		"AWS_ACCESS_KEY_ID":           "",
+		"AWS_SECRET_ACCESS_KEY":       "",
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_PROFILE":                 "",
+		"AWS_REGION":                  "us-east-1",
+	} {
+		os.Setenv(k, v)
+	}
+	os.Exit(m.Run())
+}
 
 // golden compares got with the named golden file, rewriting it with -update.
 func golden(t *testing.T, name, got string) {
@@ -82,19 +104,19 @@ func TestPlanGolden(t *testing.T) {
 		files  []string
 	}{
 		{"basic_backdoor", basicConfig, basicFacts, []string{"guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json"}},
-		{"basic_backdoor_no_facts", basicConfig, "", []string{"guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json"}},
-		{"basic_access_key", basicConfig, "", []string{"guardduty_Recon_IAMUser_MaliciousIPCaller.Custom.json"}},
-		{"basic_unmatched", basicConfig, "", []string{"guardduty_boto3_GetFindings_Recon_EC2_PortProbeUnprotectedPort.json"}},
-		{"basic_securityhub_benign", basicConfig, "", []string{"securityhub_asff_from_guardduty_Stealth_IAMUser_CloudTrailLoggingDisabled.json"}},
+		{"basic_backdoor_no_facts", basicConfig, noFacts, []string{"guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json"}},
+		{"basic_access_key", basicConfig, noFacts, []string{"guardduty_Recon_IAMUser_MaliciousIPCaller.Custom.json"}},
+		{"basic_unmatched", basicConfig, noFacts, []string{"guardduty_boto3_GetFindings_Recon_EC2_PortProbeUnprotectedPort.json"}},
+		{"basic_securityhub_benign", basicConfig, noFacts, []string{"securityhub_asff_from_guardduty_Stealth_IAMUser_CloudTrailLoggingDisabled.json"}},
 		{"basic_several", basicConfig, basicFacts, []string{
 			"guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json",
 			"guardduty_Recon_IAMUser_MaliciousIPCaller.Custom.json",
 			"guardduty_Canary_EC2_Stateless.IntegTest_outbound_ssh.json",
 			"ocsf_2004_detection_finding_from_securityhub_guardduty_CloudTrailLoggingDisabled.json",
 		}},
-		{"starter_backdoor", starter, "", []string{"guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json"}},
-		{"starter_iam_malicious_ip", starter, "", []string{"guardduty_Recon_IAMUser_MaliciousIPCaller.Custom.json"}},
-		{"starter_s3_pentest", starter, "", []string{"guardduty_PenTest_S3_ParrotLinux.json"}},
+		{"starter_backdoor", starter, noFacts, []string{"guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json"}},
+		{"starter_iam_malicious_ip", starter, noFacts, []string{"guardduty_Recon_IAMUser_MaliciousIPCaller.Custom.json"}},
+		{"starter_s3_pentest", starter, noFacts, []string{"guardduty_PenTest_S3_ParrotLinux.json"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

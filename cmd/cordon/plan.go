@@ -60,7 +60,12 @@ func runPlan(ctx context.Context, m *meta, args []string) int {
 		return 1
 	}
 
-	res, pdiags := e.Plan(ctx, files, engine.PlanOptions{Facts: facts, KeepData: out != ""})
+	popts := engine.PlanOptions{Facts: facts, KeepData: out != ""}
+	if facts == nil {
+		// Without -facts the collectors gather facts from AWS.
+		popts.AWS = m.awsFactory(ctx, e)
+	}
+	res, pdiags := e.Plan(ctx, files, popts)
 	diags = append(diags, pdiags...)
 	if diags.HasErrors() {
 		m.showDiags(diags)
