@@ -61,6 +61,12 @@ func lookupEvents(r *request) (any, error) {
 	if len(in.LookupAttributes) > 1 {
 		return nil, clientErr("InvalidLookupAttributesException", "You cannot specify more than one lookup attribute.")
 	}
+	if len(in.LookupAttributes) == 0 {
+		// Names no resource: only Fail faults for any resource apply.
+		if err := r.resources(); err != nil {
+			return nil, err
+		}
+	}
 	var match func(*TrailEvent) bool
 	for _, a := range in.LookupAttributes {
 		f, ok := lookupKeys[a.AttributeKey]

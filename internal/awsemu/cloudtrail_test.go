@@ -94,4 +94,15 @@ func TestLookupEvents(t *testing.T) {
 			wantCode(t, err, tc.code)
 		})
 	}
+
+	// Faults for any resource apply to lookups with and without an
+	// attribute; those for one resource only to lookups naming it.
+	e.emu.Faults().Fail("cloudtrail:LookupEvents", web1, "InvalidLookupAttributesException", "injected")
+	_, err = c.LookupEvents(ctx, &cloudtrail.LookupEventsInput{LookupAttributes: lookup1(cttypes.LookupAttributeKeyUsername, web1)})
+	wantCode(t, err, "InvalidLookupAttributesException")
+	_, err = c.LookupEvents(ctx, &cloudtrail.LookupEventsInput{})
+	wantOK(t, err)
+	e.emu.Faults().Fail("cloudtrail:LookupEvents", "*", "InvalidTimeRangeException", "injected")
+	_, err = c.LookupEvents(ctx, &cloudtrail.LookupEventsInput{})
+	wantCode(t, err, "InvalidTimeRangeException")
 }

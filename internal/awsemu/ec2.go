@@ -2202,6 +2202,11 @@ func getConsoleScreenshot(r *request) (any, error) {
 	if in.State != "running" {
 		return nil, ec2Err("IncorrectInstanceState", "The instance '%s' is not in the 'running' state.", in.ID)
 	}
+	// A bare metal instance runs on no hypervisor, so there is no virtual
+	// display to capture.
+	if strings.HasSuffix(in.Type, ".metal") {
+		return nil, ec2Err("UnsupportedOperation", "The instance '%s' is of type '%s', which does not support console screenshots.", in.ID, in.Type)
+	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
 	}

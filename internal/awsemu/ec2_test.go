@@ -791,3 +791,20 @@ func TestConsole(t *testing.T) {
 	_, err = c.GetConsoleOutput(ctx, &ec2.GetConsoleOutputInput{InstanceId: aws.String("i-0fffffffffffffff0")})
 	wantCode(t, err, "InvalidInstanceID.NotFound")
 }
+
+// TestConsoleScreenshotBareMetal: a bare metal instance has no virtual
+// display; EC2 refuses the screenshot but still serves the console output.
+func TestConsoleScreenshotBareMetal(t *testing.T) {
+	seed, err := LoadSeed("testdata/fleet.json")
+	wantOK(t, err)
+	seed.Accounts[1].Regions["us-east-1"].Instances[0].Type = "c5.metal"
+	wantOK(t, seed.Validate())
+	c := ec2Client(newEnvSeed(t, seed))
+	_, err = c.GetConsoleScreenshot(ctx, &ec2.GetConsoleScreenshotInput{InstanceId: aws.String(web1)})
+	wantCode(t, err, "UnsupportedOperation")
+	if err != nil && !strings.Contains(err.Error(), "c5.metal") {
+		t.Errorf("error does not name the instance type: %v", err)
+	}
+	_, err = c.GetConsoleOutput(ctx, &ec2.GetConsoleOutputInput{InstanceId: aws.String(web1)})
+	wantOK(t, err)
+}

@@ -79,6 +79,9 @@ func pageSize(n *int, def int) (int, error) {
 }
 
 func listDetectors(r *request) (any, error) {
+	if err := r.resources(); err != nil {
+		return nil, err
+	}
 	var max *int
 	if s := r.params.get("maxResults"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -139,6 +142,8 @@ var findingAttributes = map[string]bool{
 	"resource.instanceDetails.networkInterfaces.vpcId":                               true,
 	"resource.s3BucketDetails.name":                                                  true,
 	"resource.eksClusterDetails.name":                                                true,
+	"resource.lambdaDetails.functionName":                                            true,
+	"resource.rdsDbInstanceDetails.dbInstanceIdentifier":                             true,
 	"service.action.actionType":                                                      true,
 	"service.action.awsApiCallAction.api":                                            true,
 	"service.action.awsApiCallAction.callerType":                                     true,
@@ -148,6 +153,18 @@ var findingAttributes = map[string]bool{
 	"service.additionalInfo.threatListName":                                          true,
 	"service.archived":                                                               true,
 	"service.resourceRole":                                                           true,
+}
+
+// namingAttributes name the resource a finding is about: a ListFindings
+// call selecting on them names those resources (for Faults.Fail).
+var namingAttributes = map[string]bool{
+	"resource.instanceDetails.instanceId":                true,
+	"resource.accessKeyDetails.accessKeyId":              true,
+	"resource.accessKeyDetails.userName":                 true,
+	"resource.s3BucketDetails.name":                      true,
+	"resource.eksClusterDetails.name":                    true,
+	"resource.lambdaDetails.functionName":                true,
+	"resource.rdsDbInstanceDetails.dbInstanceIdentifier": true,
 }
 
 // timeAttributes compare as epoch milliseconds.
@@ -325,7 +342,7 @@ func listFindings(r *request) (any, error) {
 		if !findingAttributes[attr] {
 			return nil, badRequest("The request is rejected because the FindingCriteria attribute %s is not supported.", attr)
 		}
-		if strings.HasSuffix(attr, "instanceId") || strings.HasSuffix(attr, "accessKeyId") || strings.HasSuffix(attr, "userName") {
+		if namingAttributes[attr] {
 			named = append(named, c.Eq...)
 			named = append(named, c.Equals...)
 		}

@@ -128,3 +128,62 @@ func TestGuardDuty(t *testing.T) {
 	_, err = one.GetFindings(ctx, &guardduty.GetFindingsInput{DetectorId: aws.String(detectorID), FindingIds: []string{findingC2}})
 	wantCode(t, err, "InternalServerErrorException")
 }
+
+// TestGuardDutyResourceCriteria filters on the attribute of each resource
+// type a finding can be about, and lets Fail faults name those resources.
+func TestGuardDutyResourceCriteria(t *testing.T) {
+	e := newEnv(t)
+	findings := []string{
+		`{"id":"e0000000000000000000000000000001","type":"Policy:S3/BucketBlockPublicAccessDisabled","severity":2,"createdAt":"2025-03-01T09:00:00.000Z","updatedAt":"2025-03-01T09:00:00.000Z",
+		  "resource":{"resourceType":"S3Bucket","s3BucketDetails":[{"name":"prod-data"}]},"service":{"archived":false}}`,
+		`{"id":"e0000000000000000000000000000002","type":"Execution:Lambda/SuspiciousTool","severity":8,"createdAt":"2025-03-01T09:00:00.000Z","updatedAt":"2025-03-01T09:00:00.000Z",
+		  "resource":{"resourceType":"Lambda","lambdaDetails":{"functionName":"resize"}},"service":{"archived":false}}`,
+		`{"id":"e0000000000000000000000000000003","type":"CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin","severity":5,"createdAt":"2025-03-01T09:00:00.000Z","updatedAt":"2025-03-01T09:00:00.000Z",
+		  "resource":{"resourceType":"RDSDBInstance","rdsDbInstanceDetails":{"dbInstanceIdentifier":"orders"}},"service":{"archived":true}}`,
+	}
+	for _, f := range findings {
+		if err := e.emu.AddFinding(prodAccount, "us-east-1", detectorID, []byte(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := guardduty.NewFromConfig(e.prod())
+	cases := []struct {
+		name string
+		crit map[string]gdtypes.Condition
+		want []string
+	}{
+		{"bucket", map[string]gdtypes.Condition{"resource.s3BucketDetails.name": {Equals: []string{"prod-data"}}}, []string{"e0000000000000000000000000000001"}},
+		{"function", map[string]gdtypes.Condition{"resource.lambdaDetails.functionName": {Equals: []string{"resize"}}}, []string{"e0000000000000000000000000000002"}},
+		{"database", map[string]gdtypes.Condition{"resource.rdsDbInstanceDetails.dbInstanceIdentifier": {Equals: []string{"orders"}}}, []string{"e0000000000000000000000000000003"}},
+		{"database, current only", map[string]gdtypes.Condition{
+			"resource.rdsDbInstanceDetails.dbInstanceIdentifier": {Equals: []string{"orders"}},
+			"service.archived": {Equals: []string{"false"}},
+		}, []string{}},
+		{"role sessions", map[string]gdtypes.Condition{
+			"resource.accessKeyDetails.userName": {Equals: []string{"mallory"}},
+			"resource.accessKeyDetails.userType": {Equals: []string{"AssumedRole"}},
+		}, []string{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := c.ListFindings(ctx, &guardduty.ListFindingsInput{DetectorId: aws.String(detectorID), FindingCriteria: criteria(tc.crit)})
+			wantOK(t, err)
+			if !slices.Equal(out.FindingIds, tc.want) {
+				t.Errorf("got %v, want %v", out.FindingIds, tc.want)
+			}
+		})
+	}
+
+	e.emu.Faults().Fail("guardduty:ListFindings", "prod-data", "AccessDeniedException", "denied")
+	_, err := c.ListFindings(ctx, &guardduty.ListFindingsInput{DetectorId: aws.String(detectorID),
+		FindingCriteria: criteria(map[string]gdtypes.Condition{"resource.s3BucketDetails.name": {Equals: []string{"prod-data"}}})})
+	wantCode(t, err, "AccessDeniedException")
+	_, err = c.ListFindings(ctx, &guardduty.ListFindingsInput{DetectorId: aws.String(detectorID),
+		FindingCriteria: criteria(map[string]gdtypes.Condition{"resource.s3BucketDetails.name": {Equals: []string{"other"}}})})
+	wantOK(t, err)
+
+	// ListDetectors names no resource: a fault for any resource applies.
+	e.emu.Faults().Fail("guardduty:ListDetectors", "*", "AccessDeniedException", "denied")
+	_, err = c.ListDetectors(ctx, &guardduty.ListDetectorsInput{})
+	wantCode(t, err, "AccessDeniedException")
+}
