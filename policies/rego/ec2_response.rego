@@ -163,6 +163,4 @@ autoscaling_group := g if {
 	g != ""
 }
 
-load_balancing := {x |
-	some x in array.concat(object.get(describe, "target_groups", []), object.get(describe, "load_balancers", []))
-}
+load_balancing := {x | some x in describe.target_groups} | {x | some x in describe.load_balancers}

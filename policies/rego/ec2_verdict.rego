@@ -69,25 +69,18 @@ confidence := 0.99 if {
 # host_confirms: the host itself shows the compromise or the activity.
 host_confirms if count(host_evidence) + count(corroboration) > 0
 
-reasons contains r if {
+reasons contains r if some r in evidence
+
+# evidence is what the verdict rests on: all that was found for a
+# malicious one, the signs for a suspicious one, the explanations for a
+# benign one.
+evidence := ((host_evidence | corroboration) | detector_evidence) | suspicious_evidence if {
 	verdict == "malicious"
-	some r in (((host_evidence | corroboration) | detector_evidence) | suspicious_evidence)
-}
-
-reasons contains r if {
+} else := suspicious_evidence if {
 	verdict == "suspicious"
-	some r in suspicious_evidence
-}
-
-reasons contains r if {
+} else := benign_evidence if {
 	verdict == "benign"
-	some r in benign_evidence
-}
-
-reasons contains r if {
-	verdict == "inconclusive"
-	r := sprintf("GuardDuty reported %s at %s severity, but neither the finding nor the facts confirm or explain it", [input.finding.type, input.finding.severity])
-}
+} else := {sprintf("GuardDuty reported %s at %s severity, but neither the finding nor the facts confirm or explain it", [input.finding.type, input.finding.severity])}
 
 # Missing evidence is said, whatever the verdict.
 reasons contains sprintf("no host triage (%s): nothing on the instance itself could be checked", [lib.gap("triage")]) if {
@@ -102,7 +95,7 @@ reasons contains "triage output was truncated: evidence beyond the limit was not
 	triage.truncated == true
 }
 
-reasons contains sprintf("the instance is tagged %s = \"true\", but scanning does not explain %s", [scanner_tag, input.finding.type]) if {
+reasons contains sprintf("the instance is tagged cordon:authorized-scanner = \"true\", but scanning does not explain %s", [input.finding.type]) if {
 	scanner_tagged
 	not scanner_explains
 }
@@ -113,8 +106,8 @@ reasons contains "GuardDuty marked this finding as a generated sample" if lib.sa
 # responder wants to know; it is no evidence of success (sshd accepts the
 # connection of every failed attempt too).
 reasons contains sprintf("triage: the attacker's address %s is still connected to %s: the attempts go on", [lib.connection_label(c), process_of(c)]) if {
-	lib.direction == "INBOUND"
 	some c in attacker_connections
+	lib.direction == "INBOUND"
 }
 
 summary := sprintf("Instance %s is compromised: %s.", [instance_label, headline]) if {
@@ -126,35 +119,35 @@ summary := sprintf("Instance %s is compromised: %s.", [instance_label, headline]
 } else := sprintf("%s on instance %s could be neither confirmed nor explained; a responder should review it.", [input.finding.type, instance_label])
 
 # headline is the most telling reason, for the one-line summary.
-headline := root_cause if verdict in {"malicious", "benign"}
+headline := root_cause if {
+	verdict in {"malicious", "benign"}
+} else := sprintf("%s at %s severity", [input.finding.type, input.finding.severity]) if {
+	verdict == "suspicious"
+}
 
-headline := sprintf("%s at %s severity", [input.finding.type, input.finding.severity]) if verdict == "suspicious"
-
-root_cause := sprintf("an attacker logged in as %s from %s", [login.user, lib.remote_ip]) if {
+root_cause := compromise if {
 	verdict == "malicious"
-	login := first_attacker_login
-} else := sprintf("a cryptocurrency miner (%s) was installed and runs as user %s", [miner.name, object.get(miner, "user", "unknown")]) if {
-	verdict == "malicious"
-	miner := sort_by_pid(miners)[0]
-} else := sprintf("an attacker has an interactive shell on the instance (%s connected to %s)", [pair[0].name, lib.connection_label(pair[1])]) if {
-	verdict == "malicious"
-	pair := sort([s | some s in reverse_shells])[0]
-} else := "the instance is compromised and is being used to brute-force other hosts" if {
-	verdict == "malicious"
-	outbound_brute_force
-} else := sprintf("malware on the instance %s", [activity]) if {
-	verdict == "malicious"
-	lib.finding_purpose in {"Backdoor", "Trojan"}
-} else := "cryptocurrency mining software runs on the instance (GuardDuty saw mining-pool traffic)" if {
-	verdict == "malicious"
-	lib.finding_purpose == "CryptoCurrency"
-} else := sprintf("%s (%s)", [finding_title, input.finding.type]) if {
-	verdict == "malicious"
-} else := sprintf("the instance is an authorized scanner (tagged %s = \"true\"), and scanning explains %s", [scanner_tag, input.finding.type]) if {
+} else := sprintf("the instance is an authorized scanner (tagged cordon:authorized-scanner = \"true\"), and scanning explains %s", [input.finding.type]) if {
 	scanner_explains
 } else := sprintf("internet background noise: %s brute-force attempts from %s against an exposed port, which GuardDuty did not see succeed", [brute_force_protocol, lib.remote_ip]) if {
 	verdict == "benign"
 } else := "undetermined: the evidence does not show how the instance was affected"
+
+# compromise is the root cause of a malicious verdict: what the host shows
+# first, else what the detector says.
+compromise := sprintf("an attacker logged in as %s from %s", [login.user, lib.remote_ip]) if {
+	login := first_attacker_login
+} else := sprintf("a cryptocurrency miner (%s) was installed and runs as user %s", [miner.name, object.get(miner, "user", "unknown")]) if {
+	miner := sort_by_pid(miners)[0]
+} else := sprintf("an attacker has an interactive shell on the instance (%s connected to %s)", [pair[0].name, lib.connection_label(pair[1])]) if {
+	pair := sort([s | some s in reverse_shells])[0]
+} else := "the instance is compromised and is being used to brute-force other hosts" if {
+	outbound_brute_force
+} else := sprintf("malware on the instance %s", [activity]) if {
+	lib.finding_purpose in {"Backdoor", "Trojan"}
+} else := "cryptocurrency mining software runs on the instance (GuardDuty saw mining-pool traffic)" if {
+	lib.finding_purpose == "CryptoCurrency"
+} else := sprintf("%s (%s)", [finding_title, input.finding.type])
 
 impact := concat("; ", [text | some [_, text] in impact_parts]) if {
 	verdict in {"malicious", "suspicious"}
@@ -162,9 +155,7 @@ impact := concat("; ", [text | some [_, text] in impact_parts]) if {
 }
 
 # impact_parts are [order, text] pairs, so the clauses read in a fixed order.
-impact_parts contains [1, sprintf("instance %s (%s, %s) is reachable from the internet at %s", [input.resource.id, instance_type, instance_state, public_ip])] if public_ip
-
-impact_parts contains [1, sprintf("instance %s (%s, %s) has no public address", [input.resource.id, instance_type, instance_state])] if not public_ip
+impact_parts contains [1, sprintf("instance %s (%s, %s) %s", [input.resource.id, instance_type, instance_state, reachability])]
 
 impact_parts contains [2, sprintf("the temporary credentials of %s are exposed to whoever controls it and must be treated as stolen", [instance_role])] if {
 	verdict == "malicious"
@@ -195,15 +186,15 @@ host_evidence contains sprintf("triage: reverse shell: %s holds an established c
 }
 
 host_evidence contains sprintf("triage: command line hands a shell to a socket: %s: %s", [lib.process_label(p), p.cmdline]) if {
-	some p in reverse_shell_commands
+	some p in lib.reverse_shell_commands(triage)
 }
 
 host_evidence contains sprintf("triage: shell run from a world-writable directory: %s", [lib.process_label(p)]) if {
-	some p in shells_from_writable_dirs
+	some p in lib.shells_from_writable_dirs(triage)
 }
 
 host_evidence contains sprintf("triage: program running from memory-backed %s: %s", [dir_of(lib.exe_path(p)), lib.process_label(p)]) if {
-	some p in programs_in_memory_dirs
+	some p in lib.programs_in_memory_dirs(triage)
 }
 
 host_evidence contains sprintf("triage: successful login as %s from %s, the finding's remote address, at %s", [l.user, l.from, object.get(l, "time", "an unknown time")]) if {
@@ -211,7 +202,7 @@ host_evidence contains sprintf("triage: successful login as %s from %s, the find
 }
 
 host_evidence contains sprintf("triage: %s is logged in from %s, the finding's remote address (tty %s)", [u.name, u.from, object.get(u, "tty", "?")]) if {
-	some u in attacker_sessions
+	some u in lib.sessions_from(triage, lib.remote_ip)
 }
 
 # corroboration is the host confirming the finding: an open connection to
@@ -221,16 +212,16 @@ host_evidence contains sprintf("triage: %s is logged in from %s, the finding's r
 # attacker's connection to sshd proves only that the attempts go on (see
 # suspicious_evidence).
 corroboration contains sprintf("triage: %s is still connected to the finding's remote address %s", [process_of(c), lib.connection_label(c)]) if {
-	not lib.direction == "INBOUND"
 	some c in attacker_connections
+	not lib.direction == "INBOUND"
 }
 
 host_evidence contains sprintf("triage: cron entry of %s downloads and runs code: %s %s", [object.get(e, "user", "?"), object.get(e, "schedule", ""), e.command]) if {
-	some e in download_and_run_cron
+	some e in lib.download_and_run_cron(triage)
 }
 
 host_evidence contains sprintf("triage: %s was changed at %s: a userland rootkit loads itself through it", [f.path, object.get(f, "mtime", "an unknown time")]) if {
-	some f in preload_files
+	some f in lib.preload_files(triage)
 }
 
 # ---------------------------------------------------------------------------
@@ -272,7 +263,7 @@ activity := a if {
 threat_family := split(split(lib.finding_threat, ".")[0], "!")[0]
 
 detector_evidence contains sprintf("GuardDuty: the instance %s%s", [activity, indicator_suffix]) if {
-	lib.finding_purpose in lib.high_fidelity_purposes
+	high_fidelity
 	lib.at_least("high")
 }
 
@@ -285,8 +276,7 @@ detector_evidence contains sprintf("GuardDuty: the instance itself is brute-forc
 }
 
 detector_evidence contains sprintf("GuardDuty Runtime Monitoring: %s", [finding_title]) if {
-	lib.finding_purpose == "Execution"
-	lib.finding_target_kind == "Runtime"
+	runtime_execution
 	lib.at_least("high")
 }
 
@@ -294,7 +284,7 @@ detector_evidence contains sprintf("GuardDuty Runtime Monitoring: %s", [finding_
 # Signs that need a responder but prove nothing alone
 
 suspicious_evidence contains sprintf("GuardDuty: the instance %s%s, at %s severity", [activity, indicator_suffix, input.finding.severity]) if {
-	lib.finding_purpose in lib.high_fidelity_purposes
+	high_fidelity
 	not lib.at_least("high")
 }
 
@@ -318,32 +308,31 @@ suspicious_evidence contains sprintf("GuardDuty: %s brute force comes from %s, i
 }
 
 suspicious_evidence contains sprintf("GuardDuty Runtime Monitoring: %s (%s severity)", [finding_title, input.finding.severity]) if {
-	lib.finding_purpose == "Execution"
-	lib.finding_target_kind == "Runtime"
+	runtime_execution
 	not lib.at_least("high")
 }
 
 suspicious_evidence contains sprintf("triage: program running from %s: %s", [dir_of(lib.exe_path(p)), lib.process_label(p)]) if {
-	some p in programs_in_tmp
+	some p in lib.programs_in_tmp(triage)
 }
 
 suspicious_evidence contains sprintf("triage: %s runs an executable deleted since it started", [lib.process_label(p)]) if {
-	some p in deleted_executables
+	some p in lib.deleted_executables(triage)
 }
 
 suspicious_evidence contains sprintf("triage: %s has an established connection to mining-pool port %s", [process_of(c), lib.connection_label(c)]) if {
-	some c in pool_connections
+	some c in lib.pool_connections(triage)
 	count(miners) == 0
 }
 
 suspicious_evidence contains sprintf("triage: %s was changed at %s: check it for keys added by an intruder", [f.path, object.get(f, "mtime", "an unknown time")]) if {
-	some f in changed_authorized_keys
+	some f in lib.changed_authorized_keys(triage)
 }
 
 # ---------------------------------------------------------------------------
 # Explanations
 
-benign_evidence contains sprintf("the instance is tagged %s = \"true\": it is an authorized scanner", [scanner_tag]) if scanner_explains
+benign_evidence contains "the instance is tagged cordon:authorized-scanner = \"true\": it is an authorized scanner" if scanner_explains
 
 benign_evidence contains sprintf("GuardDuty: %s (%s)", [finding_title, input.finding.type]) if scanner_explains
 
@@ -356,18 +345,26 @@ benign_evidence contains sprintf("triage: no successful login and no session fro
 	triage
 }
 
-scanner_tag := "cordon:authorized-scanner"
-
-scanner_tagged if tags[scanner_tag] == "true"
+scanner_tagged if tags["cordon:authorized-scanner"] == "true"
 
 # scanner_explains holds when an authorized scanner's finding is about the
 # scanning itself. Malware, mining and runtime detections are not
 # explained by scanning, and host evidence is never explained away.
 scanner_explains if {
 	scanner_tagged
-	not lib.finding_purpose in lib.high_fidelity_purposes
+	not high_fidelity
 	not lib.finding_purpose == "Execution"
 	count(host_evidence) == 0
+}
+
+# high_fidelity holds for GuardDuty's high-fidelity threat purposes.
+high_fidelity if lib.finding_purpose in lib.high_fidelity_purposes
+
+# runtime_execution holds for GuardDuty Runtime Monitoring's detections of
+# what runs on the instance.
+runtime_execution if {
+	lib.finding_purpose == "Execution"
+	lib.finding_target_kind == "Runtime"
 }
 
 # brute_force holds for SSH and RDP brute-force findings.
@@ -399,35 +396,16 @@ failed_brute_force if {
 
 triage := input.facts.triage if lib.usable("triage")
 
-# What the triage shows, each found once per evaluation: a rule's value is
-# kept for the evaluation, a function's result is not. All are undefined
+# What the triage shows, where more than one rule reads it. (A function's
+# result is kept for the evaluation too: the sets read straight from lib
+# where they are used are found once each as well.) All are undefined
 # without usable triage.
 miners := lib.miner_processes(triage)
 
 reverse_shells := lib.reverse_shells(triage)
 
-reverse_shell_commands := lib.reverse_shell_commands(triage)
-
-shells_from_writable_dirs := lib.shells_from_writable_dirs(triage)
-
-programs_in_memory_dirs := lib.programs_in_memory_dirs(triage)
-
-programs_in_tmp := lib.programs_in_tmp(triage)
-
-deleted_executables := lib.deleted_executables(triage)
-
-pool_connections := lib.pool_connections(triage)
-
-download_and_run_cron := lib.download_and_run_cron(triage)
-
-preload_files := lib.preload_files(triage)
-
-changed_authorized_keys := lib.changed_authorized_keys(triage)
-
 # The finding's remote party, as the triage sees it.
 attacker_logins := lib.logins_from(triage, lib.remote_ip)
-
-attacker_sessions := lib.sessions_from(triage, lib.remote_ip)
 
 attacker_connections := lib.connections_to(triage, lib.remote_ip)
 
@@ -438,8 +416,6 @@ tags := object.union(input.resource.tags, describe.tags) if {
 	describe.tags
 } else := input.resource.tags
 
-details := input.resource.details
-
 instance_label := sprintf("%s (%s)", [input.resource.id, tags.Name]) if {
 	tags.Name != ""
 } else := input.resource.id
@@ -447,28 +423,32 @@ instance_label := sprintf("%s (%s)", [input.resource.id, tags.Name]) if {
 instance_type := t if {
 	t := describe.instance_type
 } else := t if {
-	t := details.instance_type
+	t := input.resource.details.instance_type
 } else := "unknown type"
 
 instance_state := s if {
 	s := describe.state
 } else := s if {
-	s := details.instance_state
+	s := input.resource.details.instance_state
 } else := "state unknown"
 
 public_ip := ip if {
 	ip := describe.public_ip
 	lib.is_ip(ip)
 } else := ip if {
-	ip := details.public_ip
+	ip := input.resource.details.public_ip
 	lib.is_ip(ip)
 }
+
+reachability := sprintf("is reachable from the internet at %s", [public_ip]) if {
+	public_ip
+} else := "has no public address"
 
 # instance_role names the role whose credentials the instance holds.
 instance_role := sprintf("its role %s", [r]) if {
 	r := describe.iam_instance_profile.role_name
 	r != ""
-} else := sprintf("the role of its instance profile %s", [lib.basename(details.iam_instance_profile_arn)])
+} else := sprintf("the role of its instance profile %s", [lib.basename(input.resource.details.iam_instance_profile_arn)])
 
 autoscaling_group := g if {
 	g := describe.autoscaling_group
@@ -478,9 +458,7 @@ autoscaling_group := g if {
 	g != ""
 }
 
-load_balancing := {x |
-	some x in array.concat(object.get(describe, "target_groups", []), object.get(describe, "load_balancers", []))
-}
+load_balancing := {x | some x in describe.target_groups} | {x | some x in describe.load_balancers}
 
 # finding_title is the finding's title as a clause: no final period.
 finding_title := t if {

@@ -38,19 +38,14 @@ confidence := 0.99 if {
 	trail
 } else := 0.5
 
-reasons contains r if {
+reasons contains r if some r in evidence
+
+# evidence is what the verdict rests on.
+evidence := malicious_evidence | suspicious_evidence if {
 	verdict == "malicious"
-	some r in (malicious_evidence | suspicious_evidence)
-}
-
-reasons contains r if {
+} else := suspicious_evidence if {
 	verdict == "suspicious"
-	some r in suspicious_evidence
-}
-
-reasons contains sprintf("GuardDuty reported %s at %s severity, but neither the finding nor CloudTrail confirm or explain it", [input.finding.type, input.finding.severity]) if {
-	verdict == "inconclusive"
-}
+} else := {sprintf("GuardDuty reported %s at %s severity, but neither the finding nor CloudTrail confirm or explain it", [input.finding.type, input.finding.severity])}
 
 reasons contains sprintf("no CloudTrail evidence (%s): what else the key did was not checked", [lib.gap("trail")]) if {
 	not trail
@@ -246,8 +241,9 @@ trail_ip := ip if {
 key_events := lib.events_by(trail, key, trail_ip)
 
 sensitive_calls := {e.event_name |
+	sensitive := lib.sensitive_api_calls
 	some e in key_events
-	e.event_name in lib.sensitive_api_calls
+	e.event_name in sensitive
 	lib.succeeded(e)
 }
 

@@ -25,30 +25,34 @@ at_least(label) if severity_rank[input.finding.severity] >= severity_rank[label]
 # "TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS". These functions
 # accept both, and are undefined for types of neither shape.
 
+# type_parts(t) takes finding type t apart in one match, at its first
+# colon and at the first "/" or "-" after that: [the whole type, what
+# precedes the purpose ("TTPs/Command and Control/"), the purpose, the
+# target kind, the threat name], "" for a part that is missing. It is
+# undefined for a type without a colon.
+type_parts(t) := regex.find_all_string_submatch_n(`^(?s)([^:]*/)?([^/:]*):([^/-]*)(?:[/-](.*))?$`, t, 1)[0]
+
 # purpose(t) is the threat purpose of finding type t: "Backdoor".
 purpose(t) := p if {
-	i := indexof(t, ":")
-	i > 0
-	segments := split(substring(t, 0, i), "/")
-	p := segments[count(segments) - 1]
+	[_, _, p, _, _] := type_parts(t)
 	p != ""
 }
 
 # target_kind(t) is the kind of resource type t is about: "EC2", "IAMUser",
 # "S3", "Runtime".
 target_kind(t) := k if {
-	k := split(split(after_purpose(t), "/")[0], "-")[0]
+	[_, _, _, k, _] := type_parts(t)
 	k != ""
+	not startswith(t, ":")
 }
 
 # threat_name(t) is the threat family and artifact: "C&CActivity.B!DNS".
 threat_name(t) := n if {
-	rest := after_purpose(t)
-	n := substring(rest, count(target_kind(t)) + 1, -1)
+	[_, _, _, k, n] := type_parts(t)
 	n != ""
+	k != ""
+	not startswith(t, ":")
 }
-
-after_purpose(t) := substring(t, indexof(t, ":") + 1, -1) if indexof(t, ":") > 0
 
 # The finding's own type, taken apart once.
 finding_purpose := purpose(input.finding.type)
@@ -83,41 +87,27 @@ field(obj, key) := v if {
 
 pascal_case(key) := concat("", [upper(substring(key, 0, 1)), substring(key, 1, -1)])
 
+# field_of(obj, camel, pascal) is field(obj, camel) with the PascalCase
+# spelling written out, as the helpers below call it: no key is worked out
+# during an evaluation.
+field_of(obj, camel, pascal) := v if {
+	v := obj[camel]
+} else := obj[pascal]
+
 # product_fields are Security Hub's flattened detector fields.
 product_fields := input.finding.raw.ProductFields
 
 # gd_product_field(path) reads a flattened GuardDuty field from Security Hub:
 # gd_product_field("resourceRole") is "aws/guardduty/service/resourceRole".
-gd_product_field(path) := product_fields[concat("/", ["aws/guardduty/service", path])]
+gd_product_field(path) := v if {
+	fields := product_fields
+	v := fields[concat("/", ["aws/guardduty/service", path])]
+}
 
 threat_intelligence_details := d if {
 	d := input.finding.raw.service.evidence.threatIntelligenceDetails
 } else := d if {
 	d := input.finding.raw.Service.Evidence.ThreatIntelligenceDetails
-}
-
-additional_info := i if {
-	i := input.finding.raw.service.additionalInfo
-} else := i if {
-	i := input.finding.raw.Service.AdditionalInfo
-}
-
-api_call := a if {
-	a := input.finding.raw.service.action.awsApiCallAction
-} else := a if {
-	a := input.finding.raw.Service.Action.AwsApiCallAction
-}
-
-network_connection := n if {
-	n := input.finding.raw.service.action.networkConnectionAction
-} else := n if {
-	n := input.finding.raw.Service.Action.NetworkConnectionAction
-}
-
-dns_request := d if {
-	d := input.finding.raw.service.action.dnsRequestAction
-} else := d if {
-	d := input.finding.raw.Service.Action.DnsRequestAction
 }
 
 # resource_role is TARGET when the resource was acted on, ACTOR when it acted.
@@ -134,7 +124,10 @@ resource_role := upper(r) if {
 
 # api_name is the API a finding about an API call names ("ListBuckets").
 api_name := n if {
-	n := field(api_call, "api")
+	n := input.finding.raw.service.action.awsApiCallAction.api
+	non_empty_string(n)
+} else := n if {
+	n := input.finding.raw.Service.Action.AwsApiCallAction.Api
 	non_empty_string(n)
 } else := n if {
 	n := gd_product_field("action/awsApiCallAction/api")
@@ -144,7 +137,10 @@ api_name := n if {
 # api_error_code is the error the API call got ("AccessDenied"); undefined
 # when the call succeeded.
 api_error_code := c if {
-	c := field(api_call, "errorCode")
+	c := input.finding.raw.service.action.awsApiCallAction.errorCode
+	non_empty_string(c)
+} else := c if {
+	c := input.finding.raw.Service.Action.AwsApiCallAction.ErrorCode
 	non_empty_string(c)
 } else := c if {
 	c := gd_product_field("action/awsApiCallAction/errorCode")
@@ -152,7 +148,9 @@ api_error_code := c if {
 }
 
 # sample holds for GuardDuty's generated sample findings.
-sample if field(additional_info, "sample") == true
+sample if input.finding.raw.service.additionalInfo.sample == true
+
+sample if input.finding.raw.Service.AdditionalInfo.Sample == true
 
 sample if input.finding.raw.Sample == true
 
@@ -161,12 +159,17 @@ sample if input.finding.raw.Sample == true
 # additionalInfo, or Security Hub's flattened fields).
 threat_lists contains name if {
 	some detail in threat_intelligence_details
-	name := field(detail, "threatListName")
+	name := field_of(detail, "threatListName", "ThreatListName")
 	non_empty_string(name)
 }
 
 threat_lists contains name if {
-	name := field(additional_info, "threatListName")
+	name := input.finding.raw.service.additionalInfo.threatListName
+	non_empty_string(name)
+}
+
+threat_lists contains name if {
+	name := input.finding.raw.Service.AdditionalInfo.ThreatListName
 	non_empty_string(name)
 }
 
@@ -180,12 +183,17 @@ threat_lists contains name if {
 # threat_names are the threats those lists associate with it ("Cobalt Strike").
 threat_names contains name if {
 	some detail in threat_intelligence_details
-	some name in field(detail, "threatNames")
+	some name in field_of(detail, "threatNames", "ThreatNames")
 	non_empty_string(name)
 }
 
 threat_names contains name if {
-	name := field(additional_info, "threatName")
+	name := input.finding.raw.service.additionalInfo.threatName
+	non_empty_string(name)
+}
+
+threat_names contains name if {
+	name := input.finding.raw.Service.AdditionalInfo.ThreatName
 	non_empty_string(name)
 }
 
@@ -214,10 +222,16 @@ remote_ip := ip if {
 	ip := input.finding.actor.ip
 	non_empty_string(ip)
 } else := ip if {
-	ip := field(field(network_connection, "remoteIpDetails"), "ipAddressV4")
+	ip := input.finding.raw.service.action.networkConnectionAction.remoteIpDetails.ipAddressV4
 	non_empty_string(ip)
 } else := ip if {
-	ip := field(field(api_call, "remoteIpDetails"), "ipAddressV4")
+	ip := input.finding.raw.Service.Action.NetworkConnectionAction.RemoteIpDetails.IpAddressV4
+	non_empty_string(ip)
+} else := ip if {
+	ip := input.finding.raw.service.action.awsApiCallAction.remoteIpDetails.ipAddressV4
+	non_empty_string(ip)
+} else := ip if {
+	ip := input.finding.raw.Service.Action.AwsApiCallAction.RemoteIpDetails.IpAddressV4
 	non_empty_string(ip)
 }
 
@@ -226,7 +240,10 @@ domain := d if {
 	d := input.finding.network.domain
 	non_empty_string(d)
 } else := d if {
-	d := field(dns_request, "domain")
+	d := input.finding.raw.service.action.dnsRequestAction.domain
+	non_empty_string(d)
+} else := d if {
+	d := input.finding.raw.Service.Action.DnsRequestAction.Domain
 	non_empty_string(d)
 }
 
@@ -235,7 +252,10 @@ direction := upper(d) if {
 	d := input.finding.network.direction
 	non_empty_string(d)
 } else := upper(d) if {
-	d := field(network_connection, "connectionDirection")
+	d := input.finding.raw.service.action.networkConnectionAction.connectionDirection
+	non_empty_string(d)
+} else := upper(d) if {
+	d := input.finding.raw.Service.Action.NetworkConnectionAction.ConnectionDirection
 	non_empty_string(d)
 }
 
@@ -259,8 +279,6 @@ is_private_ip(ip) if {
 	some cidr in private_networks
 	net.cidr_contains(cidr, ip)
 }
-
-is_loopback(ip) if ip in {"127.0.0.1", "::1", "0.0.0.0", "::", "*"}
 
 # ---------------------------------------------------------------------------
 # Facts
@@ -286,6 +304,10 @@ gap(name) := sprintf("collector %q failed: %s", [name, msg]) if {
 
 shells := {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "csh", "tcsh", "fish", "busybox"}
 
+# shell_exe matches the path of a shell's executable: the names above as
+# one pattern, built once per evaluation.
+shell_exe := concat("", ["(^|/)(", concat("|", shells), ")( \\(deleted\\))?$"])
+
 # writable_dirs match paths in world-writable directories: legitimate
 # software does not run from them, intruders' droppers do.
 writable_dirs := `^/(tmp|var/tmp|dev/shm|run/shm)/`
@@ -301,6 +323,15 @@ miner_names := {
 	"t-rex", "lolminer", "phoenixminer", "nanominer", "teamredminer",
 	"srbminer-multi", "gminer", "kdevtmpfsi", "kinsing",
 }
+
+# miner_name and miner_exe match a miner's process name and the file name
+# its executable's path ends in (deleted or not), whatever the case: the
+# names above as one pattern each, built once per evaluation, so a process
+# is tested with one regex.match instead of being lowered, split and looked
+# up. The names are plain words: they need no escaping.
+miner_name := concat("", ["^(?i:", concat("|", miner_names), ")$"])
+
+miner_exe := concat("", ["(^|/)(?i:", concat("|", miner_names), ")( \\(deleted\\))?$"])
 
 # miner_args match miner command lines whatever the binary is renamed to.
 miner_args := `(?i)stratum\+(tcp|ssl|tls)://|--donate-level|--cpu-priority|\b(cryptonight|randomx|rx/0)\b`
@@ -325,17 +356,11 @@ basename(path) := parts[count(parts) - 1] if {
 # kernel appends once the file is gone.
 exe_path(p) := trim_suffix(p.exe, " (deleted)")
 
+# is_shell(p) holds for a shell, known by its name or by the file name its
+# executable's path ends in (deleted or not).
 is_shell(p) if p.name in shells
 
-is_shell(p) if basename(exe_path(p)) in shells
-
-in_dirs(path, dirs) if regex.match(dirs, path)
-
-is_miner(p) if lower(p.name) in miner_names
-
-is_miner(p) if lower(basename(exe_path(p))) in miner_names
-
-is_miner(p) if regex.match(miner_args, p.cmdline)
+is_shell(p) if regex.match(shell_exe, p.exe)
 
 # process_label(p) names a process for a reason: "xmrig (pid 4242, user
 # www-data, /tmp/.x/xmrig)".
@@ -349,47 +374,70 @@ process_label(p) := sprintf("%s (pid %v, user %s, %s)", [
 # connection_label(c) names a connection's remote end: "203.0.113.50:4444".
 connection_label(c) := sprintf("%s:%v", [c.remote_ip, object.get(c, "remote_port", "?")])
 
+# not_remote are the remote addresses of a connection that leads nowhere
+# else: none, loopback, or any address.
+not_remote := {"", "127.0.0.1", "::1", "0.0.0.0", "::", "*"}
+
+# The sets below read the patterns and names they test with into a local
+# first: a rule named inside a comprehension's body is looked up again for
+# every element.
+
 # established(t) are t's established connections to a remote address.
 established(t) := {c |
+	nowhere := not_remote
 	some c in t.connections
 	upper(c.state) == "ESTABLISHED"
 	is_string(c.remote_ip)
-	c.remote_ip != ""
-	not is_loopback(c.remote_ip)
+	not c.remote_ip in nowhere
 }
 
-# miner_processes(t) are the cryptocurrency miners running.
-miner_processes(t) := {p |
+# miner_processes(t) are the cryptocurrency miners running, known by their
+# name, their executable's name or their command line. (Three passes over
+# the processes, each with one test, cost less than a function with three
+# bodies called for each process.)
+miner_processes(t) := (by_name | by_exe) | by_args if {
+	[name, exe, args] := [miner_name, miner_exe, miner_args]
+	by_name := {p | some p in t.processes; regex.match(name, p.name)}
+	by_exe := {p | some p in t.processes; regex.match(exe, p.exe)}
+	by_args := {p | some p in t.processes; regex.match(args, p.cmdline)}
+}
+
+# A function's result is kept for the rest of the evaluation, for the same
+# arguments: the three sets below that start from
+# processes_in_writable_dirs(t) share its one pass over the processes,
+# whose single test drops most of them.
+
+# processes_in_writable_dirs(t) are the processes run from a world-writable
+# directory. A path's directory does not depend on a " (deleted)" suffix,
+# so the executable's path is tested as it is.
+processes_in_writable_dirs(t) := {p |
+	dirs := writable_dirs
 	some p in t.processes
-	is_miner(p)
+	regex.match(dirs, p.exe)
 }
-
-# The sets below test the cheap, selective condition first: most
-# processes run from neither directory, and are dropped at once.
 
 # shells_from_writable_dirs(t) are shells started from a world-writable
 # directory: a copied shell is how droppers hide an interactive session.
 shells_from_writable_dirs(t) := {p |
-	some p in t.processes
-	in_dirs(exe_path(p), writable_dirs)
+	some p in processes_in_writable_dirs(t)
 	is_shell(p)
 }
 
-# programs_in_memory_dirs(t) are non-shell programs running from tmpfs.
+# programs_in_memory_dirs(t) are non-shell programs running from tmpfs
+# (memory_dirs are world-writable too).
 programs_in_memory_dirs(t) := {p |
-	some p in t.processes
-	in_dirs(exe_path(p), memory_dirs)
+	some p in processes_in_writable_dirs(t)
+	regex.match(memory_dirs, p.exe)
 	not is_shell(p)
 }
 
 # programs_in_tmp(t) are other programs running from /tmp or /var/tmp: odd,
 # but installers and build tools do it too.
 programs_in_tmp(t) := {p |
-	some p in t.processes
-	in_dirs(exe_path(p), writable_dirs)
-	not in_dirs(exe_path(p), memory_dirs)
+	some p in processes_in_writable_dirs(t)
+	not regex.match(memory_dirs, p.exe)
 	not is_shell(p)
-	not is_miner(p)
+	not p in miner_processes(t)
 }
 
 # deleted_executables(t) are processes whose executable was removed after
@@ -416,8 +464,9 @@ reverse_shells(t) := {[p, c] |
 # reverse_shell_commands(t) are processes whose command line hands a shell
 # to a socket (bash -i >& /dev/tcp/…, nc -e /bin/sh …).
 reverse_shell_commands(t) := {p |
+	args := reverse_shell_args
 	some p in t.processes
-	regex.match(reverse_shell_args, p.cmdline)
+	regex.match(args, p.cmdline)
 }
 
 # connections_to(t, ip) are the established connections to ip.
@@ -428,8 +477,9 @@ connections_to(t, ip) := {c |
 
 # pool_connections(t) are established connections to a mining-pool port.
 pool_connections(t) := {c |
+	ports := mining_pool_ports
 	some c in established(t)
-	c.remote_port in mining_pool_ports
+	c.remote_port in ports
 }
 
 # logins_from(t, ip) are successful logins from ip.
@@ -448,8 +498,9 @@ sessions_from(t, ip) := {u |
 # download_and_run_cron(t) are cron entries that fetch and run code or run
 # it from a world-writable directory: the usual persistence of miners.
 download_and_run_cron(t) := {e |
+	pattern := download_and_run
 	some e in t.cron
-	regex.match(download_and_run, e.command)
+	regex.match(pattern, e.command)
 }
 
 # preload_files(t) are recently changed /etc/ld.so.preload files, which
@@ -489,26 +540,29 @@ public_access_calls := {
 
 # events_by(ct, key, ip) are the events made with access key key from ip;
 # an empty ip matches any address.
+events_by(ct, key, "") := {e |
+	some e in ct.events
+	e.access_key_id == key
+}
+
 events_by(ct, key, ip) := {e |
 	some e in ct.events
 	e.access_key_id == key
-	ip_matches(e, ip)
-}
+	e.source_ip == ip
+} if ip != ""
 
-ip_matches(_, "") := true
-
-ip_matches(e, ip) if e.source_ip == ip
-
-succeeded(e) if not e.error_code
-
-succeeded(e) if e.error_code == ""
+# succeeded(e) holds for an event without an error code.
+succeeded(e) if object.get(e, "error_code", "") in {"", false}
 
 # ---------------------------------------------------------------------------
 # Responses and reports
 
 # decimal(x) formats a confidence with two decimals ("0.90", "1.00"), which
-# sprintf's %f does not do for a number without a fraction.
-decimal(x) := sprintf("%d.%02d", [floor(n / 100), n % 100]) if n := round(x * 100)
+# sprintf's %f does not do for a number without a fraction: the hundredths
+# as an integer of at least three digits, with a point before the last two
+# (only the one multiplication and rounding: OPA's arithmetic on fractions
+# is costly).
+decimal(x) := regex.replace(sprintf("%03d", [round(x * 100)]), `(\d\d)$`, ".$1")
 
 # allowed(action) holds when the matched rule lists action: a response
 # naming any other is an error for the whole investigation (SPEC §5).

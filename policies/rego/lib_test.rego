@@ -404,6 +404,17 @@ test_pascal_case_additional_info if {
 	lib.threat_names == {"Scanner"} with input as raw_input(raw)
 }
 
+test_pascal_case_api_call if {
+	raw := {"Service": {"Action": {"AwsApiCallAction": {
+		"Api": "CreateUser",
+		"ErrorCode": "AccessDenied",
+		"RemoteIpDetails": {"IpAddressV4": "198.51.100.9"},
+	}}}}
+	lib.api_name == "CreateUser" with input as raw_input(raw)
+	lib.api_error_code == "AccessDenied" with input as raw_input(raw)
+	lib.remote_ip == "198.51.100.9" with input as raw_input(raw)
+}
+
 test_shell_by_executable_when_renamed if {
 	p := proc(80, "kworker", "/usr/bin/bash", "[kworker/0:1]")
 	lib.is_shell(p)

@@ -36,27 +36,19 @@ confidence := 0.9 if {
 	verdict == "suspicious"
 } else := 0.5
 
-reasons contains r if {
+reasons contains r if some r in evidence
+
+# evidence is what the verdict rests on.
+evidence := malicious_evidence | suspicious_evidence if {
 	verdict == "malicious"
-	some r in (malicious_evidence | suspicious_evidence)
-}
-
-reasons contains r if {
+} else := suspicious_evidence if {
 	verdict == "suspicious"
-	some r in suspicious_evidence
-}
-
-reasons contains sprintf("bucket %s is tagged %s = \"true\": public access is intended", [bucket, public_tag]) if {
+} else := {
+	sprintf("bucket %s is tagged cordon:public = \"true\": public access is intended", [bucket]),
+	sprintf("GuardDuty: %s (%s)", [finding_title, input.finding.type]),
+} if {
 	verdict == "benign"
-}
-
-reasons contains sprintf("GuardDuty: %s (%s)", [finding_title, input.finding.type]) if {
-	verdict == "benign"
-}
-
-reasons contains sprintf("GuardDuty reported %s at %s severity, but the finding does not say enough to judge it", [input.finding.type, input.finding.severity]) if {
-	verdict == "inconclusive"
-}
+} else := {sprintf("GuardDuty reported %s at %s severity, but the finding does not say enough to judge it", [input.finding.type, input.finding.severity])}
 
 reasons contains r if some r in access_changes
 
@@ -134,23 +126,22 @@ suspicious_evidence contains sprintf("GuardDuty: %s made %s calls on bucket %s u
 
 # access_changes are CloudTrail's record of who changed the bucket's access.
 access_changes contains sprintf("CloudTrail: %s by %s from %s at %s%s", [e.event_name, object.get(e, "user", "?"), object.get(e, "source_ip", "?"), object.get(e, "time", "?"), outcome(e)]) if {
+	calls := lib.public_access_calls
 	some e in trail.events
-	e.event_name in lib.public_access_calls
+	e.event_name in calls
 }
 
-outcome(e) := "" if lib.succeeded(e)
-
-outcome(e) := sprintf(" (denied: %s)", [e.error_code]) if not lib.succeeded(e)
+outcome(e) := "" if {
+	lib.succeeded(e)
+} else := sprintf(" (denied: %s)", [e.error_code])
 
 # ---------------------------------------------------------------------------
 # The bucket and the caller
 
 bucket := input.resource.id
 
-public_tag := "cordon:public"
-
 intended_public if {
-	input.resource.tags[public_tag] == "true"
+	input.resource.tags["cordon:public"] == "true"
 	lib.finding_purpose == "Policy"
 }
 
