@@ -111,8 +111,9 @@ func TestRecordedScenarios(t *testing.T) {
 		},
 		{
 			finding: "iam_discovery_anomalous_behavior.json", facts: "iam_anomalous_recon_only.json",
-			rule: "iam_credential_compromise", verdict: "suspicious", confidence: 0.6,
+			rule: "iam_credential_compromise", verdict: "suspicious", confidence: 0.7,
 			actions: []string{"notify"},
+			reason:  "CloudTrail: the key was used from 198.51.100.61, outside the networks it was used from before the finding (192.0.2.0/24)",
 		},
 		{
 			finding: "iam_discovery_anomalous_behavior.json", facts: "iam_anomalous_persistence.json",

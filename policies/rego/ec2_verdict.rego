@@ -224,6 +224,12 @@ host_evidence contains sprintf("triage: %s was changed at %s: a userland rootkit
 	some f in lib.preload_files(triage)
 }
 
+host_evidence contains sprintf("triage: %s was changed at %s, during the finding's window: persistence added while the attack went on", [f.path, f.mtime]) if {
+	some f in persistence_in_window
+}
+
+persistence_in_window := lib.persistence_in_window(triage)
+
 # ---------------------------------------------------------------------------
 # Evidence from the detector
 
@@ -327,6 +333,7 @@ suspicious_evidence contains sprintf("triage: %s has an established connection t
 
 suspicious_evidence contains sprintf("triage: %s was changed at %s: check it for keys added by an intruder", [f.path, object.get(f, "mtime", "an unknown time")]) if {
 	some f in lib.changed_authorized_keys(triage)
+	not f in persistence_in_window
 }
 
 # ---------------------------------------------------------------------------

@@ -385,6 +385,55 @@ test_changed_authorized_keys_are_suspicious if {
 	"triage: /root/.ssh/authorized_keys was changed at 2025-03-14T06:13:02Z: check it for keys added by an intruder" in v.reasons
 }
 
+# timed is a finding first seen at 05:20 and last seen at 05:40.
+timed(f) := object.union(f, {"created_at": "2025-03-14T05:20:00Z", "updated_at": "2025-03-14T05:40:00Z"})
+
+test_authorized_keys_changed_during_the_window_is_malicious if {
+	t := triage({"files": [{"path": "/root/.ssh/authorized_keys", "mtime": "2025-03-14T06:13:02Z", "size": 402, "sha256": ""}]})
+	v := verdict with input as make_input(timed(brute_force), facts(t))
+	v.verdict == "malicious"
+	"triage: /root/.ssh/authorized_keys was changed at 2025-03-14T06:13:02Z, during the finding's window: persistence added while the attack went on" in v.reasons
+	not has_reason(v, "check it for keys added by an intruder")
+}
+
+test_cron_and_timer_added_during_the_window_are_malicious if {
+	t := triage({"files": [
+		{"path": "/var/spool/cron/crontabs/www-data", "mtime": "2025-03-14T05:31:40Z", "size": 61, "sha256": ""},
+		{"path": "/etc/systemd/system/dbus-helper.timer", "mtime": "2025-03-14T04:25:00Z", "size": 120, "sha256": ""},
+		{"path": "/etc/nginx/nginx.conf", "mtime": "2025-03-14T05:30:00Z", "size": 2100, "sha256": ""},
+	]})
+	v := verdict with input as make_input(timed(brute_force), facts(t))
+	v.verdict == "malicious"
+	"triage: /var/spool/cron/crontabs/www-data was changed at 2025-03-14T05:31:40Z, during the finding's window: persistence added while the attack went on" in v.reasons
+	"triage: /etc/systemd/system/dbus-helper.timer was changed at 2025-03-14T04:25:00Z, during the finding's window: persistence added while the attack went on" in v.reasons
+	not has_reason(v, "nginx.conf")
+}
+
+test_persistence_outside_the_window_is_not_evidence_of_this_attack if {
+	# Changed two days before the finding: a deploy, perhaps; worth a look,
+	# not proof.
+	t := triage({"files": [
+		{"path": "/root/.ssh/authorized_keys", "mtime": "2025-03-12T09:00:00Z", "size": 402, "sha256": ""},
+		{"path": "/etc/cron.d/backup", "mtime": "2025-03-12T09:00:00Z", "size": 80, "sha256": ""},
+	]})
+	v := verdict with input as make_input(timed(brute_force), facts(t))
+	v.verdict == "suspicious"
+	"triage: /root/.ssh/authorized_keys was changed at 2025-03-12T09:00:00Z: check it for keys added by an intruder" in v.reasons
+	not has_reason(v, "during the finding's window")
+}
+
+test_no_window_without_finding_times if {
+	t := triage({"files": [{"path": "/etc/cron.d/backup", "mtime": "2025-03-14T05:30:00Z", "size": 80, "sha256": ""}]})
+	v := verdict with input as make_input(brute_force, facts(t))
+	not has_reason(v, "during the finding's window")
+}
+
+test_unparsable_mtime_is_ignored if {
+	t := triage({"files": [{"path": "/etc/cron.d/x", "mtime": "yesterday", "size": 80, "sha256": ""}]})
+	v := verdict with input as make_input(timed(brute_force), facts(t))
+	not has_reason(v, "during the finding's window")
+}
+
 test_mining_pool_port_without_a_known_miner if {
 	p := proc(6100, "java", "/usr/bin/java", "java -jar worker.jar", "app")
 	t := triage({"processes": [sshd, p], "connections": [conn(6100, "ESTABLISHED", "198.51.100.200", 50100, 3333)]})

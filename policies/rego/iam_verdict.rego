@@ -138,6 +138,40 @@ suspicious_evidence contains sprintf("GuardDuty: %s made %s API calls unlike its
 	anomalous
 }
 
+# The key's usual networks are those CloudTrail shows it used from before
+# the finding's window (within the collector's lookback): its owner's
+# offices, CI runners, NAT gateways. Calls during or after the window from
+# any other network are the intruder's, or at least need explaining.
+# Networks are /24s for IPv4 and /48s for IPv6, so a NAT pool or a DHCP
+# lease change is not news. AWS services calling on the key's behalf give
+# a host name (s3.amazonaws.com), not an address, and are left out.
+suspicious_evidence contains sprintf("CloudTrail: the key was used from %s, outside the networks it was used from before the finding (%s)", [concat(", ", sort(new_addresses)), concat(", ", sort(usual_networks))]) if {
+	count(usual_networks) > 0
+	count(new_addresses) > 0
+}
+
+# key_history are the key's events with an address, each with its time in
+# nanoseconds; events with an unparsable time are left out.
+key_history := [[ns, e] |
+	some e in trail.events
+	e.access_key_id == key
+	net.cidr_is_valid(sprintf("%s/32", [e.source_ip]))
+	ns := lib.time_ns(e.time)
+] if {
+	lib.finding_window
+}
+
+usual_networks := {lib.network_of(e.source_ip) |
+	some [ns, e] in key_history
+	ns < lib.finding_window[0]
+}
+
+new_addresses := {e.source_ip |
+	some [ns, e] in key_history
+	ns >= lib.finding_window[0]
+	not lib.network_of(e.source_ip) in usual_networks
+}
+
 suspicious_evidence contains sprintf("CloudTrail: %d denied call(s) with the key from %s (%s): someone is probing its permissions", [count(denied_calls), caller_or_any, concat(", ", {e.event_name | some e in denied_calls})]) if {
 	count(denied_calls) > 0
 }

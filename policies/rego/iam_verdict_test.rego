@@ -170,6 +170,58 @@ test_cloudtrail_shows_persistence if {
 	contains(v.impact, "it has already called AttachUserPolicy, CreateAccessKey, CreateUser")
 }
 
+# at(e, t) is event e at time t.
+at(e, t) := object.union(e, {"time": t})
+
+# in_window is the anomalous finding, first seen at 11:30, last at 11:40.
+in_window := object.union(anomalous, {"created_at": "2025-03-14T11:30:00Z", "updated_at": "2025-03-14T11:40:00Z"})
+
+history := [
+	at(event("ListBuckets", "AKIAXQ4G7NF2CIDEPLOY", "192.0.2.200", ""), "2025-03-13T09:12:00Z"),
+	at(event("GetObject", "AKIAXQ4G7NF2CIDEPLOY", "192.0.2.14", ""), "2025-03-13T17:40:00Z"),
+	# an AWS service acting for the key: a host name, not a network
+	at(event("Decrypt", "AKIAXQ4G7NF2CIDEPLOY", "s3.amazonaws.com", ""), "2025-03-13T17:41:00Z"),
+]
+
+test_calls_outside_the_usual_networks_are_suspicious if {
+	events := array.concat(history, [
+		at(event("ListAttachedUserPolicies", "AKIAXQ4G7NF2CIDEPLOY", "198.51.100.61", ""), "2025-03-14T11:33:40Z"),
+		at(event("GetCallerIdentity", "AKIAXQ4G7NF2CIDEPLOY", "203.0.113.9", ""), "2025-03-14T12:02:00Z"),
+		# the owner, from the office network, during the window
+		at(event("ListBuckets", "AKIAXQ4G7NF2CIDEPLOY", "192.0.2.77", ""), "2025-03-14T11:35:00Z"),
+		at(event("Decrypt", "AKIAXQ4G7NF2CIDEPLOY", "kms.amazonaws.com", ""), "2025-03-14T11:35:00Z"),
+	])
+	v := verdict with input as make_input(in_window, trail(events))
+	v.verdict == "suspicious"
+	"CloudTrail: the key was used from 198.51.100.61, 203.0.113.9, outside the networks it was used from before the finding (192.0.2.0/24)" in v.reasons
+}
+
+test_usual_networks_need_history if {
+	# Without calls before the window nothing is usual, and nothing new.
+	events := [at(event("GetCallerIdentity", "AKIAXQ4G7NF2CIDEPLOY", "198.51.100.61", ""), "2025-03-14T11:33:40Z")]
+	v := verdict with input as make_input(in_window, trail(events))
+	not has_reason(v, "outside the networks")
+}
+
+test_calls_from_the_usual_network_are_not_held_against_the_key if {
+	events := array.concat(history, [at(event("ListBuckets", "AKIAXQ4G7NF2CIDEPLOY", "192.0.2.201", ""), "2025-03-14T11:33:40Z")])
+	v := verdict with input as make_input(in_window, trail(events))
+	not has_reason(v, "outside the networks")
+}
+
+test_new_network_and_stop_logging_is_malicious if {
+	events := array.concat(history, [at(event("StopLogging", "AKIAXQ4G7NF2CIDEPLOY", "198.51.100.61", ""), "2025-03-14T11:36:00Z")])
+	v := verdict with input as make_input(in_window, trail(events))
+	v.verdict == "malicious"
+	"CloudTrail: the key called StopLogging from 198.51.100.61 (persistence, privilege escalation or log tampering)" in v.reasons
+	"CloudTrail: the key was used from 198.51.100.61, outside the networks it was used from before the finding (192.0.2.0/24)" in v.reasons
+}
+
+test_network_of if {
+	data.cordon.lib.network_of("198.51.100.61") == "198.51.100.0/24"
+	data.cordon.lib.network_of("2001:db8::1") == "2001:db8::1/128"
+}
+
 test_cloudtrail_and_detector_agree if {
 	events := [event("CreateAccessKey", "AKIAXQ4G7NF2CIDEPLOY", "198.51.100.0", "")]
 	v := verdict with input as make_input(malicious_caller, trail(events))

@@ -516,6 +516,50 @@ changed_authorized_keys(t) := {f |
 	endswith(f.path, "/.ssh/authorized_keys")
 }
 
+# persistence_paths match the files an intruder changes to come back: SSH
+# keys, crontabs, systemd units and timers, shell start-up files of root.
+persistence_paths := `(/\.ssh/authorized_keys2?$|^/etc/crontab$|^/etc/cron\.(d|hourly|daily|weekly|monthly)/|^/var/spool/cron/|^/etc/systemd/system/.*\.(service|timer)$|^/root/\.(bashrc|profile|bash_profile)$)`
+
+# window_margin_ns widens the finding's window on both sides: GuardDuty's
+# first sighting trails the activity it reports, and an intruder's
+# persistence often follows it.
+window_margin_ns := 3600000000000
+
+# finding_window is [start, end] in nanoseconds: from a margin before the
+# finding was first seen (created_at) to a margin after it was last seen
+# (updated_at, else created_at). Undefined when the finding has no time.
+finding_window := [start, end] if {
+	first := time_ns(input.finding.created_at)
+	last := time_ns(object.get(input.finding, "updated_at", input.finding.created_at))
+	start := first - window_margin_ns
+	end := last + window_margin_ns
+}
+
+# in_finding_window(ts) holds for an RFC 3339 time within finding_window.
+in_finding_window(ts) if {
+	t := time_ns(ts)
+	t >= finding_window[0]
+	t <= finding_window[1]
+}
+
+# time_ns(ts) is an RFC 3339 time in nanoseconds, undefined for anything
+# else: facts come from hosts and logs, and a malformed time must not make
+# the whole evaluation fail.
+time_ns(ts) := time.parse_rfc3339_ns(ts) if {
+	is_string(ts)
+	regex.match(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$`, ts)
+}
+
+# persistence_in_window(t) are persistence files (keys, cron, units)
+# changed during the finding's window: access the intruder added while the
+# attack went on.
+persistence_in_window(t) := {f |
+	pattern := persistence_paths
+	some f in t.files
+	regex.match(pattern, f.path)
+	in_finding_window(f.mtime)
+}
+
 # ---------------------------------------------------------------------------
 # CloudTrail (facts of an aws_cloudtrail_events collector, passed in as ct)
 
@@ -536,6 +580,18 @@ public_access_calls := {
 	"PutBucketPolicy", "PutBucketAcl", "PutObjectAcl", "DeleteBucketPolicy",
 	"PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
 	"PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock",
+}
+
+# network_of(ip) is the /24 of an IPv4 address, as CIDR: the granularity
+# of "the same network" for usual-network checks. An IPv6 address is its
+# own network (its text form does not give its /48 without expansion,
+# which Rego lacks).
+network_of(ip) := sprintf("%s.0/24", [concat(".", array.slice(split(ip, "."), 0, 3))]) if {
+	not contains(ip, ":")
+}
+
+network_of(ip) := sprintf("%s/128", [ip]) if {
+	contains(ip, ":")
 }
 
 # events_by(ct, key, ip) are the events made with access key key from ip;

@@ -39,8 +39,13 @@ run "anomalous_discovery_only_notifies" {
   }
 
   assert {
-    condition     = plan.incidents[0].verdicts[0].confidence == 0.6
-    error_message = "read-only discovery is suspicious (0.6)"
+    condition     = plan.incidents[0].verdicts[0].confidence == 0.7
+    error_message = "read-only discovery from a network the key never used is suspicious (0.7)"
+  }
+
+  assert {
+    condition     = contains(plan.incidents[0].verdicts[0].reasons, "CloudTrail: the key was used from 198.51.100.61, outside the networks it was used from before the finding (192.0.2.0/24)")
+    error_message = "the verdict names the new network and the usual one"
   }
 }
 
