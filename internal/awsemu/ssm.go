@@ -18,6 +18,7 @@ func init() {
 		"DescribeInstanceInformation": describeInstanceInformation,
 		"SendCommand":                 sendCommand,
 		"GetCommandInvocation":        getCommandInvocation,
+		"CancelCommand":               cancelCommand,
 	}
 }
 
@@ -452,12 +453,61 @@ func getCommandInvocation(r *request) (any, error) {
 	return out, nil
 }
 
+// cancelCommand stops a command's invocations that have not finished:
+// they end Cancelled (SSM passes through Cancelling; the emulator's agent
+// stops at once). Finished ones keep their result, as in SSM.
+func cancelCommand(r *request) (any, error) {
+	var in struct {
+		CommandId   string
+		InstanceIds []string
+	}
+	if err := r.decode(&in); err != nil {
+		return nil, err
+	}
+	if len(in.CommandId) != 36 {
+		return nil, ssmErr("ValidationException", "1 validation error detected: Value '%s' at 'commandId' failed to satisfy constraint: Member must have length equal to 36", in.CommandId)
+	}
+	if len(in.InstanceIds) > 50 {
+		return nil, ssmErr("ValidationException", "1 validation error detected: Value at 'instanceIds' failed to satisfy constraint: Member must have length less than or equal to 50")
+	}
+	if err := r.resources(append([]string{in.CommandId}, in.InstanceIds...)...); err != nil {
+		return nil, err
+	}
+	cmd := r.region.Commands[in.CommandId]
+	if cmd == nil || !commandIDRE.MatchString(in.CommandId) {
+		return nil, ssmErr("InvalidCommandId", "The command ID %s is not valid.", in.CommandId)
+	}
+	ids := in.InstanceIds
+	if len(ids) == 0 {
+		ids = cmd.InstanceIDs
+	}
+	for _, id := range ids {
+		inv := cmd.Invocations[id]
+		if inv == nil {
+			return nil, ssmErr("InvalidInstanceId", "Instance %s is not a target of command %s.", id, cmd.ID)
+		}
+	}
+	for _, id := range ids {
+		inv := cmd.Invocations[id]
+		switch inv.Status {
+		case "Success", "Failed", "TimedOut", "Cancelled":
+			continue
+		}
+		if inv.Start.IsZero() {
+			inv.Start = r.now
+		}
+		inv.HiddenPolls = 0
+		inv.Status, inv.Details, inv.ExitCode, inv.End = "Cancelled", "Cancelled", -1, r.now
+	}
+	return struct{}{}, nil
+}
+
 // advance moves an invocation on by one poll: InProgress for its running
 // polls, then Success or Failed by its exit code; one that runs forever
 // times out once its execution timeout has passed on the emulator's clock.
 func (r *request) advance(inv *Invocation) {
 	switch inv.Status {
-	case "Success", "Failed", "TimedOut":
+	case "Success", "Failed", "TimedOut", "Cancelled":
 		return
 	}
 	if inv.Start.IsZero() {

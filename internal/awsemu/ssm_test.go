@@ -139,6 +139,36 @@ func TestRunCommandThatNeverFinishesTimesOut(t *testing.T) {
 	}
 }
 
+func TestCancelCommand(t *testing.T) {
+	e := newEnv(t)
+	c := ssmClient(e)
+	e.emu.SetCommandResult(web1, CommandResult{Polls: -1})
+	id := send(t, c, web1, web2)
+	// web-2 finishes first; cancelling leaves its result.
+	seen, _ := poll(t, c, id, web2, 3)
+	if strings.Join(seen, ",") != "InvocationDoesNotExist,InProgress,Success" {
+		t.Fatalf("web-2 saw %v", seen)
+	}
+	_, err := c.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: aws.String(id)})
+	wantOK(t, err)
+	seen, res := poll(t, c, id, web1, 2)
+	if strings.Join(seen, ",") != "Cancelled,Cancelled" || *res.StatusDetails != "Cancelled" || res.ResponseCode != -1 {
+		t.Errorf("web-1 after cancelling saw %v, %+v", seen, res)
+	}
+	if seen, _ := poll(t, c, id, web2, 1); seen[0] != "Success" {
+		t.Errorf("web-2 after cancelling saw %v", seen)
+	}
+	if snap := e.emu.Snapshot(); snap.Accounts[prodAccount].Regions["us-east-1"].Commands[id].Invocations[web1].Status != "Cancelled" {
+		t.Error("the state does not record the cancellation")
+	}
+	_, err = c.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: aws.String("00000000-0000-4000-8000-000000000000")})
+	wantCode(t, err, "InvalidCommandId")
+	_, err = c.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: aws.String(id), InstanceIds: []string{batch1}})
+	wantCode(t, err, "InvalidInstanceId")
+	_, err = c.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: aws.String("short")})
+	wantCode(t, err, "ValidationException")
+}
+
 func TestSendCommandErrors(t *testing.T) {
 	e := newEnv(t)
 	c := ssmClient(e)
