@@ -32,6 +32,7 @@ var commands = map[string]command{
 	"apply":      {"Apply a plan: act on the findings, recorded in state", runApply},
 	"state":      {"List, show and recover what state recorded", runState},
 	"revert":     {"Undo an incident's reversible actions", runRevert},
+	"report":     {"Write an incident's report: verdict, timeline, scope, evidence", runReport},
 	"iam-policy": {"Print the least-privilege IAM policy for the configuration", runIAMPolicy},
 	"fmt":        {"Rewrite HCL files to the canonical format", runFmt},
 	"plan":       {"Show the response cordon would take for findings", runPlan},

@@ -13,6 +13,7 @@ import (
 	"github.com/cordonhq/cordon/actions"
 	"github.com/cordonhq/cordon/engine"
 	"github.com/cordonhq/cordon/engine/plan"
+	"github.com/cordonhq/cordon/engine/report"
 	"github.com/cordonhq/cordon/engine/state"
 )
 
@@ -42,7 +43,7 @@ func stateUsage(m *meta) {
 	fmt.Fprint(m.stderr, `Usage: cordon state <subcommand> [options]
 
   list [-json]              incidents: id, finding, verdict, actions, status
-  show INCIDENT [-json]     everything recorded about an incident
+  show INCIDENT [-json]     everything recorded about an incident, with its timeline
   recover [-json]           finish the records of actions a crash left started
 `)
 }
@@ -132,28 +133,37 @@ func runStateShow(ctx context.Context, m *meta, args []string) int {
 	m.configFlags(fs)
 	m.outputFlags(fs)
 	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON")
-	if code, ok := parse(fs, args); !ok {
+	// Flags may follow the incident, as in the synopsis.
+	pos, code, ok := parseInterspersed(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintln(m.stderr, "cordon state show: expected exactly one INCIDENT")
 		fs.Usage()
 		return 1
 	}
-	_, st, code := m.openState(ctx)
+	id := pos[0]
+	e, st, code := m.openState(ctx)
 	if st == nil {
 		return code
 	}
 	defer st.Close()
-	d, err := st.Incident(ctx, fs.Arg(0))
+	d, err := st.Incident(ctx, id)
 	if errors.Is(err, state.ErrNotFound) {
-		return m.fail("No such incident", fmt.Errorf("incident %s is not in the state (cordon state list shows those that are)", fs.Arg(0)))
+		return m.fail("No such incident", fmt.Errorf("incident %s is not in the state (cordon state list shows those that are)", id))
 	}
 	if err != nil {
 		return m.fail("Cannot read state", err)
 	}
+	// The timeline merges the finding's times, the collectors' facts and
+	// cordon's actions, sorted, each entry with its source.
+	timeline := report.Timeline(d, e.CollectorTypes(), 0)
 	if m.jsonOut {
-		m.writeJSON(d)
+		m.writeJSON(struct {
+			*state.IncidentDetail
+			Timeline report.Events `json:"timeline"`
+		}{d, timeline})
 		return 0
 	}
 	color := m.color(m.stdout)
@@ -199,6 +209,12 @@ func runStateShow(ctx context.Context, m *meta, args []string) int {
 			fmt.Fprintf(m.stdout, "  - %s %s sha256:%s (%d bytes)\n", ev.Kind, ev.Name, ev.SHA256, ev.Size)
 		}
 	}
+	fmt.Fprintln(m.stdout, "\nTimeline (UTC; ~ marks items placed when the triage observed them):")
+	if len(timeline.Entries) == 0 {
+		fmt.Fprintln(m.stdout, "  nothing with a time was recorded")
+		return 0
+	}
+	timeline.WriteText(m.stdout, report.TextOptions{Color: color, Indent: "  "})
 	return 0
 }
 
