@@ -132,6 +132,9 @@ func (c *ssmTriage) Collect(ctx context.Context, req *Request) (map[string]any, 
 	default:
 		return nil, fmt.Errorf("triage command %s on %s ended %s", id, t.id, statusText(inv))
 	}
+	if perr != nil && strings.TrimSpace(stdout) == "" {
+		return nil, fmt.Errorf("triage command %s on %s succeeded but printed nothing%s", id, t.id, stderrText(inv))
+	}
 	if perr != nil {
 		return nil, fmt.Errorf("output of triage command %s on %s: %w (it starts %q)%s", id, t.id, perr, truncateRunes(stdout, 80), stderrText(inv))
 	}

@@ -165,6 +165,8 @@ func TestSSMTriageErrors(t *testing.T) {
 			want: []string{"Failed", "exit code 127", "awk: command not found"}},
 		{name: "not the triage script's output", id: web1, result: &awsemu.CommandResult{Stdout: "hostname: web-1\n"},
 			want: []string{"not cordon triage output", "hostname: web-1"}},
+		{name: "succeeded and printed nothing", id: web1, result: &awsemu.CommandResult{Stdout: "", Stderr: "bash: /dev/fd/63: Permission denied"},
+			want: []string{"succeeded but printed nothing", "Permission denied"}},
 		{name: "not allowed", id: web1, faults: func(f *awsemu.Faults) {
 			f.Fail("ssm:SendCommand", web1, "AccessDeniedException", "User is not authorized to perform: ssm:SendCommand")
 		}, want: []string{"sending the triage command", "AccessDeniedException"}},

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -225,13 +226,24 @@ func TestIAMPolicyCommand(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	code, out, errOut := cordon(t, "demo", "-no-color")
+	dir := filepath.Join(t.TempDir(), "demo")
+	code, out, errOut := cordon(t, "demo", "-no-color", "-state-dir", dir)
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{
 		"cordon will perform the following actions:",
 		`action.isolate["i-0a1b2c3d4e5f67890"]`,
+		// The verdict cites what the triage of web-1 found.
+		"verdict   malicious (confidence 0.99)",
+		"triage: cryptocurrency miner running: xmrig (pid 24811, user nginx, /tmp/.xm/xmrig)",
+		`action.stop["i-0a1b2c3d4e5f67890"]`,
+		"triage: no successful login and no session from 198.51.100.23",
+		// The report's timeline merges the finding, the host and cordon.
+		"==> Timeline of incident",
+		"GuardDuty first saw the activity",
+		"Process xmrig (pid 24811) started as nginx",
+		"File changed: /var/spool/cron/nginx",
 		"Apply complete!",
 		"security groups [sg-0123456789abcdef0] -> [sg-0e1f2a3b4c5d6e7f8]",
 		"new snapshot",
@@ -242,6 +254,19 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the demo's output lacks %q", want)
 		}
+	}
+
+	// -state-dir keeps the state, and the report the demo points to works.
+	m := regexp.MustCompile(`cordon report -state (\S+) -format html -out report.html (inc-[0-9a-f]+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the demo does not say how to see the report:\n%s", out)
+	}
+	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("state dir: %v %v", info, err)
+	}
+	code, md, errOut := cordon(t, "report", "-state", m[1], "-format", "md", m[2])
+	if code != 0 || !strings.Contains(md, "**Verdict: MALICIOUS** (confidence 0.99)") || !strings.Contains(md, "xmrig") {
+		t.Errorf("report of the demo's incident: exit %d\n%s\n%s", code, md, errOut)
 	}
 }
 

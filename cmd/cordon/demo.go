@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/cordonhq/cordon/internal/demo"
 )
@@ -10,9 +11,10 @@ import (
 // runDemo runs cordon end to end on a fresh machine: no account, no
 // credentials, no files.
 func runDemo(ctx context.Context, m *meta, args []string) int {
-	fs := m.flagSet("demo [-no-color] [-debug]", "demo [options]")
+	fs := m.flagSet("demo [-no-color] [-debug] [-state-dir DIR]", "demo [options]")
 	m.outputFlags(fs)
 	fs.BoolVar(&m.debug, "debug", false, "show AWS retries and policy print() output on stderr")
+	stateDir := fs.String("state-dir", "", "keep the demo's state in `DIR` (created 0700), for cordon state and cordon report; default a temporary directory, removed")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -22,6 +24,12 @@ func runDemo(ctx context.Context, m *meta, args []string) int {
 		return 1
 	}
 	o := demo.Options{Out: m.stdout, Color: m.color(m.stdout)}
+	if *stateDir != "" {
+		if err := os.MkdirAll(*stateDir, 0o700); err != nil {
+			return m.fail("Demo failed", err)
+		}
+		o.StateDir = *stateDir
+	}
 	if m.debug {
 		o.Debug = m.stderr
 	}

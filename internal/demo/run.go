@@ -22,6 +22,7 @@ import (
 
 	"github.com/cordonhq/cordon/engine"
 	"github.com/cordonhq/cordon/engine/plan"
+	"github.com/cordonhq/cordon/engine/report"
 	"github.com/cordonhq/cordon/engine/state"
 	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/internal/awsemu"
@@ -86,6 +87,7 @@ func (d *runner) run(ctx context.Context) error {
 		return err
 	}
 	emu := awsemu.New(seed)
+	seedTriage(emu) // what the triage script finds on the compromised web-1
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
 	hook := httptest.NewServer(http.HandlerFunc(d.receive))
@@ -192,6 +194,21 @@ func (d *runner) run(ctx context.Context) error {
 	}
 	if malicious == "" {
 		return fmt.Errorf("no malicious instance incident to revert")
+	}
+
+	d.step("Timeline of incident %s (cordon report %s)", malicious, malicious)
+	r, err := engine.BuildReport(ctx, st, malicious, e.CollectorTypes())
+	if err != nil {
+		return err
+	}
+	if err := report.WriteTimelineText(out, r, 25); err != nil {
+		return err
+	}
+	if d.o.StateDir != "" {
+		fmt.Fprintf(out, "\nThe whole report, with the evidence and a visual timeline:\n  cordon report -state %s -format html -out report.html %s\n",
+			filepath.Join(d.o.StateDir, "state.db"), malicious)
+	} else {
+		fmt.Fprintf(out, "\nThe whole report, with the evidence and a visual timeline: run `cordon demo -state-dir DIR`,\nthen `cordon report -state DIR/state.db -format html -out report.html %s`.\n", malicious)
 	}
 
 	d.step("Reverting incident %s (cordon revert)", malicious)

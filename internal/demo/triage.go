@@ -18,11 +18,24 @@ import (
 //go:embed triage_web1.txt
 var triageWeb1 string
 
+// triageBastion is what it prints on the bastion during the failed SSH
+// brute force of the demo's second finding: failed passwords and invalid
+// users from 198.51.100.23 (one attempt still connected), and no login
+// from there.
+//
+//go:embed triage_bastion.txt
+var triageBastion string
+
 // WebServerID is the demo's compromised web server, web-1.
 const WebServerID = "i-0a1b2c3d4e5f67890"
 
-// seedTriage registers web-1's triage output in the emulator, so the
-// aws_ssm_triage collector finds the miner there.
+// BastionID is the demo's bastion, the target of the brute force.
+const BastionID = "i-0b7c6d5e4f3a21098"
+
+// seedTriage registers the triage output of web-1 and the bastion in the
+// emulator, so the aws_ssm_triage collector finds the miner on one and the
+// failed attempts on the other.
 func seedTriage(e *awsemu.Emulator) {
 	e.SetCommandOutput(WebServerID, triageWeb1, 0)
+	e.SetCommandOutput(BastionID, triageBastion, 0)
 }
