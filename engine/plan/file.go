@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/cordonhq/cordon/collectors"
 	"github.com/cordonhq/cordon/schema"
@@ -190,7 +191,13 @@ func Decode(data []byte) (*File, error) {
 	if f.Plan == nil {
 		return nil, errors.New("plan file is corrupt: it holds no plan")
 	}
-	for _, inc := range f.Plan.Incidents {
+	for i, inc := range f.Plan.Incidents {
+		if inc == nil {
+			return nil, fmt.Errorf("plan file is corrupt: null incident at index %d", i)
+		}
+		if slices.Contains(inc.Actions, nil) {
+			return nil, fmt.Errorf("plan file is corrupt: null action in incident %s", inc.ID)
+		}
 		if len(inc.Actions) > 0 && f.Incidents[inc.ID] == nil {
 			return nil, fmt.Errorf("plan file is corrupt: no data for incident %s", inc.ID)
 		}
