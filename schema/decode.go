@@ -558,28 +558,41 @@ func compactJSON(data []byte) []byte {
 	if !hasLineBreak(data) {
 		return data
 	}
+	// Copy runs rather than bytes: strings up to their closing quote (past
+	// escapes), and the structure between whitespace.
 	out := make([]byte, 0, len(data))
-	inString := false
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if inString {
-			out = append(out, c)
-			switch c {
-			case '\\':
-				i++
-				out = append(out, data[i])
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
+	for i := 0; i < len(data); {
+		switch c := data[i]; c {
 		case ' ', '\t', '\n', '\r':
+			i++
 		case '"':
-			inString = true
-			out = append(out, c)
+			j := i + 1
+			for j < len(data) {
+				k := bytes.IndexAny(data[j:], `"\`)
+				if k < 0 {
+					j = len(data)
+					break
+				}
+				j += k
+				if data[j] == '"' {
+					j++
+					break
+				}
+				j += 2 // a backslash and the byte it escapes
+			}
+			j = min(j, len(data))
+			out = append(out, data[i:j]...)
+			i = j
 		default:
-			out = append(out, c)
+			j := i + 1
+			for j < len(data) {
+				if c := data[j]; c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '"' {
+					break
+				}
+				j++
+			}
+			out = append(out, data[i:j]...)
+			i = j
 		}
 	}
 	return out
