@@ -125,6 +125,11 @@ func (c *cloudtrailEventsCollector) Collect(ctx context.Context, req *Request) (
 	}
 	start, end := c.window(req)
 	account, region := req.Finding.Account, req.Finding.Region
+	// Without credentials every call fails: say so at once rather than
+	// after waiting a turn in the pacer.
+	if err := req.AWS.CheckCredentials(ctx, account, region); err != nil {
+		return nil, fmt.Errorf("looking up CloudTrail events: %w", err)
+	}
 	client := req.AWS.CloudTrail(account, region)
 	paceKey := account + "/" + region
 

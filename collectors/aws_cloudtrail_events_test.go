@@ -721,3 +721,34 @@ func BenchmarkParseTrailEvent(b *testing.B) {
 		_ = e.facts()
 	}
 }
+
+// Without usable credentials the collector fails at once, without waiting
+// its turn in the pacer and without calling LookupEvents: a plan of many
+// findings run without credentials reports the cause in each quickly.
+func TestCloudTrailEventsWithoutCredentials(t *testing.T) {
+	env := newTestEnv(t)
+	f, err := awsclient.New(context.Background(), awsclient.Options{
+		Region: region, Endpoint: env.srv.URL, AssumeRoleARN: "arn:aws:iam::{account}:role/cordon-responder",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIANOTINTHEFLEET000", "secret", ""),
+		Version:     "test", MaxBackoff: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTrailCollector(t, nil, time.Hour) // a second call would wait an hour
+	for i := range 2 {
+		req := env.request(trailWeb1)
+		req.AWS = f
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Collect(ctx, req)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "looking up CloudTrail events") || !strings.Contains(err.Error(), "InvalidClientTokenId") {
+			t.Fatalf("call %d: %v, want the credentials' error", i, err)
+		}
+	}
+	for _, call := range env.emu.Calls() {
+		if call.Action() == "cloudtrail:LookupEvents" {
+			t.Fatalf("LookupEvents was called without credentials")
+		}
+	}
+}

@@ -127,6 +127,10 @@ func New(ctx context.Context, opts Options) (*Factory, error) {
 			// signed headers and bodies.
 			awsconfig.WithClientLogMode(aws.LogRetries),
 		)
+	} else {
+		// The SDK's default logger writes its warnings (an IMDS fallback)
+		// to stderr, between cordon's own output; they belong to -debug.
+		loads = append(loads, awsconfig.WithLogger(logging.Nop{}))
 	}
 	base, err := awsconfig.LoadDefaultConfig(ctx, loads...)
 	if err != nil {
@@ -135,6 +139,9 @@ func New(ctx context.Context, opts Options) (*Factory, error) {
 	// Wrapped after loading, so the loader's own customizations (a CA
 	// bundle) apply to the SDK's client first.
 	base.HTTPClient = HTTPClient(base.HTTPClient)
+	if base.Credentials != nil {
+		base.Credentials = &failFastCredentials{inner: base.Credentials, ttl: credentialFailureTTL}
+	}
 	return &Factory{opts: opts, base: base, byKey: map[key]aws.Config{}}, nil
 }
 
@@ -161,6 +168,14 @@ func (f *Factory) Config(account, region string) aws.Config {
 	}
 	f.byKey[k] = cfg
 	return cfg
+}
+
+// CheckCredentials retrieves the credentials for account and region (the
+// role assumed there), from cache when it can: a caller that must wait
+// before its calls (a rate limit) learns first whether they can succeed.
+func (f *Factory) CheckCredentials(ctx context.Context, account, region string) error {
+	_, err := f.Config(account, region).Credentials.Retrieve(ctx)
+	return err
 }
 
 // AccessKeyID returns the access key id of the credentials cordon acts
@@ -219,4 +234,41 @@ func (f *Factory) ELBv2(account, region string) *elasticloadbalancingv2.Client {
 
 func (f *Factory) ELB(account, region string) *elasticloadbalancing.Client {
 	return elasticloadbalancing.NewFromConfig(f.Config(account, region))
+}
+
+// credentialFailureTTL is how long a failure to find credentials is
+// remembered.
+const credentialFailureTTL = time.Minute
+
+// failFastCredentials remembers for a while that the credential chain found
+// no credentials. The SDK's cache retries a failed chain on every call, and
+// the chain ends at the instance metadata service, which off EC2 takes
+// seconds to fail: a plan of many findings without credentials would wait
+// that long for every collector of every finding, instead of reporting the
+// one cause in each.
+type failFastCredentials struct {
+	inner aws.CredentialsProvider
+	ttl   time.Duration
+
+	mu       sync.Mutex
+	err      error
+	failedAt time.Time
+}
+
+func (c *failFastCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c.mu.Lock()
+	if c.err != nil && time.Since(c.failedAt) < c.ttl {
+		err := c.err
+		c.mu.Unlock()
+		return aws.Credentials{}, err
+	}
+	c.mu.Unlock()
+	creds, err := c.inner.Retrieve(ctx)
+	if err != nil && ctx.Err() == nil {
+		// A caller's own deadline says nothing about the chain.
+		c.mu.Lock()
+		c.err, c.failedAt = err, time.Now()
+		c.mu.Unlock()
+	}
+	return creds, err
 }
