@@ -162,9 +162,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	var out any
 	switch {
 	case a == nil:
-		writeUnroutable(w, reqID, idErr)
 		call.ErrorCode, call.Status = idErr.Code, idErr.Status
 		e.record(call)
+		writeUnroutable(w, reqID, idErr)
 		return
 	case err != nil:
 		out, err = nil, errf(400, "RequestEntityTooLarge", "Request body is larger than %d bytes", maxBody)
@@ -182,15 +182,19 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		e.record(call)
 		return
 	}
+	// The call is on record before its response is written: a large
+	// response reaches the client while the handler still writes it, and a
+	// test that reads Calls as soon as its client returns must see it.
 	if err != nil {
 		ae := asAPIError(err)
 		call.ErrorCode, call.Status = ae.Code, ae.Status
+		e.record(call)
 		writeError(w, a, reqID, ae)
 	} else {
 		call.Status = http.StatusOK
+		e.record(call)
 		writeResult(w, a, op, reqID, out)
 	}
-	e.record(call)
 }
 
 // maxCalls bounds the call record of a long-running emulator (`cordon
