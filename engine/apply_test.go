@@ -116,11 +116,18 @@ func newApplyEnv(t *testing.T) *applyEnv {
 // plan plans findings files as `cordon plan -out` would.
 func (ae *applyEnv) plan(paths ...string) *plan.File {
 	ae.t.Helper()
+	return ae.planWith(engine.PlanOptions{KeepData: true}, paths...)
+}
+
+// planWith plans the findings at paths with opts (AWS set: the collectors
+// run against the emulator).
+func (ae *applyEnv) planWith(opts engine.PlanOptions, paths ...string) *plan.File {
+	ae.t.Helper()
 	files, diags := engine.ReadFindings(paths)
 	if diags.HasErrors() {
 		ae.t.Fatal(diags)
 	}
-	res, diags := ae.eng.Plan(context.Background(), files, engine.PlanOptions{KeepData: true})
+	res, diags := ae.eng.Plan(context.Background(), files, opts)
 	if diags.HasErrors() {
 		ae.t.Fatal(diags)
 	}
@@ -493,7 +500,8 @@ func TestRevertAfterDrift(t *testing.T) {
 // starts from only assumed the role.
 func TestIAMPolicyCoversCalls(t *testing.T) {
 	ae := newApplyEnv(t)
-	res, err := ae.apply(ae.plan(web1Findings, bastionFind))
+	// The collectors run too: their calls are granted by the same policy.
+	res, err := ae.apply(ae.planWith(engine.PlanOptions{KeepData: true, AWS: ae.aws}, web1Findings, bastionFind))
 	if err != nil || res.Failed() {
 		t.Fatal(err)
 	}
@@ -534,5 +542,11 @@ func TestIAMPolicyCoversCalls(t *testing.T) {
 	t.Logf("granted, not called in this run: %v", unused)
 	if len(called) < 10 {
 		t.Errorf("only %d distinct calls observed", len(called))
+	}
+	for _, collectorCall := range []string{"ec2:DescribeVolumes", "ssm:SendCommand", "ssm:GetCommandInvocation",
+		"cloudtrail:LookupEvents", "guardduty:ListDetectors", "ec2:GetConsoleOutput", "ec2:CreateSnapshots"} {
+		if !called[collectorCall] {
+			t.Errorf("the collectors did not call %s", collectorCall)
+		}
 	}
 }
