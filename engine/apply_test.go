@@ -116,18 +116,11 @@ func newApplyEnv(t *testing.T) *applyEnv {
 // plan plans findings files as `cordon plan -out` would.
 func (ae *applyEnv) plan(paths ...string) *plan.File {
 	ae.t.Helper()
-	return ae.planWith(engine.PlanOptions{KeepData: true}, paths...)
-}
-
-// planWith plans the findings at paths with opts (AWS set: the collectors
-// run against the emulator).
-func (ae *applyEnv) planWith(opts engine.PlanOptions, paths ...string) *plan.File {
-	ae.t.Helper()
 	files, diags := engine.ReadFindings(paths)
 	if diags.HasErrors() {
 		ae.t.Fatal(diags)
 	}
-	res, diags := ae.eng.Plan(context.Background(), files, opts)
+	res, diags := ae.eng.Plan(context.Background(), files, engine.PlanOptions{KeepData: true})
 	if diags.HasErrors() {
 		ae.t.Fatal(diags)
 	}
@@ -500,8 +493,7 @@ func TestRevertAfterDrift(t *testing.T) {
 // starts from only assumed the role.
 func TestIAMPolicyCoversCalls(t *testing.T) {
 	ae := newApplyEnv(t)
-	// The collectors run too: their calls are granted by the same policy.
-	res, err := ae.apply(ae.planWith(engine.PlanOptions{KeepData: true, AWS: ae.aws}, web1Findings, bastionFind))
+	res, err := ae.apply(ae.plan(web1Findings, bastionFind))
 	if err != nil || res.Failed() {
 		t.Fatal(err)
 	}
@@ -515,6 +507,25 @@ func TestIAMPolicyCoversCalls(t *testing.T) {
 		}
 	}
 	allowed := ae.eng.IAMPolicy().PolicyActions()
+
+	// Every AWS collector, planning the same findings with a configuration
+	// that has them all: their calls are granted by that configuration's
+	// policy, which the responder's identity gets as well here.
+	collect, diags := engine.Load(context.Background(), engine.Options{Dir: "testdata/collect"})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	files, diags := engine.ReadFindings([]string{web1Findings, bastionFind})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if _, diags := collect.Plan(context.Background(), files, engine.PlanOptions{AWS: ae.aws}); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for a := range collect.IAMPolicy().PolicyActions() {
+		allowed[a] = true
+	}
+
 	called := map[string]bool{}
 	for _, c := range ae.emu.Calls() {
 		switch c.Account {

@@ -13,18 +13,6 @@ scope "instances" {
   exclude_tags   = { "cordon:exempt" = "true" }
 }
 
-# Every collector type that calls AWS, so the IAM policy test sees their
-# calls; the other tests plan without AWS, where each gives {}.
-collector "describe" { type = "aws_ec2_describe" }
-collector "triage" {
-  type    = "aws_ssm_triage"
-  timeout = "20s"
-}
-collector "trail" { type = "aws_cloudtrail_events" }
-collector "related" { type = "aws_guardduty_related" }
-collector "console" { type = "aws_ec2_console" }
-collector "disk" { type = "aws_ebs_acquire" }
-
 action "tag" {
   type = "aws_ec2_tag"
 }
@@ -54,6 +42,5 @@ action "notify" {
 
 rule "respond" {
   scopes  = [scope.instances]
-  collect = [collector.describe, collector.triage, collector.trail, collector.related, collector.console, collector.disk]
   actions = [action.tag, action.protect, action.isolate, action.snapshot, action.stop, action.notify]
 }
