@@ -6,17 +6,28 @@ cordon {
   policy_paths = ["policies"]
 }
 
+variable "describe_required" {
+  type    = bool
+  default = false
+}
+
+variable "triage_timeout" {
+  type    = string
+  default = "20s"
+}
+
 scope "instances" {
   resource_types = ["aws_instance"]
 }
 
 collector "describe" {
-  type = "aws_ec2_describe"
+  type     = "aws_ec2_describe"
+  required = var.describe_required
 }
 
 collector "triage" {
   type    = "aws_ssm_triage"
-  timeout = "20s"
+  timeout = var.triage_timeout
 }
 
 collector "trail" {
@@ -42,6 +53,16 @@ action "tag" {
 rule "investigate" {
   scopes   = [scope.instances]
   collect  = [collector.describe, collector.triage, collector.trail, collector.related, collector.console, collector.disk]
+  actions  = [action.tag]
+  verdict  = "cordon.investigate"
+  response = "cordon.investigate"
+}
+
+# A second rule listing a collector the first lists too: its facts are
+# gathered once per resource and shared.
+rule "describe_only" {
+  scopes   = [scope.instances]
+  collect  = [collector.describe]
   actions  = [action.tag]
   verdict  = "cordon.investigate"
   response = "cordon.investigate"
