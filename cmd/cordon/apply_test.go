@@ -240,7 +240,7 @@ func TestDemo(t *testing.T) {
 		`action.stop["i-0a1b2c3d4e5f67890"]`,
 		"triage: no successful login and no session from 198.51.100.23",
 		// The report's timeline merges the finding, the host and cordon.
-		"==> Timeline of incident",
+		"==> The incident report of", "Root cause: a cryptocurrency miner (xmrig) was installed", "facts.triage",
 		"GuardDuty first saw the activity",
 		"Process xmrig (pid 24811) started as nginx",
 		"File changed: /var/spool/cron/nginx",

@@ -196,11 +196,13 @@ func (d *runner) run(ctx context.Context) error {
 		return fmt.Errorf("no malicious instance incident to revert")
 	}
 
-	d.step("Timeline of incident %s (cordon report %s)", malicious, malicious)
+	d.step("The incident report of %s (cordon report %s)", malicious, malicious)
 	r, err := engine.BuildReport(ctx, st, malicious, e.CollectorTypes())
 	if err != nil {
 		return err
 	}
+	d.printReport(r)
+	fmt.Fprintf(out, "\nTimeline:\n\n")
 	if err := report.WriteTimelineText(out, r, 25); err != nil {
 		return err
 	}
@@ -230,6 +232,48 @@ func (d *runner) run(ctx context.Context) error {
 	fmt.Fprintf(out, "\nThe snapshots stay: they are evidence. Try it yourself with `cordon init`, or point\n"+
 		"cordon at the emulator with `cordon emulator` (see the README).\n")
 	return nil
+}
+
+// printReport prints the head of an incident report: the assessment, the
+// scope and the evidence's digests; the timeline follows it.
+func (d *runner) printReport(r *report.Report) {
+	out := d.o.Out
+	if v := r.Verdict; v != nil {
+		fmt.Fprintf(out, "Verdict:    %s", v.Verdict)
+		if v.Confidence != nil {
+			fmt.Fprintf(out, " (confidence %.2f)", *v.Confidence)
+		}
+		fmt.Fprintln(out)
+	}
+	for _, line := range []struct{ label, text string }{
+		{"Summary", r.Summary}, {"Root cause", r.RootCause}, {"Impact", r.Impact},
+	} {
+		if line.text != "" {
+			fmt.Fprintf(out, "%-11s %s\n", line.label+":", line.text)
+		}
+	}
+	fmt.Fprintf(out, "\nScope:\n")
+	for _, res := range r.Scope.Resources {
+		fmt.Fprintf(out, "  %-22s %-22s via %s\n", res.ID, res.Type, strings.Join(res.Via, ", "))
+	}
+	fmt.Fprintf(out, "\nEvidence (SHA-256 as recorded in state):\n")
+	for _, c := range r.Facts.Collectors {
+		status := "ok"
+		if c.Error != "" {
+			status = "failed: " + c.Error
+		}
+		fmt.Fprintf(out, "  facts.%-9s %s  %s\n", c.Name, shortHash(c.SHA256), status)
+	}
+	for _, s := range r.Evidence.Snapshots {
+		fmt.Fprintf(out, "  snapshot %s of %s\n", s.SnapshotID, s.VolumeID)
+	}
+}
+
+func shortHash(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
 }
 
 func (d *runner) receive(w http.ResponseWriter, r *http.Request) {
