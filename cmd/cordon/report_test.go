@@ -152,6 +152,11 @@ func TestReport(t *testing.T) {
 	if kinds["cordon incident.recorded"] != 1 || kinds["finding finding.created"] != 1 {
 		t.Errorf("timeline kinds %v", kinds)
 	}
+	// web-1 has two volumes: the snapshot action's snapshots are on the
+	// timeline as acquisitions, once each.
+	if kinds["acquisition snapshot"] != 2 {
+		t.Errorf("timeline kinds %v: want the snapshot action's 2 snapshots", kinds)
+	}
 	for _, a := range r.Actions {
 		if strings.HasPrefix(a.Address, "action.isolate") && (len(a.Changes) == 0 || a.Changes[len(a.Changes)-1].Attribute != "security_groups") {
 			t.Errorf("isolate changes %+v", a.Changes)

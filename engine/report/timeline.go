@@ -254,6 +254,9 @@ func bound(entries []Entry, limit int, start, end time.Time) ([]Entry, map[Sourc
 
 type timelineBuilder struct {
 	entries []Entry
+	// snapshots are the snapshot ids on the timeline: an action that
+	// found the collector's snapshots and took none reports the same ids.
+	snapshots map[string]bool
 }
 
 func (b *timelineBuilder) add(e Entry) {
@@ -504,18 +507,34 @@ func (b *timelineBuilder) related(c *collectorFacts) {
 
 func (b *timelineBuilder) acquire(c *collectorFacts) {
 	for _, s := range c.acquire.Snapshots {
-		title := "Snapshot " + cmp.Or(s.SnapshotID, "(no id)") + " of " + cmp.Or(s.VolumeID, "a volume")
-		if s.Device != "" {
-			title += " (" + s.Device + ")"
-		}
-		title += " started"
-		var det fieldList
-		det.add("snapshot_id", s.SnapshotID)
-		det.add("volume_id", s.VolumeID)
-		det.add("device", s.Device)
-		det.add("state", s.State)
-		b.add(Entry{Time: s.StartedAt.t, Source: SourceAcquisition, Kind: "snapshot", Collector: c.name, Title: title, Details: Fields(det)})
+		b.snapshot(s, c.name, "")
 	}
+}
+
+// snapshot adds a disk snapshot's start, taken by a collector (named) or
+// by an action (its address).
+func (b *timelineBuilder) snapshot(s snapshotFacts, collector, action string) {
+	if s.SnapshotID != "" {
+		if b.snapshots[s.SnapshotID] {
+			return
+		}
+		if b.snapshots == nil {
+			b.snapshots = map[string]bool{}
+		}
+		b.snapshots[s.SnapshotID] = true
+	}
+	title := "Snapshot " + cmp.Or(s.SnapshotID, "(no id)") + " of " + cmp.Or(s.VolumeID, "a volume")
+	if s.Device != "" {
+		title += " (" + s.Device + ")"
+	}
+	title += " started"
+	var det fieldList
+	det.add("snapshot_id", s.SnapshotID)
+	det.add("volume_id", s.VolumeID)
+	det.add("device", s.Device)
+	det.add("state", s.State)
+	det.add("by", action)
+	b.add(Entry{Time: s.StartedAt.t, Source: SourceAcquisition, Kind: "snapshot", Collector: collector, Title: title, Details: Fields(det)})
 }
 
 func (b *timelineBuilder) cordon(d *state.IncidentDetail) {
@@ -557,6 +576,20 @@ func (b *timelineBuilder) cordon(d *state.IncidentDetail) {
 		}
 		b.add(Entry{Time: a.StartedAt.UTC(), Source: SourceCordon, Kind: kind, Title: title,
 			Details: Fields(det), Result: string(a.Result), Error: clean(a.Error, maxDetail)})
+		// Snapshots an action took (aws_ec2_snapshot records them in its
+		// after-state, in the aws_ebs_acquire shape) are acquisitions too.
+		if a.Kind == state.KindApply && len(a.After) > 0 {
+			var after struct {
+				Snapshots []snapshotFacts `json:"snapshots"`
+			}
+			if json.Unmarshal(a.After, &after) == nil {
+				for _, s := range after.Snapshots {
+					if !s.StartedAt.t.IsZero() {
+						b.snapshot(s, "", clean(a.Address, maxTitle))
+					}
+				}
+			}
+		}
 	}
 }
 
