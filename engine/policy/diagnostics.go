@@ -26,7 +26,7 @@ func diagnostics(errs ast.Errors, files map[string]*hcl.File) hcl.Diagnostics {
 func diagnostic(e *ast.Error, files map[string]*hcl.File) *hcl.Diagnostic {
 	d := &hcl.Diagnostic{
 		Severity: hcl.DiagError,
-		Summary:  summary(e),
+		Summary:  ErrorSummary(e),
 		Detail:   detail(e),
 	}
 	if e.Location != nil && e.Location.File != "" {
@@ -40,8 +40,9 @@ func diagnostic(e *ast.Error, files map[string]*hcl.File) *hcl.Diagnostic {
 	return d
 }
 
-// summary is the short headline of an error, in the style of HCL's.
-func summary(e *ast.Error) string {
+// ErrorSummary is the short headline of a Rego error, in the style of
+// HCL's; `cordon test` uses it for the errors of test files too.
+func ErrorSummary(e *ast.Error) string {
 	switch e.Code {
 	case ast.ParseErr:
 		return "Invalid Rego syntax"

@@ -530,7 +530,7 @@ func regoDiagnostics(err error, sources map[string]*hcl.File) hcl.Diagnostics {
 // regoDiagnostic turns an OPA parse or compile error into a diagnostic
 // with a source range, rendered with a snippet like any other.
 func regoDiagnostic(e *ast.Error, sources map[string]*hcl.File) *hcl.Diagnostic {
-	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: regoSummary(e)}
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: policy.ErrorSummary(e)}
 	detail := strings.TrimSuffix(e.Message, ".") + "."
 	if e.Details != nil {
 		if _, parse := e.Details.(*ast.ParserErrorDetail); !parse {
@@ -549,26 +549,6 @@ func regoDiagnostic(e *ast.Error, sources map[string]*hcl.File) *hcl.Diagnostic 
 		d.Subject = &rng
 	}
 	return d
-}
-
-func regoSummary(e *ast.Error) string {
-	switch e.Code {
-	case ast.ParseErr:
-		return "Invalid Rego syntax"
-	case ast.UnsafeVarErr:
-		return "Unsafe variable in Rego"
-	case ast.RecursionErr:
-		return "Recursive Rego rule"
-	case ast.TypeErr:
-		switch {
-		case strings.HasPrefix(e.Message, "undefined function"):
-			return "Undefined function"
-		case strings.HasPrefix(e.Message, "undefined ref"):
-			return "Undefined reference"
-		}
-		return "Rego type error"
-	}
-	return "Rego compile error"
 }
 
 // locationRange converts an OPA location to an HCL range on its first
