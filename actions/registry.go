@@ -2,18 +2,18 @@
 // registry through which the engine finds them.
 //
 // An action type is one file: a Definition (its configuration schema,
-// accepted target types, phase and reversibility) registered from init, and a
+// accepted target types, phase and reversibility) definitions from init, and a
 // value implementing Action for each configured block. The engine never
 // switches on type names; it asks the registry.
 package actions
 
 import (
 	"fmt"
-	"sort"
-	"sync"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cordonhq/cordon/internal/registry"
 )
 
 // Definition describes an action type to the engine.
@@ -76,44 +76,22 @@ func (e *AttributeError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.Attribute, e.Summary, e.Detail)
 }
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]*Definition{}
-)
+var definitions = registry.New[*Definition]("actions")
 
 // Register adds an action type. It panics on a duplicate or malformed
 // definition, which is a programming error caught by any test run.
 func Register(d *Definition) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
 	if d.Type == "" || d.New == nil {
 		panic("actions: incomplete definition")
-	}
-	if _, dup := registry[d.Type]; dup {
-		panic("actions: duplicate type " + d.Type)
 	}
 	if d.Attributes == nil {
 		d.Attributes = hcldec.ObjectSpec{}
 	}
-	registry[d.Type] = d
+	definitions.Add(d.Type, d)
 }
 
 // Lookup returns the definition of an action type.
-func Lookup(typ string) (*Definition, bool) {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	d, ok := registry[typ]
-	return d, ok
-}
+func Lookup(typ string) (*Definition, bool) { return definitions.Lookup(typ) }
 
 // Types returns the registered type names, sorted.
-func Types() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for t := range registry {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
+func Types() []string { return definitions.Types() }

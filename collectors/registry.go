@@ -3,20 +3,19 @@
 // the engine finds them.
 //
 // A collector type is one file: a Definition (configuration schema, facts
-// schema, the resources its facts reveal) registered from init.
+// schema, the resources its facts reveal) definitions from init.
 package collectors
 
 import (
 	"context"
 	"fmt"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/internal/awsclient"
+	"github.com/cordonhq/cordon/internal/registry"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -106,47 +105,25 @@ func (r *Request) now() time.Time {
 	return time.Now()
 }
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]*Definition{}
-)
+var definitions = registry.New[*Definition]("collectors")
 
 // Register adds a collector type; it panics on a duplicate or incomplete
 // definition, a programming error any test run catches.
 func Register(d *Definition) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
 	if d.Type == "" || d.New == nil {
 		panic("collectors: incomplete definition")
-	}
-	if _, dup := registry[d.Type]; dup {
-		panic(fmt.Sprintf("collectors: duplicate type %s", d.Type))
 	}
 	if d.Attributes == nil {
 		d.Attributes = hcldec.ObjectSpec{}
 	}
-	registry[d.Type] = d
+	definitions.Add(d.Type, d)
 }
 
 // Lookup returns the definition of a collector type.
-func Lookup(typ string) (*Definition, bool) {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	d, ok := registry[typ]
-	return d, ok
-}
+func Lookup(typ string) (*Definition, bool) { return definitions.Lookup(typ) }
 
 // Types returns the registered type names, sorted.
-func Types() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for t := range registry {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
+func Types() []string { return definitions.Types() }
 
 // AttributeError is a configuration error about one attribute of a block.
 type AttributeError struct {
