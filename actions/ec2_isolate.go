@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/internal/wait"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -229,7 +230,7 @@ func (a ec2Isolate) Apply(ctx context.Context, env *Env, req *Request, _ map[str
 		ec2Debugf(env, "%s: %s %v -> %v (untrack)", id, e.id, e.groups, untrack)
 	}
 	ec2Debugf(env, "%s: waiting %s for tracked connections to become untracked", id, a.untrackWait)
-	if err := sleepCtx(ctx, a.untrackWait); err != nil {
+	if err := wait.Sleep(ctx, a.untrackWait); err != nil {
 		err = fmt.Errorf("waiting %s before isolating %s: %w", a.untrackWait, id, err)
 		return nil, false, a.rollback(ctx, env, client, id, opened, err)
 	}
@@ -355,19 +356,4 @@ func setENIGroups(ctx context.Context, client *ec2.Client, eni string, groups []
 		NetworkInterfaceId: aws.String(eni), Groups: groups,
 	})
 	return err
-}
-
-// sleepCtx waits for d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cordonhq/cordon/internal/wait"
 )
 
 // Notification delivery, shared by the webhook and slack types: one JSON
@@ -81,14 +83,10 @@ func (d delivery) send(ctx context.Context, env *Env, n *notification) (int, err
 		if !res.retryable || attempt >= d.attempts {
 			return res.status, failure
 		}
-		wait := d.wait(attempt, res.retryAfter)
-		debugf(env, "%s: POST %s: attempt %d of %d failed (%s); retrying in %s", n.kind, where, attempt, d.attempts, failure.reason(), wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return res.status, &deliveryError{url: where, attempts: attempt, cause: ctx.Err(), secrets: n.allSecrets()}
+		pause := d.wait(attempt, res.retryAfter)
+		debugf(env, "%s: POST %s: attempt %d of %d failed (%s); retrying in %s", n.kind, where, attempt, d.attempts, failure.reason(), pause)
+		if err := wait.Sleep(ctx, pause); err != nil {
+			return res.status, &deliveryError{url: where, attempts: attempt, cause: err, secrets: n.allSecrets()}
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/internal/wait"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -333,18 +334,7 @@ func (p *callPacer) wait(ctx context.Context, key string, interval time.Duration
 	if !ok {
 		return fmt.Errorf("the rate limit allows the next call only after the timeout: %w", context.DeadlineExceeded)
 	}
-	d := time.Until(slot)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return wait.Sleep(ctx, time.Until(slot))
 }
 
 // trailEntry is one event as the facts show it.

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/internal/wait"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -336,10 +337,8 @@ func (c ebsAcquire) waitListed(ctx context.Context, client *ec2.Client, vols []*
 		case ec2ErrorCode(err) != "InvalidSnapshot.NotFound":
 			return fmt.Errorf("waiting for snapshots %s: %w", strings.Join(ids, ", "), err)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for snapshots %s to be listed: %w", strings.Join(ids, ", "), ctx.Err())
-		case <-time.After(interval):
+		if err := wait.Sleep(ctx, interval); err != nil {
+			return fmt.Errorf("waiting for snapshots %s to be listed: %w", strings.Join(ids, ", "), err)
 		}
 		interval = min(2*interval, maxSnapshotPoll)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/collectors/triage"
+	"github.com/cordonhq/cordon/internal/wait"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -148,12 +149,8 @@ func (c *ssmTriage) Collect(ctx context.Context, req *Request) (map[string]any, 
 func (c *ssmTriage) wait(ctx context.Context, client *ssm.Client, commandID, instanceID string) (*ssm.GetCommandInvocationOutput, error) {
 	pause := c.pollFirst
 	for {
-		timer := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
-		case <-timer.C:
+		if err := wait.Sleep(ctx, pause); err != nil {
+			return nil, err
 		}
 		pause = min(pause*3/2, c.pollMax)
 		out, err := client.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{
