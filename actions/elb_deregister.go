@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
@@ -15,6 +13,7 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -66,130 +65,16 @@ func (elbDeregister) Permissions() []string {
 // to register it exactly as it was.
 const targetGroupPorts = "target_group_ports"
 
-// healthConcurrency bounds the DescribeTargetHealth calls in flight: one
-// per target group of the region, which can be hundreds.
-const healthConcurrency = 8
-
 func (elbDeregister) Read(ctx context.Context, env *Env, req *Request) (map[string]any, error) {
-	ports, err := targetGroupsOf(ctx, env, req)
+	ports, err := awsclient.TargetGroupPorts(ctx, env.AWS.ELBv2(req.Target.Account, req.Target.Region), req.Target.ID, "")
 	if err != nil {
 		return nil, err
 	}
-	lbs, err := classicLoadBalancersOf(ctx, env, req)
+	lbs, err := awsclient.ClassicLoadBalancers(ctx, env.AWS.ELB(req.Target.Account, req.Target.Region), req.Target.ID)
 	if err != nil {
 		return nil, err
 	}
 	return elbState(ports, lbs), nil
-}
-
-// targetGroupsOf returns the ports the instance is registered on, per
-// target group ARN. A target draining, or reported Target.NotRegistered,
-// is not registered: a deregistration just applied shows as draining for
-// the group's deregistration delay (300 s by default).
-func targetGroupsOf(ctx context.Context, env *Env, req *Request) (map[string][]int32, error) {
-	client := env.AWS.ELBv2(req.Target.Account, req.Target.Region)
-	var arns []string
-	pages := elbv2.NewDescribeTargetGroupsPaginator(client, &elbv2.DescribeTargetGroupsInput{})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing target groups: %w", err)
-		}
-		for _, tg := range page.TargetGroups {
-			// Only instance target groups can hold an instance id;
-			// asking an ip or lambda group about one is an error.
-			if tg.TargetType == elbv2types.TargetTypeEnumInstance || tg.TargetType == "" {
-				arns = append(arns, aws.ToString(tg.TargetGroupArn))
-			}
-		}
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu       sync.Mutex
-		wg       sync.WaitGroup
-		firstErr error
-		ports    = map[string][]int32{}
-		sem      = make(chan struct{}, healthConcurrency)
-	)
-	for _, arn := range arns {
-		if ctx.Err() != nil {
-			break // a call failed: the rest would be wasted
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			// The target without a port: ELB answers every port it is
-			// registered on.
-			out, err := client.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{
-				TargetGroupArn: aws.String(arn),
-				Targets:        []elbv2types.TargetDescription{{Id: aws.String(req.Target.ID)}},
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = fmt.Errorf("reading the registrations of %s in target group %s: %w", req.Target.ID, arn, err)
-					cancel()
-				}
-				return
-			}
-			for _, h := range out.TargetHealthDescriptions {
-				if h.Target == nil || aws.ToString(h.Target.Id) != req.Target.ID || h.Target.Port == nil || !registered(h.TargetHealth) {
-					continue
-				}
-				ports[arn] = append(ports[arn], *h.Target.Port)
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil { // cancelled from outside before every group was read
-		return nil, fmt.Errorf("reading the target group registrations of %s: %w", req.Target.ID, err)
-	}
-	for arn, p := range ports {
-		ports[arn] = sortedUnique(p)
-	}
-	return ports, nil
-}
-
-func registered(th *elbv2types.TargetHealth) bool {
-	if th == nil {
-		return false
-	}
-	return th.State != elbv2types.TargetHealthStateEnumDraining && th.Reason != elbv2types.TargetHealthReasonEnumNotRegistered
-}
-
-func sortedUnique(p []int32) []int32 {
-	slices.Sort(p)
-	return slices.Compact(p)
-}
-
-// classicLoadBalancersOf returns the names of the classic load balancers
-// the instance is registered with.
-func classicLoadBalancersOf(ctx context.Context, env *Env, req *Request) ([]string, error) {
-	var names []string
-	pages := elb.NewDescribeLoadBalancersPaginator(env.AWS.ELB(req.Target.Account, req.Target.Region), &elb.DescribeLoadBalancersInput{})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing classic load balancers: %w", err)
-		}
-		for _, lb := range page.LoadBalancerDescriptions {
-			for _, in := range lb.Instances {
-				if aws.ToString(in.InstanceId) == req.Target.ID {
-					names = append(names, aws.ToString(lb.LoadBalancerName))
-					break
-				}
-			}
-		}
-	}
-	sort.Strings(names)
-	return names, nil
 }
 
 func elbState(ports map[string][]int32, lbs []string) map[string]any {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -14,14 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -183,11 +182,12 @@ func (ec2Describe) Collect(ctx context.Context, req *Request) (map[string]any, e
 			return err
 		},
 		func(ctx context.Context) (err error) {
-			targetGroups, err = describeTargetGroups(ctx, req, t, aws.ToString(in.VpcId))
+			ports, err := awsclient.TargetGroupPorts(ctx, req.AWS.ELBv2(t.account, t.region), t.id, aws.ToString(in.VpcId))
+			targetGroups = slices.Sorted(maps.Keys(ports))
 			return err
 		},
 		func(ctx context.Context) (err error) {
-			loadBalancers, err = describeClassicLoadBalancers(ctx, req, t)
+			loadBalancers, err = awsclient.ClassicLoadBalancers(ctx, req.AWS.ELB(t.account, t.region), t.id)
 			return err
 		},
 	}
@@ -381,103 +381,6 @@ func describeAutoScalingGroup(ctx context.Context, req *Request, t ec2Target) (s
 		return aws.ToString(in.AutoScalingGroupName), nil
 	}
 	return "", nil
-}
-
-// describeHealthLookups bounds the DescribeTargetHealth calls in flight:
-// one per target group of the instance's VPC, which can be hundreds.
-const describeHealthLookups = 8
-
-// describeTargetGroups returns the ARNs, sorted, of the target groups the
-// instance is registered in. ELBv2 has no reverse lookup, so each instance
-// target group of the instance's VPC (the only ones that can hold it) is
-// asked about it. A target draining, or reported Target.NotRegistered, is
-// not registered, as aws_elb_deregister reads it.
-func describeTargetGroups(ctx context.Context, req *Request, t ec2Target, vpc string) ([]string, error) {
-	client := req.AWS.ELBv2(t.account, t.region)
-	var arns []string
-	pages := elbv2.NewDescribeTargetGroupsPaginator(client, &elbv2.DescribeTargetGroupsInput{})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing target groups: %w", err)
-		}
-		for _, tg := range page.TargetGroups {
-			if tg.TargetType != elbv2types.TargetTypeEnumInstance && tg.TargetType != "" {
-				continue // ip, lambda and alb groups cannot hold an instance id
-			}
-			if vpc != "" && aws.ToString(tg.VpcId) != "" && aws.ToString(tg.VpcId) != vpc {
-				continue
-			}
-			arns = append(arns, aws.ToString(tg.TargetGroupArn))
-		}
-	}
-
-	var (
-		mu  sync.Mutex
-		in  []string
-		sem = make(chan struct{}, describeHealthLookups)
-	)
-	lookups := make([]func(context.Context) error, len(arns))
-	for i, arn := range arns {
-		lookups[i] = func(ctx context.Context) error {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			defer func() { <-sem }()
-			// The target without a port: ELB answers every port it is
-			// registered on.
-			out, err := client.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{
-				TargetGroupArn: aws.String(arn),
-				Targets:        []elbv2types.TargetDescription{{Id: aws.String(t.id)}},
-			})
-			if err != nil {
-				return fmt.Errorf("reading the registrations of %s in target group %s: %w", t.id, arn, err)
-			}
-			for _, h := range out.TargetHealthDescriptions {
-				if h.Target != nil && aws.ToString(h.Target.Id) == t.id && describeRegistered(h.TargetHealth) {
-					mu.Lock()
-					in = append(in, arn)
-					mu.Unlock()
-					return nil
-				}
-			}
-			return nil
-		}
-	}
-	if err := ec2Concurrently(ctx, lookups); err != nil {
-		return nil, err
-	}
-	sort.Strings(in)
-	return in, nil
-}
-
-func describeRegistered(th *elbv2types.TargetHealth) bool {
-	return th != nil && th.State != elbv2types.TargetHealthStateEnumDraining && th.Reason != elbv2types.TargetHealthReasonEnumNotRegistered
-}
-
-// describeClassicLoadBalancers returns the names, sorted, of the classic load
-// balancers the instance is registered with.
-func describeClassicLoadBalancers(ctx context.Context, req *Request, t ec2Target) ([]string, error) {
-	var names []string
-	pages := elb.NewDescribeLoadBalancersPaginator(req.AWS.ELB(t.account, t.region), &elb.DescribeLoadBalancersInput{})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing classic load balancers: %w", err)
-		}
-		for _, lb := range page.LoadBalancerDescriptions {
-			for _, in := range lb.Instances {
-				if aws.ToString(in.InstanceId) == t.id {
-					names = append(names, aws.ToString(lb.LoadBalancerName))
-					break
-				}
-			}
-		}
-	}
-	sort.Strings(names)
-	return names, nil
 }
 
 // ec2Concurrently runs fns at once and returns the first error, cancelling
