@@ -62,8 +62,8 @@ type Set struct {
 	prepared  atomic.Pointer[map[string]*prepared] // copy-on-write, read lock-free by Eval*
 }
 
-// testSuffix marks Rego test files, loaded only for `cordon test`.
-const testSuffix = "_test.rego"
+// TestSuffix marks Rego test files, loaded only for `cordon test`.
+const TestSuffix = "_test.rego"
 
 // Load reads every *.rego file under paths (files or directories, recursive,
 // relative to fsys), parses it as Rego v1 and compiles the lot once with the
@@ -86,7 +86,9 @@ func Load(fsys fs.FS, displayDir string, paths []string, opts Options) (*Set, hc
 	empty := map[string]*prepared{}
 	s.prepared.Store(&empty)
 
-	rels, diags := findFiles(fsys, paths, opts.IncludeTests)
+	rels, diags := FindFiles(fsys, paths, func(name string) bool {
+		return opts.IncludeTests || !strings.HasSuffix(name, TestSuffix)
+	})
 	parserOpts := ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true}
 	for _, rel := range rels {
 		name := displayName(displayDir, rel)
@@ -186,9 +188,12 @@ func (s *Set) Modules() map[string]*ast.Module { return s.modules }
 // when Load failed.
 func (s *Set) Compiler() *ast.Compiler { return s.compiler }
 
-// findFiles resolves the policy paths to the Rego files under them, as
-// slash-separated paths inside fsys, sorted and without duplicates.
-func findFiles(fsys fs.FS, paths []string, includeTests bool) ([]string, hcl.Diagnostics) {
+// FindFiles resolves the policy paths to the Rego files under them that
+// keep says to keep, as slash-separated paths inside fsys, sorted and
+// without duplicates. Hidden directories (.git, .cordon state) are
+// skipped. The test runner lists the test files with it, so tests and
+// policies are found the same way.
+func FindFiles(fsys fs.FS, paths []string, keep func(name string) bool) ([]string, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	seen := map[string]bool{}
 	var out []string
@@ -199,7 +204,7 @@ func findFiles(fsys fs.FS, paths []string, includeTests bool) ([]string, hcl.Dia
 		}
 	}
 	wanted := func(name string) bool {
-		return strings.HasSuffix(name, ".rego") && (includeTests || !strings.HasSuffix(name, testSuffix))
+		return strings.HasSuffix(name, ".rego") && keep(name)
 	}
 	for _, p := range paths {
 		rel := path.Clean(filepath.ToSlash(p))

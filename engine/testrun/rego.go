@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -29,7 +27,7 @@ import (
 )
 
 // RegoTestSuffix marks Rego test files.
-const RegoTestSuffix = "_test.rego"
+const RegoTestSuffix = policy.TestSuffix
 
 // Coverage is which lines of the Rego the unit tests evaluated, computed
 // by OPA's cover package exactly as `opa test --coverage` computes it:
@@ -88,11 +86,11 @@ func (r *runner) runRego(ctx context.Context) ([]*FileResult, *Coverage, map[str
 		return fr
 	}
 
-	rels, err := findRegoTests(r.opts.FS, r.base.Config().PolicyPaths)
-	if err != nil {
-		fileResult(r.displayName(".")).Diagnostics = hcl.Diagnostics{{
-			Severity: hcl.DiagError, Summary: "Cannot list Rego tests", Detail: err.Error(),
-		}}
+	rels, diags := policy.FindFiles(r.opts.FS, r.base.Config().PolicyPaths, func(name string) bool {
+		return strings.HasSuffix(name, RegoTestSuffix)
+	})
+	if diags.HasErrors() {
+		fileResult(r.displayName(".")).Diagnostics = diags
 	}
 	modules := make(map[string]*ast.Module, len(set.Modules())+len(rels))
 	for n, m := range set.Modules() {
@@ -467,38 +465,6 @@ func lineRanges(rs []cover.Range) []LineRange {
 		out = append(out, LineRange{Start: row, End: row})
 	}
 	return out
-}
-
-// findRegoTests lists the *_test.rego files under the policy paths (which
-// the engine has checked exist), as slash paths inside fsys, sorted.
-// Hidden directories are skipped, as the engine skips them.
-func findRegoTests(fsys fs.FS, paths []string) ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	for _, p := range paths {
-		root := path.Clean(filepath.ToSlash(p))
-		err := fs.WalkDir(fsys, root, func(name string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if name != root && strings.HasPrefix(d.Name(), ".") {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if strings.HasSuffix(name, RegoTestSuffix) && (d.Type().IsRegular() || name == root) && !seen[name] {
-				seen[name] = true
-				out = append(out, name)
-			}
-			return nil
-		})
-		if err != nil {
-			return out, err
-		}
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 func isEmptyModule(err error) bool {
