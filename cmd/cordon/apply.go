@@ -114,35 +114,10 @@ func runApply(ctx context.Context, m *meta, args []string) int {
 
 // planForApply plans findings for an apply and shows the plan.
 func (m *meta) planForApply(ctx context.Context, findings []string, factsPath string) (*engine.Engine, *plan.File, int) {
-	e, diags := m.loadEngine(ctx, false)
-	if diags.HasErrors() {
-		m.showDiags(diags)
+	e, res, ok := m.planFindings(ctx, findings, factsPath, true)
+	if !ok {
 		return nil, nil, 1
 	}
-	files, fdiags := engine.ReadFindings(findings)
-	diags = append(diags, fdiags...)
-	var facts *engine.FactsFile
-	if factsPath != "" {
-		var err error
-		if facts, err = e.ReadFactsFile(factsPath); err != nil {
-			diags = append(diags, ui.ErrorDiag("Invalid facts file", err.Error()))
-		}
-	}
-	if diags.HasErrors() {
-		m.showDiags(diags)
-		return nil, nil, 1
-	}
-	popts := engine.PlanOptions{Facts: facts, KeepData: true}
-	if facts == nil {
-		popts.AWS = m.awsFactory(ctx, e)
-	}
-	res, pdiags := e.Plan(ctx, files, popts)
-	diags = append(diags, pdiags...)
-	if diags.HasErrors() {
-		m.showDiags(diags)
-		return nil, nil, 1
-	}
-	m.showDiags(diags)
 	if !m.jsonOut {
 		res.Plan.Render(m.stdout, plan.RenderOptions{Color: m.color(m.stdout)})
 	}

@@ -41,37 +41,10 @@ func runPlan(ctx context.Context, m *meta, args []string) int {
 		return 1
 	}
 
-	e, diags := m.loadEngine(ctx, false)
-	if diags.HasErrors() {
-		m.showDiags(diags)
+	e, res, ok := m.planFindings(ctx, findings, factsPath, out != "")
+	if !ok {
 		return 1
 	}
-	files, fdiags := engine.ReadFindings(findings)
-	diags = append(diags, fdiags...)
-	var facts *engine.FactsFile
-	if factsPath != "" {
-		var err error
-		if facts, err = e.ReadFactsFile(factsPath); err != nil {
-			diags = append(diags, ui.ErrorDiag("Invalid facts file", err.Error()))
-		}
-	}
-	if diags.HasErrors() {
-		m.showDiags(diags)
-		return 1
-	}
-
-	popts := engine.PlanOptions{Facts: facts, KeepData: out != ""}
-	if facts == nil {
-		// Without -facts the collectors gather facts from AWS.
-		popts.AWS = m.awsFactory(ctx, e)
-	}
-	res, pdiags := e.Plan(ctx, files, popts)
-	diags = append(diags, pdiags...)
-	if diags.HasErrors() {
-		m.showDiags(diags)
-		return 1
-	}
-	m.showDiags(diags) // warnings
 	p := res.Plan
 	if m.jsonOut {
 		p.WriteJSON(m.stdout)
@@ -95,4 +68,40 @@ func runPlan(ctx context.Context, m *meta, args []string) int {
 		return 2
 	}
 	return 0
+}
+
+// planFindings loads the configuration, reads the findings and the facts
+// file (if any), and plans them, as cordon plan and cordon apply -finding
+// both do. Without a facts file the collectors gather facts from AWS.
+// Diagnostics are shown; ok is false when any was an error.
+func (m *meta) planFindings(ctx context.Context, findings []string, factsPath string, keepData bool) (*engine.Engine, *engine.Result, bool) {
+	e, diags := m.loadEngine(ctx, false)
+	if diags.HasErrors() {
+		m.showDiags(diags)
+		return nil, nil, false
+	}
+	files, fdiags := engine.ReadFindings(findings)
+	diags = append(diags, fdiags...)
+	var facts *engine.FactsFile
+	if factsPath != "" {
+		var err error
+		if facts, err = e.ReadFactsFile(factsPath); err != nil {
+			diags = append(diags, ui.ErrorDiag("Invalid facts file", err.Error()))
+		}
+	}
+	if diags.HasErrors() {
+		m.showDiags(diags)
+		return nil, nil, false
+	}
+	popts := engine.PlanOptions{Facts: facts, KeepData: keepData}
+	if facts == nil {
+		popts.AWS = m.awsFactory(ctx, e)
+	}
+	res, pdiags := e.Plan(ctx, files, popts)
+	diags = append(diags, pdiags...)
+	m.showDiags(diags) // errors, or warnings
+	if diags.HasErrors() {
+		return nil, nil, false
+	}
+	return e, res, true
 }
