@@ -1,6 +1,7 @@
 // Package ui renders cordon's output for people and for programs:
 // diagnostics with source snippets or as JSON, colour only on a terminal,
-// and the approval prompt.
+// the approval prompt, and the escaping that keeps text from findings
+// from acting on the terminal it is shown on.
 package ui
 
 import (
@@ -19,11 +20,13 @@ func IsTerminal(f *os.File) bool {
 
 // WriteDiagnostics renders diags the way Terraform does: severity and
 // summary, the source line with the range underlined, then the detail.
-// files supplies the sources for the snippets.
+// files supplies the sources for the snippets. Summaries and details can
+// quote findings, so they are written through SafeDiagnostics.
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool) error {
 	if len(diags) == 0 {
 		return nil
 	}
+	diags = SafeDiagnostics(diags)
 	width := 0
 	if f, ok := w.(*os.File); ok && IsTerminal(f) {
 		if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
