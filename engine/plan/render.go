@@ -3,11 +3,13 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/cordonhq/cordon/actions"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cordonhq/cordon/actions"
+	"github.com/cordonhq/cordon/internal/ui"
 )
 
 // RenderOptions control the human rendering.
@@ -36,7 +38,9 @@ func (p painter) paint(code, s string) string {
 
 // Render writes the plan as a person reviews it (SPEC §7): each incident
 // with its resource, matches and verdicts, then its actions with before →
-// after, then a one-line summary.
+// after, then a one-line summary. Every value from the finding, its facts
+// or a policy goes through ui.Safe (ui.SafeText for an error's detail),
+// so none can repaint the plan being approved.
 func (p *Plan) Render(w io.Writer, opts RenderOptions) error {
 	c := painter(opts.Color)
 	var b strings.Builder
@@ -52,7 +56,7 @@ func (p *Plan) Render(w io.Writer, opts RenderOptions) error {
 		}
 		b.WriteString(c.paint(ansiBold, "Findings no rule matched:") + "\n")
 		for _, u := range p.Unmatched {
-			fmt.Fprintf(&b, "  - %s (%s)\n", u.FindingID, u.Reason)
+			fmt.Fprintf(&b, "  - %s (%s)\n", ui.Safe(u.FindingID), ui.Safe(u.Reason))
 		}
 	}
 	if b.Len() > 0 {
@@ -85,14 +89,14 @@ func renderIncident(b *strings.Builder, c painter, inc *Incident) {
 	if id == "" {
 		id = "(no id)"
 	}
-	fmt.Fprintf(b, "%s · %s · %s\n", c.paint(ansiBold, "Finding "+id), f.Type, f.Severity)
+	fmt.Fprintf(b, "%s · %s · %s\n", c.paint(ansiBold, "Finding "+ui.Safe(id)), ui.Safe(f.Type), ui.Safe(f.Severity))
 	fmt.Fprintf(b, "  resource  %s.%s (%s, %s)\n", orDash(f.Resource.Type), orDash(f.Resource.ID), orDash(f.Account), orDash(f.Region))
 	for i, m := range inc.Matches {
 		label := "matched "
 		if i > 0 {
 			label = "        "
 		}
-		fmt.Fprintf(b, "  %s  rule.%s via scope.%s\n", label, m.Rule, m.Scope)
+		fmt.Fprintf(b, "  %s  rule.%s via scope.%s\n", label, ui.Safe(m.Rule), ui.Safe(m.Scope))
 	}
 	for _, v := range inc.Verdicts {
 		line := verdictColor(c, v.Verdict)
@@ -100,23 +104,23 @@ func renderIncident(b *strings.Builder, c painter, inc *Incident) {
 			line += fmt.Sprintf(" (confidence %.2f)", *v.Confidence)
 		}
 		if len(inc.Verdicts) > 1 {
-			line += " by rule." + v.Rule
+			line += " by rule." + ui.Safe(v.Rule)
 		}
 		fmt.Fprintf(b, "  verdict   %s\n", line)
 		for _, r := range v.Reasons {
-			fmt.Fprintf(b, "              - %s\n", r)
+			fmt.Fprintf(b, "              - %s\n", ui.Safe(r))
 		}
 		if v.RootCause != "" {
-			fmt.Fprintf(b, "  cause     %s\n", v.RootCause)
+			fmt.Fprintf(b, "  cause     %s\n", ui.Safe(v.RootCause))
 		}
 		if v.Impact != "" {
-			fmt.Fprintf(b, "  impact    %s\n", v.Impact)
+			fmt.Fprintf(b, "  impact    %s\n", ui.Safe(v.Impact))
 		}
 	}
 	for _, e := range inc.Errors {
-		fmt.Fprintf(b, "  %s     rule.%s: %s\n", c.paint(ansiRed, "error"), e.Rule, e.Summary)
+		fmt.Fprintf(b, "  %s     rule.%s: %s\n", c.paint(ansiRed, "error"), ui.Safe(e.Rule), ui.Safe(e.Summary))
 		if e.Detail != "" {
-			for _, l := range strings.Split(e.Detail, "\n") {
+			for _, l := range strings.Split(ui.SafeText(e.Detail), "\n") {
 				fmt.Fprintf(b, "              %s\n", l)
 			}
 		}
@@ -134,14 +138,16 @@ func renderIncident(b *strings.Builder, c painter, inc *Incident) {
 	}
 }
 
+// orDash shows a value, or - when it is empty.
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return ui.Safe(s)
 }
 
 func verdictColor(c painter, v string) string {
+	v = ui.Safe(v)
 	switch v {
 	case "malicious":
 		return c.paint(ansiRed+ansiBold, v)
@@ -157,14 +163,14 @@ func verdictColor(c painter, v string) string {
 // and phase, then one line per changed attribute. Unchanged attributes are
 // hidden, as Terraform hides them.
 func renderAction(b *strings.Builder, c painter, a *Action) {
-	header := fmt.Sprintf("  # %s (%s, %s)", a.Address, a.Type, a.Phase)
+	header := fmt.Sprintf("  # %s (%s, %s)", ui.Safe(a.Address), ui.Safe(a.Type), ui.Safe(a.Phase))
 	if a.Approval == "manual" {
 		header += " — needs manual approval"
 	}
 	b.WriteString(c.paint(ansiBold, header) + "\n")
 	renderChange(b, c, a.Change)
 	if len(a.Rules) > 1 {
-		fmt.Fprintf(b, "    %s\n", c.paint(ansiDim, "(planned by rules "+strings.Join(a.Rules, ", ")+")"))
+		fmt.Fprintf(b, "    %s\n", c.paint(ansiDim, "(planned by rules "+ui.Safe(strings.Join(a.Rules, ", "))+")"))
 	}
 }
 
@@ -201,14 +207,15 @@ func renderChange(b *strings.Builder, c painter, ch actions.Change) {
 		_, hasBefore := ch.Before[k]
 		_, hasAfter := ch.After[k]
 		if au[k] || bu[k] || !hasBefore || !hasAfter || !equal(ch.Before[k], ch.After[k]) {
-			width = max(width, len(k))
+			width = max(width, len(ui.Safe(k)))
 		}
 	}
 	const unknown = "(known after apply)"
 	for _, k := range names {
 		before, hasBefore := ch.Before[k]
 		after, hasAfter := ch.After[k]
-		pad := k + strings.Repeat(" ", max(0, width-len(k)))
+		name := ui.Safe(k)
+		pad := name + strings.Repeat(" ", max(0, width-len(name)))
 		switch {
 		case au[k] && !hasBefore && !bu[k]:
 			fmt.Fprintf(b, "  %s %s = %s\n", c.paint(ansiGreen, "+"), pad, unknown)
@@ -245,8 +252,11 @@ func equal(a, b any) bool {
 }
 
 // value renders a JSON value in HCL syntax, as Terraform shows attribute
-// values: strings quoted, lists in brackets, maps in braces.
-func value(v any) string {
+// values: strings quoted, lists in brackets, maps in braces; made safe for
+// the terminal, as its strings come from the finding and its facts.
+func value(v any) string { return ui.Safe(hclValue(v)) }
+
+func hclValue(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return "null"
@@ -269,7 +279,7 @@ func value(v any) string {
 	case []any:
 		parts := make([]string, len(v))
 		for i, e := range v {
-			parts[i] = value(e)
+			parts[i] = hclValue(e)
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case map[string]any:
@@ -283,7 +293,7 @@ func value(v any) string {
 		sort.Strings(keys)
 		parts := make([]string, len(keys))
 		for i, k := range keys {
-			parts[i] = mapKey(k) + " = " + value(v[k])
+			parts[i] = mapKey(k) + " = " + hclValue(v[k])
 		}
 		return "{ " + strings.Join(parts, ", ") + " }"
 	case map[string]string:
@@ -291,7 +301,7 @@ func value(v any) string {
 		for k, e := range v {
 			m[k] = e
 		}
-		return value(m)
+		return hclValue(m)
 	default:
 		j, err := json.Marshal(v)
 		if err != nil {
