@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/cordonhq/cordon/internal/ui"
 )
 
 // WriteMarkdown writes the report as GitHub-flavoured Markdown, for a
-// responder to paste into a ticket. Every value from the finding or facts
-// is escaped so it renders as the text it is: no raw HTML, no links, no
-// table cell broken by a pipe.
+// responder to paste into a ticket or read in a terminal. Every value from
+// the finding or facts is escaped so it renders as the text it is: no raw
+// HTML, no links, no table cell or paragraph broken by a pipe or a
+// newline, and no terminal escape, bidi override or invisible character
+// (mdText and mdCode pass values through ui.Safe first).
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	m := &mdWriter{b: &b}
@@ -229,7 +233,7 @@ func (m *mdWriter) actions(r *Report) {
 		if a.FinishedAt != nil {
 			fin = timeUTC(*a.FinishedAt)
 		}
-		m.printf("| %d | %s | %s | %s | %s | %s | %s |\n", i+1, mdCode(a.Address, true), a.Kind, mdText(a.Phase),
+		m.printf("| %d | %s | %s | %s | %s | %s | %s |\n", i+1, mdCode(a.Address, true), mdText(string(a.Kind)), mdText(a.Phase),
 			resultMark(a), timeUTC(a.StartedAt), fin)
 	}
 	for i, a := range r.Actions {
@@ -320,7 +324,7 @@ func (m *mdWriter) evidence(r *Report) {
 			}
 			typ := ""
 			if s.ContentType != "" {
-				typ = s.ContentType + ", "
+				typ = mdText(s.ContentType) + ", "
 			}
 			shown := "shown in the HTML report"
 			if s.Image == nil {
@@ -354,11 +358,14 @@ func verifiedText(v *bool) string {
 	return " ✘ DOES NOT MATCH"
 }
 
-// mdText escapes text for Markdown: every character that could start
-// markup (emphasis, links, HTML, entities, headings inside list items,
-// table pipes) is backslash-escaped, which CommonMark allows for any ASCII
+// mdText escapes text for Markdown: control, bidi and line-breaking
+// characters become visible escapes (ui.Safe), so a value stays on its
+// line, in its table cell; then every character that could start markup
+// (emphasis, links, HTML, entities, headings inside list items, table
+// pipes) is backslash-escaped, which CommonMark allows for any ASCII
 // punctuation.
 func mdText(s string) string {
+	s = ui.Safe(s)
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -376,9 +383,11 @@ func mdText(s string) string {
 }
 
 // mdCode shows s as an inline code span, with a fence longer than any run
-// of backticks in it. In a table cell pipes must still be escaped: GFM
-// splits cells before it reads code spans.
+// of backticks in it, after ui.Safe (a code span cannot hold a newline).
+// In a table cell pipes must still be escaped: GFM splits cells before it
+// reads code spans.
 func mdCode(s string, inTable bool) string {
+	s = ui.Safe(s)
 	if s == "" {
 		return ""
 	}

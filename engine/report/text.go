@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/cordonhq/cordon/internal/ui"
 )
 
 // Bounds on the text a report carries from facts. A process's cmdline or a
@@ -16,57 +17,25 @@ const (
 	maxDetail = 2000
 )
 
-// clean makes attacker-controlled text safe to show anywhere: invalid
-// UTF-8 becomes U+FFFD, control characters (terminal escapes, NULs, line
-// breaks that would forge report lines) become visible escapes like \x1b
-// and \n, and the text is cut to max runes with an ellipsis.
+// clean makes attacker-controlled text safe to show anywhere: it is cut
+// to max runes with an ellipsis, and ui.Safe turns invalid UTF-8, control
+// characters (terminal escapes, NULs, line breaks that would forge report
+// lines), bidi overrides and invisible characters into visible escapes
+// like \x1b, \n and \u202e.
 func clean(s string, max int) string {
-	if s == "" {
-		return ""
+	if len(s) <= max {
+		return ui.Safe(s)
 	}
-	if len(s) <= max && printableASCII(s) {
-		return s
-	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		if n >= max {
-			b.WriteString("…")
-			break
-		}
+	end, n := 0, 0
+	for end < len(s) && n < max {
+		_, size := utf8.DecodeRuneInString(s[end:])
+		end += size
 		n++
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b.WriteRune(utf8.RuneError)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case r == '\u2028' || r == '\u2029' || r == '\u202e' || r == '\u202d':
-			// Line separators and bidi overrides disguise text.
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
 	}
-	return b.String()
-}
-
-// printableASCII reports whether s is printable ASCII only, which clean
-// returns as it is.
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
-			return false
-		}
+	if end == len(s) {
+		return ui.Safe(s)
 	}
-	return true
+	return ui.Safe(s[:end]) + "…"
 }
 
 // Field is one named detail of a timeline entry.
