@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cordonhq/cordon/internal/ui"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -41,6 +42,9 @@ func (p painter) paint(code, s string) string {
 
 // WritePretty writes the report for people, as `go test` does: a line per
 // file, every failure in full above its file's line, and the summary last.
+// What the policies planned quotes the test's finding, and print() output
+// and failure messages can too: every such text goes through ui.Safe, or
+// ui.SafeText where it spans lines, which are then indented.
 // The configuration's own diagnostics (Report.Diagnostics) are not
 // written: the caller shows them as it shows every other diagnostic.
 func WritePretty(w io.Writer, rep *Report, opts PrettyOptions) error {
@@ -48,7 +52,7 @@ func WritePretty(w io.Writer, rep *Report, opts PrettyOptions) error {
 	c := painter(opts.Color)
 	width := 0
 	for _, f := range rep.Files {
-		width = max(width, len(f.File))
+		width = max(width, len(ui.Safe(f.File)))
 	}
 	for _, f := range rep.Files {
 		writePrettyFile(bw, rep, f, c, opts.Verbose, width)
@@ -72,11 +76,11 @@ func WritePretty(w io.Writer, rep *Report, opts PrettyOptions) error {
 
 func writePrettyFile(w *bufio.Writer, rep *Report, f *FileResult, c painter, verbose bool, width int) {
 	if verbose {
-		fmt.Fprintf(w, "=== %s\n", f.File)
+		fmt.Fprintf(w, "=== %s\n", ui.Safe(f.File))
 	}
 	if len(f.Diagnostics) > 0 {
 		if f.Invalid() {
-			fmt.Fprintf(w, "--- %s: %s (invalid test file)\n", c.paint(ansiRed, "FAIL"), f.File)
+			fmt.Fprintf(w, "--- %s: %s (invalid test file)\n", c.paint(ansiRed, "FAIL"), ui.Safe(f.File))
 		}
 		writeIndented(w, renderDiagnostics(f.Diagnostics, rep.Sources, c), "    ")
 	}
@@ -84,13 +88,13 @@ func writePrettyFile(w *bufio.Writer, rep *Report, f *FileResult, c painter, ver
 	for _, t := range f.Tests {
 		switch {
 		case t.Benchmark != nil && t.Status == Pass:
-			fmt.Fprintf(bench, "%s\t%s\n", t.displayName(), benchmarkLine(t.Benchmark))
+			fmt.Fprintf(bench, "%s\t%s\n", ui.Safe(t.displayName()), benchmarkLine(t.Benchmark))
 			continue
 		case t.Status == Pass && !verbose, t.Status == Skip && !verbose:
 			continue
 		}
 		bench.Flush()
-		fmt.Fprintf(w, "--- %s: %s (%s, %s)\n", statusLabel(t.Status, c), t.displayName(), t.location(), formatDuration(t.Duration))
+		fmt.Fprintf(w, "--- %s: %s (%s, %s)\n", statusLabel(t.Status, c), ui.Safe(t.displayName()), ui.Safe(t.location()), formatDuration(t.Duration))
 		if t.Status.Failed() {
 			writeIndented(w, failureText(t, rep.Sources, c), "    ")
 		} else if verbose {
@@ -98,7 +102,7 @@ func writePrettyFile(w *bufio.Writer, rep *Report, f *FileResult, c painter, ver
 				writeIndented(w, renderDiagnostics(t.Diagnostics, rep.Sources, c), "    ")
 			}
 			if t.Output != "" {
-				writeIndented(w, "print output:\n"+indent(t.Output, "  "), "    ")
+				writeIndented(w, "print output:\n"+indent(ui.SafeText(t.Output), "  "), "    ")
 			}
 		}
 		if t.Benchmark != nil {
@@ -119,7 +123,7 @@ func writePrettyFile(w *bufio.Writer, rep *Report, f *FileResult, c painter, ver
 	case counts.Total() == 0:
 		what, took = "no tests", ""
 	}
-	fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%s  %-*s  %s  %s", status, width, f.File, what, took), " "))
+	fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%s  %-*s  %s  %s", status, width, ui.Safe(f.File), what, took), " "))
 }
 
 func statusLabel(s Status, c painter) string {
@@ -170,7 +174,7 @@ func failureText(t *TestResult, sources map[string]*hcl.File, c painter) string 
 	if t.Scenario != nil {
 		writeScenario(&b, t.Scenario, c)
 	} else if t.Message != "" && len(t.Diagnostics) == 0 {
-		b.WriteString(t.Message + "\n")
+		b.WriteString(ui.SafeText(t.Message) + "\n")
 	}
 	if len(t.Diagnostics) > 0 {
 		if b.Len() > 0 {
@@ -179,10 +183,10 @@ func failureText(t *TestResult, sources map[string]*hcl.File, c painter) string 
 		b.WriteString(renderDiagnostics(t.Diagnostics, sources, c))
 	}
 	if t.Detail != "" {
-		b.WriteString(t.Detail + "\n")
+		b.WriteString(ui.SafeText(t.Detail) + "\n")
 	}
 	if t.Output != "" {
-		b.WriteString("print output:\n" + indent(t.Output, "  "))
+		b.WriteString("print output:\n" + indent(ui.SafeText(t.Output), "  "))
 	}
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }
@@ -194,14 +198,14 @@ func writeScenario(b *strings.Builder, s *ScenarioOutcome, c painter) {
 	for _, m := range s.Mismatches {
 		switch m {
 		case "verdict":
-			fmt.Fprintf(b, "verdict: expected %s, planned %s\n", c.paint(ansiGreen, fmt.Sprintf("%q", *s.Expected.Verdict)), c.paint(ansiRed, plannedVerdict(p)))
+			fmt.Fprintf(b, "verdict: expected %s, planned %s\n", c.paint(ansiGreen, ui.Safe(fmt.Sprintf("%q", *s.Expected.Verdict))), c.paint(ansiRed, plannedVerdict(p)))
 			writeVerdicts(b, p.Verdicts, c)
 		case "rules":
 			b.WriteString("rules (" + c.paint(ansiRed, "- expected") + ", " + c.paint(ansiGreen, "+ planned") + "):\n")
 			writeDiff(b, s.Expected.Rules, p.Rules, c)
 			if len(p.Rules) == 0 && len(p.Unmatched) > 0 {
 				for _, u := range p.Unmatched {
-					fmt.Fprintf(b, "  (unmatched finding %s)\n", u)
+					fmt.Fprintf(b, "  (unmatched finding %s)\n", ui.Safe(u))
 				}
 			}
 		case "actions":
@@ -218,9 +222,9 @@ func writeScenario(b *strings.Builder, s *ScenarioOutcome, c painter) {
 			}
 			b.WriteString("the plan has failed investigations:\n")
 			for _, e := range p.Errors {
-				fmt.Fprintf(b, "  %s %s\n", c.paint(ansiRed, "rule "+e.Rule+":"), e.Summary)
+				fmt.Fprintf(b, "  %s %s\n", c.paint(ansiRed, "rule "+ui.Safe(e.Rule)+":"), ui.Safe(e.Summary))
 				if e.Detail != "" {
-					b.WriteString(indent(e.Detail, "    "))
+					b.WriteString(indent(ui.SafeText(e.Detail), "    "))
 				}
 			}
 		}
@@ -238,7 +242,7 @@ func plannedVerdict(p Planned) string {
 		}
 		return "none"
 	}
-	return describeVerdicts(p.Verdicts)
+	return ui.Safe(describeVerdicts(p.Verdicts))
 }
 
 func writeVerdicts(b *strings.Builder, vs []PlannedVerdict, c painter) {
@@ -247,9 +251,9 @@ func writeVerdicts(b *strings.Builder, vs []PlannedVerdict, c painter) {
 		if v.Confidence != nil {
 			conf = fmt.Sprintf(", confidence %.2f", *v.Confidence)
 		}
-		fmt.Fprintf(b, "  rule %s: %s%s\n", v.Rule, v.Verdict, conf)
+		fmt.Fprintf(b, "  rule %s: %s%s\n", ui.Safe(v.Rule), ui.Safe(v.Verdict), conf)
 		for _, r := range v.Reasons {
-			fmt.Fprintf(b, "    - %s\n", r)
+			fmt.Fprintf(b, "    - %s\n", ui.Safe(r))
 		}
 	}
 }
@@ -262,13 +266,14 @@ func writeDiff(b *strings.Builder, want, got []string, c painter) {
 		b.WriteString("    (none)\n")
 	}
 	for _, l := range lines {
+		text := ui.Safe(l.text)
 		switch l.op {
 		case '-':
-			b.WriteString(c.paint(ansiRed, "  - "+l.text) + "\n")
+			b.WriteString(c.paint(ansiRed, "  - "+text) + "\n")
 		case '+':
-			b.WriteString(c.paint(ansiGreen, "  + "+l.text) + "\n")
+			b.WriteString(c.paint(ansiGreen, "  + "+text) + "\n")
 		default:
-			b.WriteString("    " + l.text + "\n")
+			b.WriteString("    " + text + "\n")
 		}
 	}
 }
@@ -326,7 +331,7 @@ func writeCoverage(w *bufio.Writer, cov *Coverage, c painter, verbose bool) {
 		if f.Test && !verbose {
 			continue
 		}
-		name := f.File
+		name := ui.Safe(f.File)
 		if f.Test {
 			name += " (test)"
 		}
@@ -341,7 +346,7 @@ func writeCoverage(w *bufio.Writer, cov *Coverage, c painter, verbose bool) {
 		for i, r := range f.NotCovered {
 			ranges[i] = r.String()
 		}
-		fmt.Fprintf(w, "  %s not covered: lines %s\n", f.File, strings.Join(ranges, ", "))
+		fmt.Fprintf(w, "  %s not covered: lines %s\n", ui.Safe(f.File), strings.Join(ranges, ", "))
 	}
 	fmt.Fprintf(w, "  total %s of %d lines (policies alone: %s)\n",
 		colorPercent(c, cov.Percent), cov.CoveredLines+cov.NotCoveredLines, colorPercent(c, cov.PoliciesPercent))
@@ -368,10 +373,10 @@ func benchmarkLine(b *BenchmarkResult) string {
 
 // renderDiagnostics renders diagnostics as cordon renders every
 // diagnostic: summary, source snippet, the values an expression refers
-// to, detail.
+// to, detail; summary and detail made safe, as ui.WriteDiagnostics does.
 func renderDiagnostics(diags hcl.Diagnostics, sources map[string]*hcl.File, c painter) string {
 	var buf bytes.Buffer
-	hcl.NewDiagnosticTextWriter(&buf, sources, 0, bool(c)).WriteDiagnostics(diags)
+	hcl.NewDiagnosticTextWriter(&buf, sources, 0, bool(c)).WriteDiagnostics(ui.SafeDiagnostics(diags))
 	return strings.TrimRight(buf.String(), "\n") + "\n"
 }
 
