@@ -15,6 +15,7 @@ import (
 	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/engine/report"
 	"github.com/cordonhq/cordon/engine/state"
+	"github.com/cordonhq/cordon/internal/ui"
 )
 
 func runState(ctx context.Context, m *meta, args []string) int {
@@ -91,8 +92,10 @@ func runStateList(ctx context.Context, m *meta, args []string) int {
 	tw := tabwriter.NewWriter(m.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INCIDENT\tFINDING\tRESOURCE\tVERDICT\tSTATUS\tACTIONS\tUPDATED")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Finding.Type, s.Finding.Resource.ID,
-			verdictsText(s.Verdicts), s.Status, resultCounts(s.Actions, s.Reverted), s.UpdatedAt.UTC().Format(time.RFC3339))
+		// Values from findings and policies are escaped: a tab would also
+		// shift the columns.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ui.Safe(s.ID), ui.Safe(s.Finding.Type), ui.Safe(s.Finding.Resource.ID),
+			ui.Safe(verdictsText(s.Verdicts)), ui.Safe(string(s.Status)), resultCounts(s.Actions, s.Reverted), s.UpdatedAt.UTC().Format(time.RFC3339))
 	}
 	tw.Flush()
 	return 0
@@ -168,18 +171,21 @@ func runStateShow(ctx context.Context, m *meta, args []string) int {
 	}
 	color := m.color(m.stdout)
 	inc := d.Incident
-	fmt.Fprintf(m.stdout, "%s · %s · %s\n", paint(color, "\x1b[1m", "Incident "+inc.ID), inc.Finding.Type, inc.Finding.Severity)
-	fmt.Fprintf(m.stdout, "  finding   %s (%s)\n", inc.Finding.ID, inc.Finding.Source)
-	fmt.Fprintf(m.stdout, "  resource  %s.%s (%s, %s)\n", inc.Finding.Resource.Type, inc.Finding.Resource.ID, inc.Finding.Account, inc.Finding.Region)
-	fmt.Fprintf(m.stdout, "  status    %s\n", d.Status)
+	// Every value from the finding, its facts, the policies or AWS goes
+	// through ui.Safe, so none can repaint what the responder reads.
+	safe := ui.Safe
+	fmt.Fprintf(m.stdout, "%s · %s · %s\n", paint(color, "\x1b[1m", "Incident "+safe(inc.ID)), safe(inc.Finding.Type), safe(inc.Finding.Severity))
+	fmt.Fprintf(m.stdout, "  finding   %s (%s)\n", safe(inc.Finding.ID), safe(inc.Finding.Source))
+	fmt.Fprintf(m.stdout, "  resource  %s.%s (%s, %s)\n", safe(inc.Finding.Resource.Type), safe(inc.Finding.Resource.ID), safe(inc.Finding.Account), safe(inc.Finding.Region))
+	fmt.Fprintf(m.stdout, "  status    %s\n", safe(string(d.Status)))
 	for _, v := range inc.Verdicts {
-		line := v.Verdict
+		line := safe(v.Verdict)
 		if v.Confidence != nil {
 			line += fmt.Sprintf(" (confidence %.2f)", *v.Confidence)
 		}
-		fmt.Fprintf(m.stdout, "  verdict   %s by rule.%s\n", line, v.Rule)
+		fmt.Fprintf(m.stdout, "  verdict   %s by rule.%s\n", line, safe(v.Rule))
 		for _, r := range v.Reasons {
-			fmt.Fprintf(m.stdout, "              - %s\n", r)
+			fmt.Fprintf(m.stdout, "              - %s\n", safe(r))
 		}
 	}
 	if inc.FactsSHA256 != "" {
@@ -192,7 +198,7 @@ func runStateShow(ctx context.Context, m *meta, args []string) int {
 		if a.Kind == state.KindRevert {
 			kind = " (revert)"
 		}
-		fmt.Fprintf(m.stdout, "\n  # %s%s (%s, %s) %s at %s\n", a.Address, kind, a.Type, a.Phase, strings.ToUpper(string(a.Result)), when)
+		fmt.Fprintf(m.stdout, "\n  # %s%s (%s, %s) %s at %s\n", safe(a.Address), kind, safe(a.Type), safe(a.Phase), safe(strings.ToUpper(string(a.Result))), when)
 		var before, after map[string]any
 		json.Unmarshal(a.Before, &before)
 		json.Unmarshal(a.After, &after)
@@ -200,13 +206,13 @@ func runStateShow(ctx context.Context, m *meta, args []string) int {
 			plan.RenderChange(m.stdout, actions.Change{Before: before, After: after}, plan.RenderOptions{Color: color})
 		}
 		if a.Error != "" {
-			fmt.Fprintf(m.stdout, "    %s\n", a.Error)
+			fmt.Fprintf(m.stdout, "    %s\n", safe(a.Error))
 		}
 	}
 	if len(d.Evidence) > 0 {
 		fmt.Fprintln(m.stdout, "\nEvidence:")
 		for _, ev := range d.Evidence {
-			fmt.Fprintf(m.stdout, "  - %s %s sha256:%s (%d bytes)\n", ev.Kind, ev.Name, ev.SHA256, ev.Size)
+			fmt.Fprintf(m.stdout, "  - %s %s sha256:%s (%d bytes)\n", safe(ev.Kind), safe(ev.Name), safe(ev.SHA256), ev.Size)
 		}
 	}
 	fmt.Fprintln(m.stdout, "\nTimeline (UTC; ~ marks items placed when the triage observed them):")
