@@ -19,6 +19,7 @@ import (
 	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/engine/state"
 	"github.com/cordonhq/cordon/internal/awsclient"
+	"github.com/cordonhq/cordon/internal/ui"
 )
 
 // ApplyOptions configure Apply and Revert.
@@ -754,7 +755,9 @@ func (a *applier) progress(format string, args ...any) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	fmt.Fprintf(a.opts.Progress, format+"\n", args...)
+	// Addresses and errors quote findings: each line is escaped for the
+	// terminal, so none can forge or repaint another.
+	io.WriteString(a.opts.Progress, ui.Safe(fmt.Sprintf(format, args...))+"\n")
 }
 
 // summaryFor is the incident summary a notification of j's incident posts,

@@ -175,7 +175,9 @@ func (m *meta) finishApply(res *engine.ApplyResult, err error, verb string) int 
 		var lines []string
 		for _, a := range res.Actions {
 			if a.Result == state.ResultFailed || a.Result == state.ResultInterrupted {
-				lines = append(lines, fmt.Sprintf("%s: %s", a.Address, a.Error))
+				// One line per action: an error quoting a finding
+				// cannot add lines.
+				lines = append(lines, ui.Safe(fmt.Sprintf("%s: %s", a.Address, a.Error)))
 			}
 		}
 		m.showDiags(hcl.Diagnostics{ui.ErrorDiag(fmt.Sprintf("%d actions failed", res.Summary.Failed), strings.Join(lines, "\n"))})

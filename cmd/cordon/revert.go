@@ -51,13 +51,17 @@ func runRevert(ctx context.Context, m *meta, args []string) int {
 	if !m.jsonOut {
 		color := m.color(m.stdout)
 		if len(rp.Actions) == 0 {
-			fmt.Fprintf(m.stdout, "Incident %s has no applied actions left to revert.\n", rp.Incident)
+			fmt.Fprintf(m.stdout, "Incident %s has no applied actions left to revert.\n", ui.Safe(rp.Incident))
 		} else {
-			fmt.Fprintf(m.stdout, "cordon will revert the following actions of incident %s:\n\n", rp.Incident)
+			fmt.Fprintf(m.stdout, "cordon will revert the following actions of incident %s:\n\n", ui.Safe(rp.Incident))
 			plan.RenderActions(m.stdout, rp.Actions, plan.RenderOptions{Color: color})
 		}
 		if len(rp.Irreversible) > 0 {
-			fmt.Fprintf(m.stdout, "\nNot reverted, by design (evidence is kept, notifications cannot be unsent):\n  %s\n", strings.Join(rp.Irreversible, "\n  "))
+			kept := make([]string, len(rp.Irreversible))
+			for i, addr := range rp.Irreversible {
+				kept[i] = ui.Safe(addr) // addresses quote the finding's resources
+			}
+			fmt.Fprintf(m.stdout, "\nNot reverted, by design (evidence is kept, notifications cannot be unsent):\n  %s\n", strings.Join(kept, "\n  "))
 		}
 		fmt.Fprintf(m.stdout, "\nRevert: %d to revert.\n", len(rp.Actions))
 	}
