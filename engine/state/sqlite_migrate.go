@@ -19,6 +19,7 @@ type migration struct {
 // sqliteMigrations is the SQLite schema's history.
 var sqliteMigrations = []migration{
 	{1, "incidents, applies, actions, evidence, locks", schemaV1},
+	{2, "the daemon: inbox, rejections, cursors, plans, incident events; rules of actions", schemaV2},
 }
 
 // schemaV1 is the first schema. Tables are STRICT, so a value of the wrong
@@ -137,6 +138,133 @@ CREATE TABLE locks (
     acquired_at TEXT NOT NULL
 ) STRICT;
 CREATE INDEX locks_token ON locks (token);
+`
+
+// schemaV2 adds what `cordon serve` keeps: the inbox of deliveries, the
+// rejections, the pollers' cursors, the plans it made (pending approval or
+// approved to apply), and the timeline events that are not actions. Actions
+// learn the rules that planned them, which max_actions_per_hour counts, and
+// incidents the update time and count of the finding they were last planned
+// from. Rejections and events are append-only like evidence.
+const schemaV2 = `
+ALTER TABLE actions ADD COLUMN rules TEXT;
+CREATE INDEX actions_recent ON actions (started_at) WHERE kind = 'apply';
+CREATE INDEX actions_target ON actions (target_account, target_region, target_type, target_id, started_at);
+
+ALTER TABLE incidents ADD COLUMN finding_updated_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE incidents ADD COLUMN finding_count INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE deliveries (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_key       TEXT NOT NULL UNIQUE,
+    source             TEXT NOT NULL,
+    incident_id        TEXT NOT NULL,
+    finding_id         TEXT NOT NULL,
+    finding_source     TEXT NOT NULL,
+    finding_type       TEXT NOT NULL,
+    finding_updated_at TEXT NOT NULL,
+    record             TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('queued', 'done')),
+    outcome            TEXT NOT NULL DEFAULT '' CHECK (outcome IN ('', 'planned', 'pending', 'dry_run',
+                           'no_actions', 'unmatched', 'stale', 'failed')),
+    plan_id            TEXT,
+    error              TEXT NOT NULL DEFAULT '',
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    duplicates         INTEGER NOT NULL DEFAULT 0,
+    received_at        TEXT NOT NULL,
+    finished_at        TEXT,
+    CHECK ((status = 'done') = (finished_at IS NOT NULL)),
+    CHECK ((status = 'done') = (outcome <> ''))
+) STRICT;
+CREATE INDEX deliveries_queued ON deliveries (id) WHERE status = 'queued';
+CREATE INDEX deliveries_incident ON deliveries (incident_id, id);
+
+CREATE TRIGGER deliveries_done_are_final BEFORE UPDATE OF status, outcome, plan_id, error, finished_at ON deliveries
+WHEN OLD.status = 'done'
+BEGIN
+    SELECT RAISE(ABORT, 'a processed delivery cannot be changed');
+END;
+CREATE TRIGGER deliveries_no_delete BEFORE DELETE ON deliveries
+BEGIN
+    SELECT RAISE(ABORT, 'deliveries are append-only');
+END;
+
+CREATE TABLE rejections (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    source      TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    excerpt     BLOB,
+    size        INTEGER NOT NULL CHECK (size >= 0),
+    received_at TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER rejections_no_update BEFORE UPDATE ON rejections
+BEGIN
+    SELECT RAISE(ABORT, 'rejections are append-only');
+END;
+CREATE TRIGGER rejections_no_delete BEFORE DELETE ON rejections
+BEGIN
+    SELECT RAISE(ABORT, 'rejections are append-only');
+END;
+
+CREATE TABLE cursors (
+    name       TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE plans (
+    id            TEXT PRIMARY KEY,
+    incident_id   TEXT NOT NULL REFERENCES incidents (id),
+    delivery_id   INTEGER REFERENCES deliveries (id),
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired',
+                      'applied', 'failed', 'dry_run', 'stale')),
+    reason        TEXT NOT NULL DEFAULT '',
+    config_digest TEXT NOT NULL,
+    actions       INTEGER NOT NULL CHECK (actions >= 0),
+    file          BLOB NOT NULL,
+    created_at    TEXT NOT NULL,
+    expires_at    TEXT,
+    decided_at    TEXT,
+    decided_by    TEXT NOT NULL DEFAULT '',
+    note          TEXT NOT NULL DEFAULT '',
+    apply_id      INTEGER REFERENCES applies (id),
+    finished_at   TEXT
+) STRICT;
+CREATE INDEX plans_status ON plans (status, created_at);
+CREATE INDEX plans_incident ON plans (incident_id, created_at);
+
+-- A plan's status only moves forward: pending -> approved | rejected |
+-- expired | stale, approved -> applied | failed | stale. Nothing else.
+CREATE TRIGGER plans_status_moves_forward BEFORE UPDATE OF status ON plans
+WHEN NOT (
+    (OLD.status = 'pending' AND NEW.status IN ('approved', 'rejected', 'expired', 'stale')) OR
+    (OLD.status = 'approved' AND NEW.status IN ('applied', 'failed', 'stale'))
+)
+BEGIN
+    SELECT RAISE(ABORT, 'a plan''s status cannot move back');
+END;
+CREATE TRIGGER plans_file_is_final BEFORE UPDATE OF file, incident_id, config_digest ON plans
+BEGIN
+    SELECT RAISE(ABORT, 'a stored plan cannot be changed');
+END;
+
+CREATE TABLE incident_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    kind        TEXT NOT NULL,
+    summary     TEXT NOT NULL,
+    detail      TEXT,
+    at          TEXT NOT NULL
+) STRICT;
+CREATE INDEX incident_events_incident ON incident_events (incident_id, id);
+CREATE TRIGGER incident_events_no_update BEFORE UPDATE ON incident_events
+BEGIN
+    SELECT RAISE(ABORT, 'incident events are append-only');
+END;
+CREATE TRIGGER incident_events_no_delete BEFORE DELETE ON incident_events
+BEGIN
+    SELECT RAISE(ABORT, 'incident events are append-only');
+END;
 `
 
 // migrate brings the schema of db up to the last of ms, each migration in

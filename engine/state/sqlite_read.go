@@ -22,7 +22,8 @@ func (s *SQLiteStore) read(ctx context.Context, fn func(tx *sql.Tx) error) error
 
 const actionSelect = `SELECT a.id, a.apply_id, ap.plan_id, a.kind, a.incident_id, a.address, a.action_name,
     a.action_type, a.phase, a.target_type, a.target_id, a.target_account, a.target_region, a.reversible,
-    a.revert_of, a.before_state, a.after_state, a.config, a.planned, a.result, a.error, a.started_at, a.finished_at
+    a.revert_of, a.before_state, a.after_state, a.config, a.planned, a.rules, a.result, a.error, a.started_at,
+    a.finished_at
     FROM actions a JOIN applies ap ON ap.id = a.apply_id`
 
 // queryActions runs an actionSelect query and calls fn with each record.
@@ -39,12 +40,17 @@ func queryActions(ctx context.Context, tx *sql.Tx, fn func(ActionRecord), query 
 			started            string
 			finished           sql.NullString
 			before, after, cfg []byte
-			planned            []byte
+			planned, rules     []byte
 		)
 		if err := rows.Scan(&r.ID, &r.ApplyID, &r.PlanID, &r.Kind, &r.IncidentID, &r.Address, &r.Action,
 			&r.Type, &r.Phase, &r.Target.Type, &r.Target.ID, &r.Target.Account, &r.Target.Region, &r.Reversible,
-			&revertOf, &before, &after, &cfg, &planned, &r.Result, &r.Error, &started, &finished); err != nil {
+			&revertOf, &before, &after, &cfg, &planned, &rules, &r.Result, &r.Error, &started, &finished); err != nil {
 			return err
+		}
+		if rules != nil {
+			if err := json.Unmarshal(rules, &r.Rules); err != nil {
+				return fmt.Errorf("action %d: malformed rules in state: %v", r.ID, err)
+			}
 		}
 		r.RevertOf = revertOf.Int64
 		r.Before, r.After, r.Config, r.Planned = before, after, cfg, planned
@@ -262,9 +268,10 @@ func (s *SQLiteStore) Incident(ctx context.Context, id string) (*IncidentDetail,
 		)
 		err := tx.QueryRowContext(ctx, `SELECT id, finding_id, finding_source, finding_type, severity, account,
             region, resource_type, resource_id, finding, matches, verdicts, facts, facts_sha256,
-            created_at, updated_at FROM incidents WHERE id = ?`, id).Scan(&inc.ID, &f.ID, &f.Source, &f.Type,
+            finding_updated_at, finding_count, created_at, updated_at FROM incidents WHERE id = ?`, id).Scan(
+			&inc.ID, &f.ID, &f.Source, &f.Type,
 			&f.Severity, &f.Account, &f.Region, &f.Resource.Type, &f.Resource.ID, &finding, &matches, &verdicts,
-			&facts, &inc.FactsSHA256, &created, &updated)
+			&facts, &inc.FactsSHA256, &inc.FindingUpdatedAt, &inc.FindingCount, &created, &updated)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("incident %s: %w", id, ErrNotFound)
 		}
@@ -291,7 +298,13 @@ func (s *SQLiteStore) Incident(ctx context.Context, id string) (*IncidentDetail,
                 SELECT apply_id FROM actions WHERE incident_id = ?) ORDER BY id`, id); err != nil {
 			return err
 		}
-		d.Evidence, err = collectEvidence(ctx, tx, false, id)
+		if d.Evidence, err = collectEvidence(ctx, tx, false, id); err != nil {
+			return err
+		}
+		if d.Events, err = collectEvents(ctx, tx, id); err != nil {
+			return err
+		}
+		d.Plans, err = collectPlans(ctx, tx, `WHERE incident_id = ? ORDER BY created_at, id`, id)
 		return err
 	})
 	if err != nil {

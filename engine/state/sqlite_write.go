@@ -29,8 +29,8 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.applyState, `SELECT kind, status FROM applies WHERE id = ?`},
 		{&w.actionInsert, `INSERT INTO actions (apply_id, incident_id, kind, address, action_name, action_type,
             phase, target_type, target_id, target_account, target_region, reversible, revert_of,
-            before_state, config, planned, result, started_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'started', ?)`},
+            before_state, config, planned, rules, result, started_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'started', ?)`},
 		{&w.actionFinish, `UPDATE actions SET result = ?, after_state = ?, error = ?, finished_at = ?
             WHERE id = ? AND result = 'started'`},
 		{&w.actionResult, `SELECT result FROM actions WHERE id = ?`},
@@ -197,8 +197,8 @@ func (s *SQLiteStore) PutIncident(ctx context.Context, inc Incident) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, finding_id, finding_source, finding_type,
             severity, account, region, resource_type, resource_id, finding, matches, verdicts, facts,
-            facts_sha256, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            facts_sha256, finding_updated_at, finding_count, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET
                 finding_id = excluded.finding_id, finding_source = excluded.finding_source,
                 finding_type = excluded.finding_type, severity = excluded.severity,
@@ -206,10 +206,12 @@ func (s *SQLiteStore) PutIncident(ctx context.Context, inc Incident) error {
                 resource_type = excluded.resource_type, resource_id = excluded.resource_id,
                 finding = excluded.finding, matches = excluded.matches, verdicts = excluded.verdicts,
                 facts = excluded.facts, facts_sha256 = excluded.facts_sha256,
+                finding_updated_at = max(incidents.finding_updated_at, excluded.finding_updated_at),
+                finding_count = max(incidents.finding_count, excluded.finding_count),
                 updated_at = max(incidents.updated_at, excluded.updated_at)`,
 			inc.ID, f.ID, f.Source, f.Type, f.Severity, f.Account, f.Region, f.Resource.Type, f.Resource.ID,
 			jsonArg(inc.FindingData), string(matchesJSON), string(verdictsJSON), jsonArg(inc.Facts), digest,
-			formatTime(created), formatTime(updated))
+			inc.FindingUpdatedAt, inc.FindingCount, formatTime(created), formatTime(updated))
 		return err
 	})
 }
@@ -222,7 +224,10 @@ func (s *SQLiteStore) ActionStarted(ctx context.Context, start ActionStart) (int
 	if err := start.validate(); err != nil {
 		return 0, err
 	}
-	var id int64
+	var (
+		id       int64
+		withheld *WithheldError
+	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var kind Kind
 		var status ApplyStatus
@@ -247,11 +252,34 @@ func (s *SQLiteStore) ActionStarted(ctx context.Context, start ActionStart) (int
 		if start.RevertOf != 0 {
 			revertOf = start.RevertOf
 		}
+		var rules any
+		if len(start.Rules) > 0 {
+			b, err := json.Marshal(start.Rules)
+			if err != nil {
+				return err
+			}
+			rules = string(b)
+		}
+		startedAt := orNow(start.StartedAt)
+		if kind == KindApply && len(start.Limits) > 0 {
+			over, err := ruleOverLimit(ctx, tx, start.Limits, startedAt)
+			if err != nil {
+				return err
+			}
+			if over != nil {
+				id, err = insertWithheld(ctx, tx, &start, kind, rules, over, startedAt)
+				if err != nil {
+					return err
+				}
+				withheld = over
+				return nil
+			}
+		}
 		t := &start.Target
 		res, err := tx.StmtContext(ctx, s.stmts.actionInsert).ExecContext(ctx,
 			start.ApplyID, start.IncidentID, kind, start.Address, start.Action, start.Type, start.Phase,
 			t.Type, t.ID, t.Account, t.Region, start.Reversible, revertOf,
-			jsonArg(start.Before), jsonArg(start.Config), jsonArg(start.Planned), formatTime(orNow(start.StartedAt)))
+			jsonArg(start.Before), jsonArg(start.Config), jsonArg(start.Planned), rules, formatTime(startedAt))
 		if isForeignKeyError(err) {
 			return fmt.Errorf("action %s: incident %s is not recorded: %w", start.Address, start.IncidentID, ErrNotFound)
 		}
@@ -264,7 +292,58 @@ func (s *SQLiteStore) ActionStarted(ctx context.Context, start ActionStart) (int
 	if err != nil {
 		return 0, err
 	}
+	if withheld != nil {
+		return id, withheld
+	}
 	return id, nil
+}
+
+// countedResults are the results of actions that changed, or may have
+// changed, their target: what guardrails count.
+const countedResults = `('started', 'applied', 'recovered', 'failed')`
+
+// ruleOverLimit returns the first of limits whose rule has started as many
+// actions as its limit in the hour before at, or nil.
+func ruleOverLimit(ctx context.Context, tx *sql.Tx, limits []RuleLimit, at time.Time) (*WithheldError, error) {
+	since := formatTime(at.Add(-time.Hour))
+	for _, l := range limits {
+		if l.PerHour <= 0 {
+			continue
+		}
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM actions a
+            WHERE a.kind = 'apply' AND a.started_at >= ? AND a.phase <> 'notify'
+            AND a.result IN `+countedResults+`
+            AND EXISTS (SELECT 1 FROM json_each(a.rules) WHERE value = ?)`, since, l.Rule).Scan(&n)
+		if err != nil {
+			return nil, err
+		}
+		if n >= l.PerHour {
+			return &WithheldError{Rule: l.Rule, PerHour: l.PerHour}, nil
+		}
+	}
+	return nil, nil
+}
+
+// insertWithheld records an action a rule's limit withheld: finished,
+// skipped, with the reason.
+func insertWithheld(ctx context.Context, tx *sql.Tx, start *ActionStart, kind Kind, rules any, w *WithheldError, at time.Time) (int64, error) {
+	t := &start.Target
+	now := formatTime(at)
+	res, err := tx.ExecContext(ctx, `INSERT INTO actions (apply_id, incident_id, kind, address, action_name,
+        action_type, phase, target_type, target_id, target_account, target_region, reversible, revert_of,
+        before_state, config, planned, rules, result, error, started_at, finished_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, 'skipped', ?, ?, ?)`,
+		start.ApplyID, start.IncidentID, kind, start.Address, start.Action, start.Type, start.Phase,
+		t.Type, t.ID, t.Account, t.Region, start.Reversible,
+		jsonArg(start.Before), jsonArg(start.Config), jsonArg(start.Planned), rules, w.Error(), now, now)
+	if isForeignKeyError(err) {
+		return 0, fmt.Errorf("action %s: incident %s is not recorded: %w", start.Address, start.IncidentID, ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 // checkRevertable checks the action a revert action undoes.

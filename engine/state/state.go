@@ -26,14 +26,30 @@ import (
 	"github.com/cordonhq/cordon/engine/plan"
 )
 
-// Store records applies and reads them back. Every write is one transaction.
-// Methods are safe for concurrent use; the engine applies targets
-// concurrently and records their actions from many goroutines.
+// Store is everything a state backend keeps: the apply journal, what
+// commands read back, the target locks, the daemon's inbox and approvals,
+// and the counts guardrails are enforced from. Every backend implements all
+// of it, so every command works against either backend. Every write is one
+// transaction. Methods are safe for concurrent use; the engine applies
+// targets concurrently and records their actions from many goroutines.
 //
 // The writes that record something that already happened (ActionFinished,
 // FinishApply, the release of a lock) are not abandoned when ctx is
 // cancelled: an interrupted apply must still record what it did.
 type Store interface {
+	Journal
+	Reader
+	Locker
+	Inbox
+	Approvals
+	Guardrails
+	// Close releases the locks this store holds and closes the backend.
+	Close() error
+}
+
+// Journal is what an apply writes: the apply, its incidents, each action
+// before and after its call, and the evidence.
+type Journal interface {
 	// BeginApply records the start of applying a plan or a revert and
 	// returns the apply's id. A plan is applied at most once: it fails with
 	// ErrAlreadyApplied when the plan has a finished apply, whatever its
@@ -48,21 +64,44 @@ type Store interface {
 	// with the engine's summary JSON (may be nil).
 	FinishApply(ctx context.Context, applyID int64, status ApplyStatus, summary json.RawMessage) error
 	// PutIncident inserts or updates an incident by id. The store computes
-	// the facts digest; CreatedAt is kept from the first insert.
+	// the facts digest; CreatedAt is kept from the first insert, and the
+	// finding's update time and count only move forward.
 	PutIncident(ctx context.Context, inc Incident) error
 	// ActionStarted records an action about to be applied or reverted and
 	// returns its record id. It has committed when it returns: call it
 	// before the call that makes the change.
+	//
+	// With start.Limits, it first counts, in the same transaction, the
+	// actions each limited rule started within the last hour; when one has
+	// reached its limit the action is recorded as skipped (withheld) and
+	// the error is a *WithheldError (errors.Is ErrWithheld) with the
+	// record's id returned all the same. The count and the insert are one
+	// transaction, so concurrent applies cannot both take the last slot.
 	ActionStarted(ctx context.Context, start ActionStart) (int64, error)
 	// ActionFinished records an action's outcome. A record is finished
 	// once; finishing it again is ErrActionFinished.
 	ActionFinished(ctx context.Context, actionID int64, out Outcome) error
+	// PutEvidence records a fact or artefact of an incident with its
+	// SHA-256 digest. Evidence is append-only: the same item recorded
+	// twice is one record, and a record is never changed.
+	PutEvidence(ctx context.Context, ev Evidence) error
+	// AddIncidentEvent appends an event to an incident's timeline (a
+	// recurrence, a plan held for approval, a decision). Events are
+	// append-only.
+	AddIncidentEvent(ctx context.Context, ev IncidentEvent) error
+}
 
+// Reader reads back what was recorded.
+type Reader interface {
 	// Incidents lists incidents, newest first.
 	Incidents(ctx context.Context, filter IncidentFilter) ([]IncidentSummary, error)
 	// Incident returns everything recorded about one incident, or
 	// ErrNotFound.
 	Incident(ctx context.Context, id string) (*IncidentDetail, error)
+	// FindingVersion returns the update time and count of the finding an
+	// incident was last planned from (ok false when there is no such
+	// incident): the daemon ignores an update older than it.
+	FindingVersion(ctx context.Context, incidentID string) (updatedAt string, count int, ok bool, err error)
 	// StartedActions returns the actions left started, oldest first: ones
 	// in flight in a running apply, or ones a crash interrupted. `cordon
 	// state recover` tells them apart by taking the target's lock first.
@@ -76,14 +115,12 @@ type Store interface {
 	// target (applied or recovered) and have not been reverted, oldest
 	// first: what `cordon revert` undoes, newest first.
 	AppliedActions(ctx context.Context, incidentID string) ([]ActionRecord, error)
-
-	// PutEvidence records a fact or artefact of an incident with its
-	// SHA-256 digest. Evidence is append-only: the same item recorded
-	// twice is one record, and a record is never changed.
-	PutEvidence(ctx context.Context, ev Evidence) error
 	// Evidence returns an incident's evidence with its data, oldest first.
 	Evidence(ctx context.Context, incidentID string) ([]Evidence, error)
+}
 
+// Locker keeps two applies off one target.
+type Locker interface {
 	// Lock takes the locks on keys (see TargetLockKey) for owner, all or
 	// none, waiting up to timeout for holders to release them (0 fails at
 	// once). A lock whose holder is a process on this host that no longer
@@ -94,9 +131,6 @@ type Store interface {
 	// ForceUnlock removes a lock whatever its holder, for a holder that
 	// crashed on another host: `terraform force-unlock`'s counterpart.
 	ForceUnlock(ctx context.Context, key string) error
-
-	// Close releases the locks this store holds and closes the backend.
-	Close() error
 }
 
 // Errors the engine tells apart. They are wrapped with the specifics (the
@@ -110,7 +144,23 @@ var (
 	ErrLockTimeout      = errors.New("state lock is held")
 	ErrSchemaTooNew     = errors.New("schema is newer than this cordon supports")
 	ErrNotStateDatabase = errors.New("not a cordon state database")
+	ErrWithheld         = errors.New("action withheld by a guardrail")
+	ErrPlanDecided      = errors.New("plan is not pending")
 )
+
+// WithheldError is an action ActionStarted recorded as skipped because a
+// rule's max_actions_per_hour was reached. It matches ErrWithheld.
+type WithheldError struct {
+	Rule    string
+	PerHour int
+}
+
+func (e *WithheldError) Error() string {
+	return fmt.Sprintf("withheld: rule %s reached its max_actions_per_hour (%d actions in the last hour)", e.Rule, e.PerHour)
+}
+
+// Is makes errors.Is(err, ErrWithheld) true.
+func (e *WithheldError) Is(target error) bool { return target == ErrWithheld }
 
 // Kind says whether an apply (and its actions) applies a plan or reverts an
 // incident's applied actions.
@@ -225,6 +275,12 @@ type Incident struct {
 	// FactsSHA256 is the hex SHA-256 of Facts, set by the store. When the
 	// caller sets it, PutIncident checks it against Facts.
 	FactsSHA256 string `json:"facts_sha256"`
+	// FindingUpdatedAt and FindingCount are the finding's update time
+	// (RFC 3339) and occurrence count as last planned: a re-published
+	// finding has a newer time and a higher count, and never makes a new
+	// incident.
+	FindingUpdatedAt string `json:"finding_updated_at,omitempty"`
+	FindingCount     int    `json:"finding_count,omitempty"`
 	// CreatedAt and UpdatedAt default to now. UpdatedAt also advances as
 	// the incident's actions finish.
 	CreatedAt time.Time `json:"created_at"`
@@ -257,8 +313,22 @@ type ActionStart struct {
 	// recovery compares live state with to tell a change made from one not
 	// made. May be nil.
 	Planned json.RawMessage
+	// Rules are the rules that planned the action, which guardrails count
+	// it against. Empty for a revert.
+	Rules []string
+	// Limits are the max_actions_per_hour of the limited rules among
+	// Rules. An action that would exceed one is withheld (see
+	// Journal.ActionStarted). Nil for records that change nothing (a
+	// target found already in its planned state, a drift, a skip).
+	Limits []RuleLimit
 	// StartedAt defaults to now.
 	StartedAt time.Time
+}
+
+// RuleLimit is a rule's max_actions_per_hour.
+type RuleLimit struct {
+	Rule    string
+	PerHour int
 }
 
 // Outcome is what ActionFinished records.
@@ -290,6 +360,7 @@ type ActionRecord struct {
 	After      json.RawMessage `json:"after,omitempty"`
 	Config     json.RawMessage `json:"config,omitempty"`
 	Planned    json.RawMessage `json:"planned,omitempty"`
+	Rules      []string        `json:"rules,omitempty"`
 	Result     Result          `json:"result"`
 	Error      string          `json:"error,omitempty"`
 	StartedAt  time.Time       `json:"started_at"`
@@ -366,6 +437,12 @@ type IncidentDetail struct {
 	Actions []ActionRecord `json:"actions"`
 	// Evidence lists the evidence without its data (see Store.Evidence).
 	Evidence []Evidence `json:"evidence"`
+	// Events are the incident's timeline events (recurrences, approvals),
+	// oldest first.
+	Events []IncidentEvent `json:"events"`
+	// Plans are the daemon's plans for the incident, oldest first, without
+	// their files.
+	Plans []PlanRecord `json:"plans"`
 }
 
 // Evidence is a fact or artefact collected for an incident, with its
