@@ -214,6 +214,10 @@ var unsafeBMP = func() *[1 << 10]uint64 {
 func joins(s string, i, size int) bool {
 	prev, _ := utf8.DecodeLastRuneInString(s[:i])
 	next, _ := utf8.DecodeRuneInString(s[i+size:])
+	if prev == utf8.RuneError || next == utf8.RuneError {
+		// The start or end of s, or invalid UTF-8 (U+FFFD is a symbol).
+		return false
+	}
 	if emojiPart(prev) && unicode.Is(unicode.So, next) {
 		return true
 	}

@@ -61,6 +61,8 @@ func TestSafe(t *testing.T) {
 		{"zwj in an identifier", "i-1\u200d23", `i-1\u200d23`},
 		{"zwnj in an identifier", "i-1\u200c23", `i-1\u200c23`},
 		{"zwj after emoji before ascii", "👍\u200dx", `👍\u200dx`},
+		{"zwj at the ends", "\u200d👍\u200d", `\u200d👍\u200d`},
+		{"zwj before invalid utf-8", "👍\u200d\xbb", `👍\u200d\xbb`},
 		{"word joiner and bom", "\u2060\ufeff", `\u2060\ufeff`},
 		{"soft hyphen", "ad\u00admin", `ad\u00admin`},
 		{"hangul filler", "admin\u3164", `admin\u3164`},
