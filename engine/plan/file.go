@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -90,20 +89,37 @@ func ID(f *File) (string, error) {
 // ErrNotPlanFile is returned for a file that is not a cordon plan file.
 var ErrNotPlanFile = errors.New("not a cordon plan file")
 
-// Write writes f to path atomically (a temporary file renamed into place)
-// with mode 0600: plans hold findings and facts, which are sensitive. It
-// sets f.ID from the content, so two identical plans have one id.
-func Write(path string, f *File) error {
+// Encode returns f as plan file bytes (gzip-compressed JSON), setting
+// f.ID from the content. The daemon keeps plans in state in this form.
+func Encode(f *File) ([]byte, error) {
 	id, err := ID(f)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f.ID = id
 	body, err := json.Marshal(f)
 	if err != nil {
-		return fmt.Errorf("encoding plan: %w", err)
+		return nil, fmt.Errorf("encoding plan: %w", err)
 	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(body); err != nil {
+		return nil, fmt.Errorf("encoding plan: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("encoding plan: %w", err)
+	}
+	return buf.Bytes(), nil
+}
 
+// Write writes f to path atomically (a temporary file renamed into place)
+// with mode 0600: plans hold findings and facts, which are sensitive. It
+// sets f.ID from the content, so two identical plans have one id.
+func Write(path string, f *File) error {
+	data, err := Encode(f)
+	if err != nil {
+		return err
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".cordon-plan-*")
 	if err != nil {
@@ -114,17 +130,7 @@ func Write(path string, f *File) error {
 		tmp.Close()
 		return fmt.Errorf("writing plan file: %w", err)
 	}
-	bw := bufio.NewWriter(tmp)
-	zw := gzip.NewWriter(bw)
-	if _, err := zw.Write(body); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing plan file: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing plan file: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing plan file: %w", err)
 	}
