@@ -51,6 +51,11 @@ type Config struct {
 	Actions    map[string]*Action
 	// Rules are sorted by name.
 	Rules []*Rule
+	// Sources are the daemon's finding sources, in declaration order.
+	Sources []*Source
+	// Serve configures the daemon; its defaults when there is no serve
+	// block.
+	Serve Serve
 
 	// evalCtx has var, local and the functions; conditions evaluate in a
 	// child of it that adds finding and resource.

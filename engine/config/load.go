@@ -54,6 +54,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "collector", LabelNames: []string{"name"}},
 		{Type: "action", LabelNames: []string{"name"}},
 		{Type: "rule", LabelNames: []string{"name"}},
+		{Type: "source", LabelNames: []string{"type", "name"}},
+		{Type: "serve"},
 	},
 }
 
@@ -126,6 +128,8 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 	for _, b := range l.blocks["rule"] {
 		l.decodeRule(b)
 	}
+	l.decodeSources()
+	l.decodeServe()
 	sort.Slice(l.cfg.Rules, func(i, j int) bool { return l.cfg.Rules[i].Name < l.cfg.Rules[j].Name })
 	l.cfg.conditionsUseRaw = l.refs.usesRaw
 	sortDiagnostics(l.diags)
@@ -333,7 +337,7 @@ func (l *loader) checkReferences() {
 	// Variable blocks are not checked: types are type expressions, and
 	// defaults are constants (HCL reports references in them as
 	// "Variables not allowed").
-	for _, typ := range []string{"cordon", "locals", "provider", "scope", "collector", "action", "rule"} {
+	for _, typ := range []string{"cordon", "locals", "provider", "scope", "collector", "action", "rule", "source", "serve"} {
 		for _, b := range l.blocks[typ] {
 			l.checkBody(typ, b.Body, true)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cordonhq/cordon/actions"
 	"github.com/cordonhq/cordon/collectors"
+	"github.com/cordonhq/cordon/sources"
 )
 
 // typeSchema finds a block's type before its definition gives the rest.
@@ -192,8 +193,11 @@ func pluginError(b *hcl.Block, kind string, err error) *hcl.Diagnostic {
 	var (
 		cae *collectors.AttributeError
 		aae *actions.AttributeError
+		sae *sources.AttributeError
 	)
 	switch {
+	case errors.As(err, &sae):
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: sae.Summary, Detail: sae.Detail, Subject: attrRange(b, sae.Attribute).Ptr()}
 	case errors.As(err, &cae):
 		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: cae.Summary, Detail: cae.Detail, Subject: attrRange(b, cae.Attribute).Ptr()}
 	case errors.As(err, &aae):

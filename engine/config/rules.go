@@ -22,10 +22,10 @@ var ruleSchema = &hcl.BodySchema{
 }
 
 var (
-	sources    = []string{schema.SourceGuardDuty, schema.SourceSecurityHub, schema.SourceOCSF}
-	approvals  = []string{ApprovalAuto, ApprovalManual}
-	regoPkgRx  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
-	maxPerHour = 1 << 30
+	findingSources = []string{schema.SourceGuardDuty, schema.SourceSecurityHub, schema.SourceOCSF}
+	approvals      = []string{ApprovalAuto, ApprovalManual}
+	regoPkgRx      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+	maxPerHour     = 1 << 30
 )
 
 func (l *loader) decodeRule(b *hcl.Block) {
@@ -66,7 +66,7 @@ func (l *loader) decodeRule(b *hcl.Block) {
 	if a := attr(content, "sources"); a != nil {
 		if list, ok := l.stringList(a); ok {
 			for i, s := range list {
-				l.oneOf("source", "sources", s, sources, elemRange(a.Expr, i))
+				l.oneOf("source", "sources", s, findingSources, elemRange(a.Expr, i))
 			}
 			r.Sources = list
 		}
