@@ -45,6 +45,10 @@ type Finding struct {
 	// can be built without decoding the JSON a second time. It is dropped from
 	// serialized forms.
 	decoded any
+
+	// productKey is ProductKey's value, worked out by the parser; it is
+	// not part of the normalized shape (policies see the product in raw).
+	productKey string
 }
 
 // Resource is an affected cloud resource, typed with Terraform's AWS resource

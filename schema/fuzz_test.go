@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -23,7 +24,9 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	for _, s := range []string{gdCamel, gdPascal, asffMin, ocsfMin, "[" + gdCamel + "," + asffMin + "]", gdCamel + "\n\n" + ocsfMin,
-		`{"detail-type":"Security Hub Findings - Imported","detail":{"findings":[` + asffMin + `]}}`, `{"Findings":[]}`, `[]`, ``} {
+		`{"detail-type":"Security Hub Findings - Imported","detail":{"findings":[` + asffMin + `]}}`, `{"Findings":[]}`, `[]`, ``,
+		strings.Replace(asffMin, `"Id":"sh1"`, `"Id":"arn:aws:guardduty:eu-west-1:111122223333:detector/d/finding/f1"`, 1),
+		strings.Replace(asffMin, `product/aws/securityhub"`, `product/aws/guardduty","ProductFields":{"aws/guardduty/service/count":"3"}`, 1)} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -58,6 +61,28 @@ func FuzzParse(f *testing.F) {
 			}
 			if _, err := decodeJSON(f.Raw); err != nil {
 				t.Fatalf("raw %q is not JSON: %v", f.Raw, err)
+			}
+			// The identity: present with an id, the same when worked out
+			// again from the raw finding alone (as for a finding read back
+			// from a plan file), and GuardDuty's only where proven.
+			key := f.ProductKey()
+			if (key == "") != (f.ID == "") {
+				t.Fatalf("id %q, key %q", f.ID, key)
+			}
+			again := *f
+			again.productKey, again.decoded = "", nil
+			if k := again.ProductKey(); k != key {
+				t.Fatalf("key %q from the parser, %q from raw", key, k)
+			}
+			if f.FromGuardDuty() && f.Source != SourceGuardDuty {
+				m, _ := f.decoded.(map[string]any)
+				proof := str(m, "ProductArn")
+				if f.Source == SourceOCSF {
+					proof = pathStr(m, "metadata", "product", "uid")
+				}
+				if !isGuardDutyProductArn(proof, f.Source == SourceOCSF) {
+					t.Fatalf("%s finding with product %q is GuardDuty's", f.Source, proof)
+				}
 			}
 		}
 	})

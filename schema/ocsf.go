@@ -87,10 +87,14 @@ func parseOCSF(m map[string]any) (*Finding, error) {
 }
 
 // ocsfFromGuardDuty reports whether the finding was mapped from a
-// GuardDuty one (directly or through Security Hub).
+// GuardDuty one through Security Hub. OCSF has no signature, so what
+// proves it is what only that route writes: metadata.product.uid is the
+// Security Hub ProductArn of AWS's own GuardDuty integration (product/…
+// from Security Lake's mapping of ASFF, productv2/… from Security Hub's
+// own OCSF findings). A product name "GuardDuty" or vendor "Amazon" is
+// anyone's to write and proves nothing.
 func ocsfFromGuardDuty(m map[string]any) bool {
-	p := pathObj(m, "metadata", "product")
-	return str(p, "name") == "GuardDuty" || strings.HasSuffix(str(p, "uid"), "/aws/guardduty")
+	return isGuardDutyProductArn(pathStr(m, "metadata", "product", "uid"), true)
 }
 
 // ocsfSeverity maps severity_id: 1..5 are informational..critical, scored

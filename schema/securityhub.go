@@ -18,17 +18,13 @@ func isASFF(m map[string]any) bool {
 }
 
 // isGuardDutyASFF reports whether a Security Hub finding was produced by
-// GuardDuty, whose native type and activity it carries in its own way.
+// GuardDuty, whose native type and activity it carries in its own way. Only
+// the ProductArn of AWS's own GuardDuty integration proves it (see
+// identity.go): a custom product importing findings that say "GuardDuty"
+// in ProductName, CompanyName or aws/guardduty ProductFields is read as
+// the product it is.
 func isGuardDutyASFF(m map[string]any) bool {
-	if strings.HasSuffix(str(m, "ProductArn"), "/aws/guardduty") || str(m, "ProductName") == "GuardDuty" {
-		return true
-	}
-	for k := range obj(m, "ProductFields") {
-		if strings.HasPrefix(k, "aws/guardduty/") {
-			return true
-		}
-	}
-	return false
+	return isGuardDutyProductArn(str(m, "ProductArn"), false)
 }
 
 // parseASFF normalizes a Security Hub finding (SPEC §3).
