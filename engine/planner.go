@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -60,6 +61,9 @@ type outcome struct {
 	data      *plan.IncidentData
 	unmatched *plan.Unmatched
 	diags     hcl.Diagnostics
+	// updatedAt is the finding's updated_at: of two copies of one finding
+	// the newest is planned.
+	updatedAt string
 }
 
 type workItem struct {
@@ -153,38 +157,65 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 	}
 	res := &Result{Plan: p, Data: map[string]*plan.IncidentData{}}
 	findings := 0
-	seen := map[string]bool{}
+	// Copies of one finding (given twice, by another route, or
+	// re-published by the detector) have one incident id: the incident is
+	// the copy with the newest updated_at (of equals, the first), in the
+	// place of the first, and every other copy is listed as unmatched.
+	type kept struct {
+		index     int
+		updatedAt time.Time
+	}
+	seen := map[string]kept{}
 	for _, outs := range results {
 		for _, o := range outs {
 			findings++
 			diags = append(diags, o.diags...)
-			switch {
-			case o.unmatched != nil:
+			if o.unmatched != nil {
 				p.Unmatched = append(p.Unmatched, o.unmatched)
-			case seen[o.incident.ID]:
-				// The same finding given twice (same source, id and
-				// update time) is one incident.
-				p.Unmatched = append(p.Unmatched, &plan.Unmatched{FindingID: o.incident.Finding.ID, Reason: "duplicate of an earlier finding (incident " + o.incident.ID + ")"})
-			default:
-				seen[o.incident.ID] = true
+				continue
+			}
+			id := o.incident.ID
+			updated, _ := time.Parse(time.RFC3339Nano, o.updatedAt)
+			prev, dup := seen[id]
+			if !dup {
+				seen[id] = kept{index: len(p.Incidents), updatedAt: updated}
 				p.Incidents = append(p.Incidents, o.incident)
 				if o.data != nil {
-					res.Data[o.incident.ID] = o.data
+					res.Data[id] = o.data
+				}
+				continue
+			}
+			older := o.incident
+			if updated.After(prev.updatedAt) {
+				older = p.Incidents[prev.index]
+				p.Incidents[prev.index] = o.incident
+				seen[id] = kept{index: prev.index, updatedAt: updated}
+				delete(res.Data, id)
+				if o.data != nil {
+					res.Data[id] = o.data
 				}
 			}
+			reason := "duplicate of an earlier finding (incident " + id + ")"
+			if !updated.Equal(prev.updatedAt) {
+				reason = "older update of finding " + p.Incidents[prev.index].Finding.ID + " (incident " + id + ")"
+			}
+			p.Unmatched = append(p.Unmatched, &plan.Unmatched{FindingID: older.Finding.ID, Reason: reason})
 		}
 	}
 	p.Recount(findings)
 	return res, diags
 }
 
-// IncidentID derives an incident's id from its finding, so planning the
-// same finding twice gives the same incident, and the daemon can
-// de-duplicate on it.
+// IncidentID derives an incident's id from its finding's product identity
+// (SPEC §3): a GuardDuty finding read natively, through Security Hub or as
+// OCSF, and each re-publication of it (a higher count, a newer
+// updated_at), is one incident, so planning it again gives the same
+// incident and the daemon can de-duplicate on it. A finding without an id
+// is identified by its content.
 func IncidentID(f *schema.Finding) string {
 	h := sha256.New()
-	if f.ID != "" {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", f.Source, f.ID, f.UpdatedAt, f.Account, f.Region)
+	if key := f.ProductKey(); key != "" {
+		h.Write([]byte(key))
 	} else {
 		h.Write(f.Raw)
 	}
@@ -246,7 +277,7 @@ func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string
 	}
 	sortActions(inc.Actions)
 	data.Resources = dedupeResources(inv.resources)
-	return outcome{incident: inc, data: data, diags: diags}
+	return outcome{incident: inc, data: data, diags: diags, updatedAt: f.UpdatedAt}
 }
 
 // investigation is the state of planning one finding across its rules.
