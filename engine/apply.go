@@ -321,8 +321,16 @@ func (e *Engine) factsByType(byName map[string]map[string]any) map[string]map[st
 	return out
 }
 
+// IncidentRecord is what state records of a planned incident.
+func IncidentRecord(inc *plan.Incident, data *plan.IncidentData) state.Incident {
+	return incidentRecord(inc, data)
+}
+
 func incidentRecord(inc *plan.Incident, data *plan.IncidentData) state.Incident {
 	rec := state.Incident{ID: inc.ID, Finding: inc.Finding, Matches: inc.Matches, Verdicts: inc.Verdicts}
+	if data != nil && data.Finding != nil {
+		rec.FindingUpdatedAt, rec.FindingCount = data.Finding.UpdatedAt, data.Finding.Count
+	}
 	if data != nil {
 		if b, err := json.Marshal(data.Finding); err == nil {
 			rec.FindingData = b
@@ -510,7 +518,10 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 		a.record(r, targetKey)
 		return nil
 	}
-	record := func(before map[string]any) (int64, error) {
+	// record records the action as started. changing says the call that
+	// follows may change the target: only such records count against, and
+	// can be withheld by, the rules' max_actions_per_hour.
+	record := func(before map[string]any, changing bool) (int64, error) {
 		bj, _ := json.Marshal(before)
 		if before == nil {
 			bj = nil
@@ -525,6 +536,11 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 		}
 		if j.revertOf != nil {
 			ps.RevertOf = j.revertOf.ID
+		} else {
+			ps.Rules = j.action.Rules
+			if changing {
+				ps.Limits = a.e.ruleLimits(j.action.Rules)
+			}
 		}
 		return a.opts.Store.ActionStarted(ctx, ps)
 	}
@@ -542,7 +558,7 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 
 	notify := j.action.Phase == actions.Notify.String()
 	if j.manual {
-		id, err := record(nil)
+		id, err := record(nil, false)
 		if err != nil {
 			return err
 		}
@@ -553,7 +569,7 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 	// an instance whose isolation failed. Notifications still go out:
 	// people need to hear about a failed response most of all.
 	if !notify && a.targetFailed(targetKey) {
-		id, err := record(nil)
+		id, err := record(nil, false)
 		if err != nil {
 			return err
 		}
@@ -571,7 +587,7 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 			return err
 		}
 		if sent {
-			id, err := record(map[string]any{})
+			id, err := record(notifiedOf(j), false)
 			if err != nil {
 				return err
 			}
@@ -588,7 +604,7 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 
 	live, err := j.exec.Read(ctx, &env, j.req)
 	if err != nil {
-		id, rerr := record(nil)
+		id, rerr := record(nil, false)
 		if rerr != nil {
 			return rerr
 		}
@@ -604,7 +620,7 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 	// (a volume's flag nobody described) only Apply can tell.
 	if a.kind == state.KindApply && !notify && len(ch.AfterUnknown) == 0 && changesKnownAttribute(ch) {
 		if len(differences(ch.After, ch.AfterUnknown, live)) == 0 {
-			id, err := record(live)
+			id, err := record(live, false)
 			if err != nil {
 				return err
 			}
@@ -613,7 +629,7 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 		}
 	}
 	if diff := differences(ch.Before, ch.BeforeUnknown, live); len(diff) > 0 {
-		id, err := record(live)
+		id, err := record(live, false)
 		if err != nil {
 			return err
 		}
@@ -626,7 +642,23 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 		return finish(id, state.ResultDrifted, msg, live)
 	}
 
-	id, err := record(live)
+	if notify && a.kind == state.KindApply {
+		// What a notification's receiver was told is its live state.
+		live = notifiedOf(j)
+	}
+	id, err := record(live, a.kind == state.KindApply)
+	var withheld *state.WithheldError
+	if errors.As(err, &withheld) {
+		// Recorded as skipped by the store, in the same transaction that
+		// counted the rule's actions of the last hour.
+		a.fail(targetKey)
+		r.Result, r.Error = state.ResultSkipped, withheld.Error()
+		r.Duration = a.now().Sub(start)
+		r.Millis = r.Duration.Milliseconds()
+		a.record(r, targetKey)
+		a.progress("%s: Withheld: %s", j.action.Address, withheld.Error())
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -662,7 +694,8 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 }
 
 // alreadySent reports whether state records j's notification as sent for
-// its incident.
+// its incident about the same update of the finding: a re-published
+// finding (a recurrence) is notified once more, a redelivered one is not.
 func (a *applier) alreadySent(ctx context.Context, j *job) (bool, error) {
 	recs, err := a.opts.Store.AppliedActions(ctx, j.incident)
 	if errors.Is(err, state.ErrNotFound) {
@@ -671,12 +704,49 @@ func (a *applier) alreadySent(ctx context.Context, j *job) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	want := findingUpdatedAt(j)
 	for _, r := range recs {
-		if r.Address == j.action.Address && r.Type == j.action.Type {
+		if r.Address != j.action.Address || r.Type != j.action.Type {
+			continue
+		}
+		var before map[string]any
+		json.Unmarshal(r.Before, &before)
+		// Records from before notifications said which update they were
+		// about count as sent for every update.
+		got, ok := before[notifiedKey].(string)
+		if !ok || got == want {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// notifiedKey is the before-state attribute of a notification: the update
+// of the finding it is about.
+const notifiedKey = "finding_updated_at"
+
+func notifiedOf(j *job) map[string]any {
+	return map[string]any{notifiedKey: findingUpdatedAt(j)}
+}
+
+func findingUpdatedAt(j *job) string {
+	if j.req.Finding == nil {
+		return ""
+	}
+	return j.req.Finding.UpdatedAt
+}
+
+// ruleLimits are the max_actions_per_hour of the limited rules among rules.
+func (e *Engine) ruleLimits(rules []string) []state.RuleLimit {
+	var out []state.RuleLimit
+	for _, name := range rules {
+		for _, r := range e.cfg.Rules {
+			if r.Name == name && r.MaxActionsPerHour > 0 {
+				out = append(out, state.RuleLimit{Rule: name, PerHour: r.MaxActionsPerHour})
+			}
+		}
+	}
+	return out
 }
 
 func pastTense(k state.Kind) string {
