@@ -2,6 +2,7 @@ package awsemu
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"sort"
 	"strconv"
@@ -285,32 +286,78 @@ type gdSort struct {
 	OrderBy       string `json:"orderBy"`
 }
 
+// findingSortKey is where a finding sorts: its sort attribute as a number and
+// as a string, then its id, so that the order is total and a page token
+// can say where the previous page ended even after that finding changed.
+type findingSortKey struct {
+	n     float64
+	s, id string
+}
+
+func (s *gdSort) key(f *Finding) findingSortKey {
+	vals := values(f.doc, strings.Split(s.AttributeName, "."))
+	if len(vals) == 0 {
+		return findingSortKey{id: f.ID}
+	}
+	n, _ := valueNumber(s.AttributeName, vals[0])
+	return findingSortKey{n, valueString(vals[0]), f.ID}
+}
+
+// less orders keys as the sort criteria say.
+func (s *gdSort) less(a, b findingSortKey) bool {
+	if s.OrderBy == "DESC" {
+		a, b = b, a
+	}
+	switch {
+	case a.n != b.n:
+		return a.n < b.n
+	case a.s != b.s:
+		return a.s < b.s
+	}
+	return a.id < b.id
+}
+
+func (s *gdSort) valid() error {
+	if s.OrderBy != "" && s.OrderBy != "ASC" && s.OrderBy != "DESC" {
+		return badRequest("The request is rejected because orderBy must be ASC or DESC.")
+	}
+	return nil
+}
+
 // sortFindings orders findings by an attribute, as GuardDuty's sortCriteria.
 func sortFindings(fs []*Finding, s *gdSort) error {
 	if s == nil || s.AttributeName == "" {
 		return nil
 	}
-	if s.OrderBy != "" && s.OrderBy != "ASC" && s.OrderBy != "DESC" {
-		return badRequest("The request is rejected because orderBy must be ASC or DESC.")
+	if err := s.valid(); err != nil {
+		return err
 	}
-	key := func(f *Finding) (float64, string) {
-		vals := values(f.doc, strings.Split(s.AttributeName, "."))
-		if len(vals) == 0 {
-			return 0, ""
-		}
-		n, _ := valueNumber(s.AttributeName, vals[0])
-		return n, valueString(vals[0])
-	}
-	sort.SliceStable(fs, func(i, j int) bool {
-		ni, si := key(fs[i])
-		nj, sj := key(fs[j])
-		less := ni < nj || (ni == nj && si < sj)
-		if s.OrderBy == "DESC" {
-			less = ni > nj || (ni == nj && si > sj)
-		}
-		return less
-	})
+	sort.SliceStable(fs, func(i, j int) bool { return s.less(s.key(fs[i]), s.key(fs[j])) })
 	return nil
+}
+
+// A sorted listing's page token holds the sort and the key of the page's
+// last finding: the next page starts after that key, so a finding updated
+// between pages (a new updatedAt) moves without making the next page skip
+// or repeat the others, as a poller keeping an updatedAt cursor needs.
+func (s *gdSort) token(op string, f *Finding) string {
+	k := s.key(f)
+	return encodeToken(op+"/sorted", strings.Join([]string{s.AttributeName, s.OrderBy, strconv.FormatFloat(k.n, 'g', -1, 64), k.s, k.id}, "\x00"))
+}
+
+func (s *gdSort) after(op, tok string, fs []*Finding) ([]*Finding, bool) {
+	raw, ok := decodeToken(op+"/sorted", tok)
+	parts := strings.Split(raw, "\x00")
+	if !ok || len(parts) != 5 || parts[0] != s.AttributeName || parts[1] != s.OrderBy {
+		return nil, false
+	}
+	n, err := strconv.ParseFloat(parts[2], 64)
+	if err != nil {
+		return nil, false
+	}
+	last := findingSortKey{n, parts[3], parts[4]}
+	i := sort.Search(len(fs), func(i int) bool { return s.less(last, s.key(fs[i])) })
+	return fs[i:], true
 }
 
 func listFindings(r *request) (any, error) {
@@ -367,7 +414,13 @@ func listFindings(r *request) (any, error) {
 	if err := sortFindings(fs, in.SortCriteria); err != nil {
 		return nil, err
 	}
-	if in.NextToken != "" {
+	sorted := in.SortCriteria != nil && in.SortCriteria.AttributeName != ""
+	if in.NextToken != "" && sorted {
+		var ok bool
+		if fs, ok = in.SortCriteria.after(r.op, in.NextToken, fs); !ok {
+			return nil, badRequest("The request is rejected because the nextToken is not valid.")
+		}
+	} else if in.NextToken != "" {
 		last, ok := decodeToken(r.op, in.NextToken)
 		i := 0
 		for ; ok && i < len(fs); i++ {
@@ -386,6 +439,9 @@ func listFindings(r *request) (any, error) {
 	}{FindingIDs: []string{}}
 	if len(fs) > size {
 		out.NextToken = encodeToken(r.op, fs[size-1].ID)
+		if sorted {
+			out.NextToken = in.SortCriteria.token(r.op, fs[size-1])
+		}
 		fs = fs[:size]
 	}
 	for _, f := range fs {
@@ -434,4 +490,48 @@ func getFindings(r *request) (any, error) {
 		out.Findings = append(out.Findings, f.Raw)
 	}
 	return out, nil
+}
+
+// detector finds a detector for the direct methods.
+func (e *Emulator) detector(account, region, detectorID string) (*Detector, error) {
+	a := e.state.Accounts[account]
+	if a == nil {
+		return nil, fmt.Errorf("awsemu: no account %s", account)
+	}
+	var d *Detector
+	if r := a.Regions[region]; r != nil {
+		d = r.Detectors[detectorID]
+	}
+	if d == nil {
+		return nil, fmt.Errorf("awsemu: no detector %s in %s/%s", detectorID, account, region)
+	}
+	return d, nil
+}
+
+// PutFinding publishes a GuardDuty finding (GetFindings shape) to a
+// detector, as GuardDuty does when it detects activity: a finding with a
+// new id is added, and one with the id of an existing finding replaces it
+// (GuardDuty updates a finding it sees again: service.count up, a newer
+// updatedAt), so that ListFindings and GetFindings see the new version.
+// Findings are never changed in place: snapshots taken before keep the
+// old version.
+func (e *Emulator) PutFinding(account, region, detectorID string, finding json.RawMessage) error {
+	f, err := parseFinding(finding, account, region)
+	if err != nil {
+		return fmt.Errorf("awsemu: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d, err := e.detector(account, region, detectorID)
+	if err != nil {
+		return err
+	}
+	for i, x := range d.Findings {
+		if x.ID == f.ID {
+			d.Findings[i] = f
+			return nil
+		}
+	}
+	d.Findings = append(d.Findings, f)
+	return nil
 }

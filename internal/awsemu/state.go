@@ -637,7 +637,8 @@ func (r *Region) clone() *Region {
 	}
 	c.Detectors = cloneMap(r.Detectors, func(d *Detector) *Detector {
 		x := *d
-		// Findings are immutable once loaded: share them.
+		// Findings are never changed in place (PutFinding replaces
+		// them): share them.
 		x.Findings = slices.Clone(d.Findings)
 		return &x
 	})
@@ -906,16 +907,9 @@ func (e *Emulator) AddFinding(account, region, detectorID string, finding []byte
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	a := e.state.Accounts[account]
-	if a == nil {
-		return fmt.Errorf("awsemu: no account %s", account)
-	}
-	var d *Detector
-	if r := a.Regions[region]; r != nil {
-		d = r.Detectors[detectorID]
-	}
-	if d == nil {
-		return fmt.Errorf("awsemu: no detector %s in %s/%s", detectorID, account, region)
+	d, err := e.detector(account, region, detectorID)
+	if err != nil {
+		return err
 	}
 	for _, x := range d.Findings {
 		if x.ID == f.ID {
