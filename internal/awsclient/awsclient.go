@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
@@ -222,6 +223,12 @@ func (f *Factory) CloudTrail(account, region string) *cloudtrail.Client {
 
 func (f *Factory) GuardDuty(account, region string) *guardduty.Client {
 	return guardduty.NewFromConfig(f.Config(account, region))
+}
+
+// SQS is the client of a finding queue. Its long polls (ReceiveMessage
+// with WaitTimeSeconds) hold a request open for up to 20 seconds.
+func (f *Factory) SQS(account, region string) *sqs.Client {
+	return sqs.NewFromConfig(f.Config(account, region))
 }
 
 func (f *Factory) AutoScaling(account, region string) *autoscaling.Client {

@@ -2,7 +2,8 @@
 // clients talk to over HTTP. It speaks the wire protocols of exactly the
 // calls cordon makes (EC2 query, the awsQuery services IAM, STS,
 // AutoScaling and both ELB APIs, the awsJson1_1 services SSM and
-// CloudTrail, and GuardDuty's restJson1), keeps state per account and
+// CloudTrail, SQS's query-compatible awsJson1_0, and GuardDuty's
+// restJson1), keeps state per account and
 // region, returns the real error codes with the real HTTP statuses, and
 // injects faults (throttling, 5xx, latency, per-resource failures).
 //
@@ -16,7 +17,8 @@
 //
 // The emulator is safe for concurrent requests: one mutex guards all
 // state, and every handler runs under it (handlers are microseconds; only
-// injected latency sleeps, and it sleeps outside the lock).
+// injected latency and SQS long polls wait, and they wait outside the
+// lock).
 package awsemu
 
 import (
@@ -106,6 +108,8 @@ func (e *Emulator) SetClock(now func() time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.clock = now
+	// Messages may have become visible at the new time.
+	e.wakeQueues()
 }
 
 func (e *Emulator) now() time.Time { return e.clock().UTC() }
@@ -359,6 +363,16 @@ type api struct {
 	global   bool // IAM: state per account, not per region
 	ops      map[string]handler
 
+	// awsJson: the protocol version, "1.1" when empty. queryErrorType,
+	// for a service that moved from awsQuery (SQS), gives the __type a
+	// legacy error code travels as; the code itself goes in the
+	// x-amzn-query-error header, where the SDK reads it.
+	jsonVersion    string
+	queryErrorType func(code string) string
+	// statuses are the HTTP statuses of this API's own error codes that
+	// statusOf does not know.
+	statuses map[string]int
+
 	throttle     *apiError
 	internal     *apiError
 	badToken     *apiError // unknown or inactive access key
@@ -389,6 +403,9 @@ func (a *api) accessDenied(action, arn, why string) *apiError {
 // statusOf is the HTTP status a service sends with code, for errors that
 // Faults.Fail injects by code alone.
 func (a *api) statusOf(code string) int {
+	if s, ok := a.statuses[code]; ok {
+		return s
+	}
 	switch code {
 	case a.throttle.Code:
 		return a.throttle.Status
@@ -417,7 +434,7 @@ func (a *api) statusOf(code string) int {
 }
 
 // apis is every API the emulator serves, each built by its service's file.
-var apis = []*api{ec2API, autoscalingAPI, elbAPI, elbv2API, iamAPI, stsAPI, ssmAPI, cloudtrailAPI, guarddutyAPI}
+var apis = []*api{ec2API, autoscalingAPI, elbAPI, elbv2API, iamAPI, stsAPI, ssmAPI, cloudtrailAPI, guarddutyAPI, sqsAPI}
 
 var (
 	apiBySigningName = map[string][]*api{}
@@ -435,6 +452,7 @@ func init() {
 	apiByTarget["AmazonSSM"] = ssmAPI
 	apiByTarget["CloudTrail_20131101"] = cloudtrailAPI
 	apiByTarget["com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"] = cloudtrailAPI
+	apiByTarget["AmazonSQS"] = sqsAPI
 }
 
 // queryErrors and jsonErrors fill the error codes the query and JSON front
@@ -806,11 +824,7 @@ func writeResult(w http.ResponseWriter, a *api, op, reqID string, out any) {
 			panic(fmt.Sprintf("awsemu: encoding %s response: %v", op, err))
 		}
 		buf.Write(b)
-		if a.protocol == protoJSON {
-			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		} else {
-			w.Header().Set("Content-Type", "application/json")
-		}
+		w.Header().Set("Content-Type", a.jsonContentType())
 	}
 	w.Header().Set("X-Amzn-RequestId", reqID)
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
@@ -841,22 +855,37 @@ func writeError(w http.ResponseWriter, a *api, reqID string, err *apiError) {
 		must(xml.NewEncoder(&buf).Encode(queryErrorBody{Xmlns: a.xmlns, Type: typ, Code: err.Code, Message: err.Message, RequestID: reqID}))
 		w.Header().Set("Content-Type", "text/xml")
 	case protoJSON, protoREST:
+		typ := err.Code
+		if a.queryErrorType != nil {
+			typ = a.queryErrorType(err.Code)
+			fault := "Sender"
+			if err.Status >= 500 {
+				fault = "Receiver"
+			}
+			w.Header().Set("X-Amzn-Query-Error", err.Code+";"+fault)
+		}
 		b, _ := json.Marshal(struct {
 			Type    string `json:"__type"`
 			Message string `json:"message"`
-		}{err.Code, err.Message})
+		}{typ, err.Message})
 		buf.Write(b)
-		w.Header().Set("X-Amzn-ErrorType", err.Code)
-		if a.protocol == protoJSON {
-			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		} else {
-			w.Header().Set("Content-Type", "application/json")
-		}
+		w.Header().Set("X-Amzn-ErrorType", typ)
+		w.Header().Set("Content-Type", a.jsonContentType())
 	}
 	w.Header().Set("X-Amzn-RequestId", reqID)
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(err.Status)
 	w.Write(buf.Bytes())
+}
+
+func (a *api) jsonContentType() string {
+	switch {
+	case a.protocol == protoREST:
+		return "application/json"
+	case a.jsonVersion != "":
+		return "application/x-amz-json-" + a.jsonVersion
+	}
+	return "application/x-amz-json-1.1"
 }
 
 type ec2ErrorBody struct {

@@ -34,8 +34,8 @@ func newFaults() *Faults {
 // Throttle makes the next n calls of op fail with the service's throttling
 // error (EC2 RequestLimitExceeded 503, Throttling 400 for the query
 // services, ThrottlingException for SSM and CloudTrail, GuardDuty's
-// TooManyRequestsException 429). A negative n throttles every call until
-// Clear; zero removes the registration.
+// TooManyRequestsException 429, SQS's RequestThrottled 403). A negative n
+// throttles every call until Clear; zero removes the registration.
 func (f *Faults) Throttle(op string, n int) {
 	checkOp(op)
 	f.mu.Lock()

@@ -122,6 +122,7 @@ type SeedRegion struct {
 	LoadBalancers     []SeedLoadBalancer  `json:"load_balancers"`
 	CloudTrailEvents  []SeedTrailEvent    `json:"cloudtrail_events"`
 	GuardDuty         *SeedGuardDuty      `json:"guardduty"`
+	Queues            []SeedQueue         `json:"sqs_queues"`
 }
 
 // SeedVPC is a VPC.
@@ -274,6 +275,37 @@ type SeedTrailResource struct {
 type SeedGuardDuty struct {
 	DetectorID string            `json:"detector_id"`
 	Findings   []json.RawMessage `json:"findings"`
+}
+
+// SeedQueue is an SQS standard queue. Attributes left out take SQS's
+// defaults; durations are in seconds.
+type SeedQueue struct {
+	Name                          string             `json:"name"`
+	VisibilityTimeout             *int               `json:"visibility_timeout"`
+	MessageRetentionPeriod        *int               `json:"message_retention_period"`
+	ReceiveMessageWaitTimeSeconds *int               `json:"receive_message_wait_time_seconds"`
+	DelaySeconds                  *int               `json:"delay_seconds"`
+	MaximumMessageSize            *int               `json:"maximum_message_size"`
+	RedrivePolicy                 *SeedRedrivePolicy `json:"redrive_policy"`
+	Tags                          map[string]string  `json:"tags"`
+	Messages                      []SeedMessage      `json:"messages"`
+}
+
+// SeedRedrivePolicy sends a queue's messages to a dead-letter queue of the
+// same region once received MaxReceiveCount times.
+type SeedRedrivePolicy struct {
+	DeadLetterQueue string `json:"dead_letter_queue"` // name or ARN
+	MaxReceiveCount int    `json:"max_receive_count"`
+}
+
+// SeedMessage is a message waiting in a queue, visible at once.
+type SeedMessage struct {
+	Body string `json:"body"`
+	// Attributes are String message attributes.
+	Attributes map[string]string `json:"attributes"`
+	// Sent defaults to when the emulator first uses the queue, on its
+	// clock; a message older than the queue's retention period is gone.
+	Sent *time.Time `json:"sent"`
 }
 
 // SeedError is a problem in a seed, at a JSON path and, when the seed was
@@ -900,6 +932,7 @@ func (b *builder) region(path string, a *Account, name string, sr *SeedRegion) {
 	if gd := sr.GuardDuty; gd != nil {
 		b.guardDuty(path+".guardduty", a, r, gd)
 	}
+	b.queues(path+".sqs_queues", a, r, sr.Queues)
 }
 
 func (b *builder) rules(path string, r *Region, g *SecurityGroup, in []SeedRule) []Rule {
@@ -1392,6 +1425,92 @@ func (b *builder) guardDuty(path string, a *Account, r *Region, gd *SeedGuardDut
 		d.Findings = append(d.Findings, f)
 	}
 	r.Detectors[d.ID] = d
+}
+
+// queues builds the region's SQS queues: all of them first, so that a
+// redrive policy may name any queue of the region, then their policies and
+// messages.
+func (b *builder) queues(path string, a *Account, r *Region, sqs []SeedQueue) {
+	built := make([]*Queue, len(sqs))
+	for i, sq := range sqs {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if !b.required(p+".name", sq.Name) {
+			continue
+		}
+		if strings.HasSuffix(sq.Name, ".fifo") {
+			b.errorf(p+".name", "FIFO queues are not supported by the emulator")
+			continue
+		}
+		if !b.pattern(p+".name", sq.Name, queueNameRE, "a queue name (1 to 80 characters of A-Z, a-z, 0-9, - and _)") {
+			continue
+		}
+		if r.Queues[sq.Name] != nil {
+			b.errorf(p+".name", "queue %q is defined twice in %s", sq.Name, r.Name)
+			continue
+		}
+		q := newQueue(r.Name, a.ID, sq.Name, b.epoch)
+		for _, f := range []struct {
+			key, attr string
+			v         *int
+		}{
+			{"visibility_timeout", "VisibilityTimeout", sq.VisibilityTimeout},
+			{"message_retention_period", "MessageRetentionPeriod", sq.MessageRetentionPeriod},
+			{"receive_message_wait_time_seconds", "ReceiveMessageWaitTimeSeconds", sq.ReceiveMessageWaitTimeSeconds},
+			{"delay_seconds", "DelaySeconds", sq.DelaySeconds},
+			{"maximum_message_size", "MaximumMessageSize", sq.MaximumMessageSize},
+		} {
+			if f.v == nil {
+				continue
+			}
+			if err := q.Attributes.set(map[string]string{f.attr: strconv.Itoa(*f.v)}, nil); err != nil {
+				lim := queueAttrLimits[f.attr]
+				b.errorf(p+"."+f.key, "%d is out of range: SQS accepts %d to %d", *f.v, lim[0], lim[1])
+			}
+		}
+		q.Tags = b.tags(p+".tags", sq.Tags, 50)
+		r.Queues[q.Name] = q
+		built[i] = q
+	}
+	for i, sq := range sqs {
+		q := built[i]
+		if q == nil {
+			continue
+		}
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if rp := sq.RedrivePolicy; rp != nil {
+			dlq := r.Queues[rp.DeadLetterQueue]
+			if dlq == nil {
+				dlq = r.queueByARN(rp.DeadLetterQueue)
+			}
+			switch {
+			case dlq == nil:
+				b.errorf(p+".redrive_policy.dead_letter_queue", "queue %q is not defined in %s", rp.DeadLetterQueue, r.Name)
+			case rp.MaxReceiveCount < 1 || rp.MaxReceiveCount > 1000:
+				b.errorf(p+".redrive_policy.max_receive_count", "must be between 1 and 1000")
+			default:
+				q.Attributes.RedrivePolicy = &RedrivePolicy{DeadLetterTargetARN: dlq.ARN, MaxReceiveCount: rp.MaxReceiveCount}
+			}
+		}
+		for j, sm := range sq.Messages {
+			mp := fmt.Sprintf("%s.messages[%d]", p, j)
+			entry := &sqsSendEntry{MessageBody: &sm.Body, MessageAttributes: map[string]sqsAttrValue{}}
+			for k, v := range sm.Attributes {
+				entry.MessageAttributes[k] = sqsAttrValue{DataType: "String", StringValue: &v}
+			}
+			m, _, err := q.prepare(entry)
+			if err != nil {
+				b.errorf(mp, "%s", err.Message)
+				continue
+			}
+			m.ID = b.ids.uuid("sqs-message", q.ARN)
+			m.SenderID = a.ID
+			if sm.Sent != nil {
+				m.Sent = sm.Sent.UTC()
+				m.VisibleAt = m.Sent
+			}
+			q.Messages = append(q.Messages, m)
+		}
+	}
 }
 
 // parseFinding checks the members of a GuardDuty finding that the

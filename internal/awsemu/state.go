@@ -117,6 +117,10 @@ type Region struct {
 	Commands          map[string]*Command          `json:"commands"`
 	Events            []*TrailEvent                `json:"cloudtrail_events,omitempty"` // newest first
 	Detectors         map[string]*Detector         `json:"detectors"`
+	Queues            map[string]*Queue            `json:"sqs_queues,omitempty"` // by name
+	// QueuesDeleted is when each recently deleted queue name was deleted:
+	// SQS refuses the name for 60 seconds.
+	QueuesDeleted map[string]time.Time `json:"sqs_queues_deleted,omitempty"`
 }
 
 // VPC is a virtual network.
@@ -404,6 +408,72 @@ type Finding struct {
 	doc       map[string]any  // Raw decoded, for FindingCriteria
 }
 
+// Queue is an SQS standard queue and its messages, oldest first.
+type Queue struct {
+	Name       string            `json:"name"`
+	Account    string            `json:"account"`
+	ARN        string            `json:"arn"`
+	Created    time.Time         `json:"created"`
+	Modified   time.Time         `json:"modified"`
+	Attributes QueueAttributes   `json:"attributes"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Messages   []*QueueMessage   `json:"messages"`
+	LastPurge  time.Time         `json:"last_purge,omitzero"`
+	// wake is closed, and forgotten, when the queue changes in a way a
+	// long poll waits for; nil while nobody waits.
+	wake chan struct{}
+	// polls counts the long polls waiting now.
+	polls int
+}
+
+// QueueAttributes are the settable attributes of a queue; durations in
+// seconds.
+type QueueAttributes struct {
+	VisibilityTimeout             int            `json:"visibility_timeout"`
+	MessageRetentionPeriod        int            `json:"message_retention_period"`
+	ReceiveMessageWaitTimeSeconds int            `json:"receive_message_wait_time_seconds"`
+	DelaySeconds                  int            `json:"delay_seconds"`
+	MaximumMessageSize            int            `json:"maximum_message_size"`
+	RedrivePolicy                 *RedrivePolicy `json:"redrive_policy,omitempty"`
+	Policy                        string         `json:"policy,omitempty"` // kept, not enforced
+	SqsManagedSseEnabled          bool           `json:"sqs_managed_sse_enabled"`
+}
+
+// RedrivePolicy moves a message to the dead-letter queue once it has been
+// received MaxReceiveCount times and becomes visible again.
+type RedrivePolicy struct {
+	DeadLetterTargetARN string `json:"deadLetterTargetArn"`
+	MaxReceiveCount     int    `json:"maxReceiveCount"`
+}
+
+// QueueMessage is a message in a queue.
+type QueueMessage struct {
+	ID         string                      `json:"id"`
+	Body       string                      `json:"body"`
+	Attributes map[string]MessageAttribute `json:"attributes,omitempty"`
+	GroupID    string                      `json:"group_id,omitempty"`
+	SenderID   string                      `json:"sender_id"`
+	// Sent is zero for a seeded message that gives no time: it is stamped
+	// with the emulator's clock when the queue is first used.
+	Sent time.Time `json:"sent,omitzero"`
+	// VisibleAt ends the message's delay or its visibility timeout.
+	VisibleAt     time.Time `json:"visible_at,omitzero"`
+	ReceiveCount  int       `json:"receive_count"`
+	FirstReceived time.Time `json:"first_received,omitzero"`
+	LastReceived  time.Time `json:"last_received,omitzero"`
+	// ReceiptHandle is the handle of the latest receive; earlier handles
+	// are stale.
+	ReceiptHandle       string `json:"receipt_handle,omitempty"`
+	DeadLetterSourceARN string `json:"dead_letter_source_arn,omitempty"`
+}
+
+// MessageAttribute is a message's user attribute.
+type MessageAttribute struct {
+	DataType    string `json:"data_type"` // String, Number or Binary, optionally with a ".suffix"
+	StringValue string `json:"string_value,omitempty"`
+	BinaryValue []byte `json:"binary_value,omitempty"`
+}
+
 // ---- lookups ---------------------------------------------------------------
 
 func (s *State) sortedAccounts() []*Account {
@@ -442,6 +512,7 @@ func newRegion(name string) *Region {
 		LoadBalancers:     map[string]*LoadBalancer{},
 		Commands:          map[string]*Command{},
 		Detectors:         map[string]*Detector{},
+		Queues:            map[string]*Queue{},
 	}
 }
 
@@ -642,7 +713,36 @@ func (r *Region) clone() *Region {
 		x.Findings = slices.Clone(d.Findings)
 		return &x
 	})
+	c.Queues = cloneMap(r.Queues, (*Queue).clone)
+	c.QueuesDeleted = maps.Clone(r.QueuesDeleted)
 	return &c
+}
+
+func (q *Queue) clone() *Queue {
+	x := *q
+	x.wake, x.polls = nil, 0
+	if q.Attributes.RedrivePolicy != nil {
+		p := *q.Attributes.RedrivePolicy
+		x.Attributes.RedrivePolicy = &p
+	}
+	x.Tags = cloneTags(q.Tags)
+	x.Messages = make([]*QueueMessage, len(q.Messages))
+	for i, m := range q.Messages {
+		x.Messages[i] = m.clone()
+	}
+	return &x
+}
+
+func (m *QueueMessage) clone() *QueueMessage {
+	x := *m
+	if m.Attributes != nil {
+		x.Attributes = make(map[string]MessageAttribute, len(m.Attributes))
+		for k, v := range m.Attributes {
+			v.BinaryValue = slices.Clone(v.BinaryValue)
+			x.Attributes[k] = v
+		}
+	}
+	return &x
 }
 
 func cloneRules(rs []Rule) []Rule {
