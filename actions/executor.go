@@ -30,6 +30,23 @@ type IncidentSummary struct {
 	Verdicts   []VerdictBrief  `json:"verdicts"`
 	Actions    []ActionOutcome `json:"actions"`
 	Summary    string          `json:"summary,omitempty"`
+	// Approval is set when the notification asks a person to approve a
+	// plan the daemon holds; Actions are then the planned ones, with
+	// result "pending".
+	Approval *ApprovalRequest `json:"approval,omitempty"`
+}
+
+// ApprovalRequest is a plan waiting for a person, in a notification.
+type ApprovalRequest struct {
+	PlanID string `json:"plan_id"`
+	// Reason says why it waits: the rule asks for manual approval, the
+	// circuit breaker is open, the target was acted on recently.
+	Reason string `json:"reason"`
+	// ExpiresAt is when it is rejected unless approved (RFC 3339).
+	ExpiresAt string `json:"expires_at"`
+	// Approve and Reject are the commands that decide it.
+	Approve string `json:"approve"`
+	Reject  string `json:"reject"`
 }
 
 // FindingBrief identifies the finding in a notification.

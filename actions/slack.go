@@ -145,6 +145,11 @@ func slackText(s *IncidentSummary) string {
 	if line != "" {
 		b.WriteString("\n" + slackEscape(clipText(line, slackMaxErrorLen)))
 	}
+	if ap := s.Approval; ap != nil {
+		fmt.Fprintf(&b, "\n:hourglass: Plan `%s` waits for approval until %s: %s\nApprove: `%s`\nReject: `%s`",
+			slackInline(ap.PlanID), slackEscape(ap.ExpiresAt), slackEscape(clipText(ap.Reason, slackMaxErrorLen)),
+			slackInline(ap.Approve), slackInline(ap.Reject))
+	}
 	if len(s.Actions) > 0 {
 		b.WriteString("\nActions:")
 		for i, a := range s.Actions {

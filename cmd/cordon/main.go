@@ -40,6 +40,9 @@ var commands = map[string]command{
 	"init":       {"Write the starter configuration and policies", runInit},
 	"test":       {"Run the Rego unit tests and scenario tests", runTest},
 	"version":    {"Show the cordon version", runVersion},
+	"serve":      {"Run the daemon: act on live findings (HTTP, SQS, GuardDuty)", runServe},
+	"approve":    {"Approve a plan the daemon holds for approval", runApprove},
+	"reject":     {"Reject a plan the daemon holds for approval", runReject},
 }
 
 func main() {

@@ -44,6 +44,8 @@ func stateUsage(m *meta) {
 	fmt.Fprint(m.stderr, `Usage: cordon state <subcommand> [options]
 
   list [-json]              incidents: id, finding, verdict, actions, status
+  list -pending             plans cordon serve holds for approval
+  list -rejected            input cordon serve rejected, with the reason
   show INCIDENT [-json]     everything recorded about an incident, with its timeline
   recover [-json]           finish the records of actions a crash left started
 `)
@@ -64,17 +66,29 @@ func (m *meta) openState(ctx context.Context) (*engine.Engine, state.Store, int)
 }
 
 func runStateList(ctx context.Context, m *meta, args []string) int {
-	fs := m.flagSet("state list [-config DIR] [-json]", "state list [options]")
+	fs := m.flagSet("state list [-config DIR] [-pending | -rejected] [-json]", "state list [options]")
 	m.configFlags(fs)
 	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON")
+	pending := fs.Bool("pending", false, "list the plans cordon serve holds for approval instead of incidents")
+	rejected := fs.Bool("rejected", false, "list the input cordon serve rejected (not findings of an accepted format) instead of incidents")
 	if code, ok := parse(fs, args); !ok {
 		return code
+	}
+	if *pending && *rejected {
+		fmt.Fprintln(m.stderr, "cordon state list: -pending and -rejected are alternatives: give one")
+		return 1
 	}
 	_, st, code := m.openState(ctx)
 	if st == nil {
 		return code
 	}
 	defer st.Close()
+	switch {
+	case *pending:
+		return m.listPending(ctx, st)
+	case *rejected:
+		return m.listRejected(ctx, st)
+	}
 	list, err := st.Incidents(ctx, state.IncidentFilter{})
 	if err != nil {
 		return m.fail("Cannot read state", err)
@@ -96,6 +110,67 @@ func runStateList(ctx context.Context, m *meta, args []string) int {
 		// shift the columns.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ui.Safe(s.ID), ui.Safe(s.Finding.Type), ui.Safe(s.Finding.Resource.ID),
 			ui.Safe(verdictsText(s.Verdicts)), ui.Safe(string(s.Status)), resultCounts(s.Actions, s.Reverted), s.UpdatedAt.UTC().Format(time.RFC3339))
+	}
+	tw.Flush()
+	return 0
+}
+
+// listPending lists the plans waiting for approval.
+func (m *meta) listPending(ctx context.Context, st state.Store) int {
+	list, err := st.Plans(ctx, state.PlanFilter{Status: []state.PlanStatus{state.PlanPending}})
+	if err != nil {
+		return m.fail("Cannot read state", err)
+	}
+	if m.jsonOut {
+		m.writeJSON(struct {
+			FormatVersion string             `json:"format_version"`
+			Plans         []state.PlanRecord `json:"plans"`
+		}{"1.0", list})
+		return 0
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(m.stdout, "No plans wait for approval.")
+		return 0
+	}
+	tw := tabwriter.NewWriter(m.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PLAN\tINCIDENT\tACTIONS\tCREATED\tEXPIRES\tWHY")
+	for _, p := range list {
+		expires := "-"
+		if p.ExpiresAt != nil {
+			expires = p.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", p.ID, ui.Safe(p.IncidentID), p.Actions,
+			p.CreatedAt.UTC().Format(time.RFC3339), expires, ui.Safe(p.Reason))
+	}
+	tw.Flush()
+	fmt.Fprintln(m.stdout, "\nReview one with GET /v1/plans/PLAN_ID, then: cordon approve PLAN_ID, or cordon reject PLAN_ID.")
+	return 0
+}
+
+// listRejected lists what the daemon's sources could not accept.
+func (m *meta) listRejected(ctx context.Context, st state.Store) int {
+	list, err := st.Rejections(ctx, 0)
+	if err != nil {
+		return m.fail("Cannot read state", err)
+	}
+	if m.jsonOut {
+		if list == nil {
+			list = []state.Rejection{}
+		}
+		m.writeJSON(struct {
+			FormatVersion string            `json:"format_version"`
+			Rejections    []state.Rejection `json:"rejections"`
+		}{"1.0", list})
+		return 0
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(m.stdout, "Nothing was rejected.")
+		return 0
+	}
+	tw := tabwriter.NewWriter(m.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSOURCE\tRECEIVED\tSIZE\tREASON")
+	for _, r := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", r.ID, ui.Safe(r.Source), r.ReceivedAt.UTC().Format(time.RFC3339), r.Size, ui.Safe(r.Reason))
 	}
 	tw.Flush()
 	return 0
@@ -253,7 +328,7 @@ func runStateRecover(ctx context.Context, m *meta, args []string) int {
 			fmt.Fprintln(m.stdout, "Nothing to recover: no action was left started.")
 		}
 		for _, r := range results {
-			fmt.Fprintf(m.stdout, "%s (incident %s): %s%s\n", r.Address, r.Incident, r.Result, noteText(r.Note))
+			fmt.Fprintf(m.stdout, "%s (incident %s): %s%s\n", ui.Safe(r.Address), ui.Safe(r.Incident), r.Result, ui.Safe(noteText(r.Note)))
 		}
 	}
 	return 0
