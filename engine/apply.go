@@ -42,6 +42,10 @@ type ApplyOptions struct {
 	// Progress receives a line per action as it starts and ends; nil
 	// discards.
 	Progress io.Writer
+	// OnChange, when set, is called as an action's change is about to be
+	// made: after its record is committed, before the call that makes it.
+	// The daemon measures its reaction time with it.
+	OnChange func(incident, address, typ string)
 	// Debug receives debug lines (AWS retries); nil discards.
 	Debug io.Writer
 	// Now is the clock; default time.Now.
@@ -661,6 +665,9 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 	}
 	if err != nil {
 		return err
+	}
+	if a.opts.OnChange != nil {
+		a.opts.OnChange(j.incident, j.action.Address, j.action.Type)
 	}
 	var (
 		after   map[string]any
