@@ -650,7 +650,8 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 		// What a notification's receiver was told is its live state.
 		live = notifiedOf(j)
 	}
-	id, err := record(live, a.kind == state.KindApply)
+	// Notifications are never withheld: people must hear of a burst most of all.
+	id, err := record(live, a.kind == state.KindApply && !notify)
 	var withheld *state.WithheldError
 	if errors.As(err, &withheld) {
 		// Recorded as skipped by the store, in the same transaction that

@@ -24,6 +24,7 @@ import (
 	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/internal/awsemu"
 	"github.com/cordonhq/cordon/internal/demo"
+	"github.com/cordonhq/cordon/sources"
 )
 
 // The daemon tests run the real daemon in process: its HTTP API on a
@@ -319,3 +320,6 @@ func renamed(id string) func(map[string]any) {
 		}
 	}
 }
+
+// sourcesBatch is a batch as the HTTP source hands it to the sink.
+func sourcesBatch(data []byte) sources.Batch { return sources.Batch{Source: "http", Data: data} }

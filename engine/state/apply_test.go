@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"testing"
 	"time"
 )
@@ -72,13 +73,23 @@ func TestBeginApply(t *testing.T) {
 			start: start("plan-1", true),
 		},
 		{
-			name: "running in a live process here",
+			name: "running in another live process here",
 			setup: func(t *testing.T, s *SQLiteStore) int64 {
-				beginApply(t, s, "plan-1", KindApply) // this process
+				id := beginApply(t, s, "plan-1", KindApply)
+				setApplyProcess(t, s, id, os.Getppid(), s.host) // the test's parent lives
 				return 0
 			},
 			start: start("plan-1", true),
 			want:  ErrApplyInProgress,
+		},
+		{
+			// A daemon whose apply was cancelled (drained) resumes it
+			// itself: the caller holds the plan's locks.
+			name: "left running by this process, resuming",
+			setup: func(t *testing.T, s *SQLiteStore) int64 {
+				return beginApply(t, s, "plan-1", KindApply)
+			},
+			start: start("plan-1", true),
 		},
 		{
 			// The caller holds the plan's locks, so an apply of the

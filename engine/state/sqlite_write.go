@@ -109,7 +109,10 @@ func (s *SQLiteStore) BeginApply(ctx context.Context, start ApplyStart) (int64, 
 				ErrAlreadyApplied, start.PlanID, owner, finished.String, status)
 		case kind != start.Kind:
 			return fmt.Errorf("plan %s is recorded as kind %q, not %q", start.PlanID, kind, start.Kind)
-		case s.host != "" && host == s.host && processAlive(pid):
+		// This process's own apply, left running by a cancelled context
+		// (a daemon draining), is resumed like a crashed one: the caller
+		// holds the plan's target locks, so no other apply of it runs.
+		case s.host != "" && host == s.host && pid != s.pid && processAlive(pid):
 			return fmt.Errorf("%w: plan %s is being applied by %s (pid %d on %s) since %s",
 				ErrApplyInProgress, start.PlanID, owner, pid, host, startedAt.String)
 		case !start.Resume:
