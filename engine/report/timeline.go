@@ -591,6 +591,27 @@ func (b *timelineBuilder) cordon(d *state.IncidentDetail) {
 			}
 		}
 	}
+	// The daemon's events: recurrences of the finding, plans held for
+	// approval and the decisions on them.
+	for _, ev := range d.Events {
+		var det fieldList
+		var detail map[string]any
+		if json.Unmarshal(ev.Detail, &detail) == nil {
+			for _, k := range sortedKeys(detail) {
+				det.add(k, clean(fmt.Sprint(detail[k]), maxDetail))
+			}
+		}
+		b.add(Entry{Time: ev.At.UTC(), Source: SourceCordon, Kind: "incident." + ev.Kind, Title: clean(ev.Summary, maxTitle), Details: Fields(det)})
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // changeSummary is a one-line before → after of the attributes an action
