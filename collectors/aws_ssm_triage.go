@@ -38,11 +38,23 @@ const (
 	// first 24,000 characters. Output that long was cut.
 	ssmOutputChars = 24000
 	// triageDefaultTimeout is the block's timeout unless it sets one; the
-	// script bounds each of its steps to 30 seconds.
+	// script bounds each of its steps to 30 seconds, and the whole of it
+	// to scriptBudget.
 	triageDefaultTimeout = 3 * time.Minute
 	// triageCancelWait bounds the CancelCommand sent after the timeout.
 	triageCancelWait = 10 * time.Second
 )
+
+// scriptBudget is how long the script may collect on a host given the
+// command's execution timeout: a fifth of it, and at least a poll and
+// five seconds, are left for the script to print what it has, for the
+// output to reach SSM and for the next poll to see it, so that a slow or
+// hostile host still gives facts rather than a timeout. (The script's own
+// bounds per file and per step hold within it.)
+func scriptBudget(execTimeout, poll time.Duration) time.Duration {
+	reserve := min(max(execTimeout/5, poll+5*time.Second), execTimeout/2)
+	return execTimeout - reserve
+}
 
 func init() {
 	Register(&Definition{
@@ -91,7 +103,7 @@ func (c *ssmTriage) Collect(ctx context.Context, req *Request) (map[string]any, 
 		InstanceIds:  []string{t.id},
 		Comment:      aws.String(truncateRunes(comment, 100)),
 		Parameters: map[string][]string{
-			"commands":         triage.Commands(),
+			"commands":         triage.Commands(scriptBudget(time.Duration(execTimeout)*time.Second, c.pollMax)),
 			"executionTimeout": {strconv.Itoa(execTimeout)},
 		},
 		// How long SSM tries to deliver it to an agent that is offline.

@@ -130,12 +130,19 @@ func TestSSMTriageFacts(t *testing.T) {
 			for _, c := range te.emu.Snapshot().Accounts[prodAccount].Regions[region].Commands {
 				cmd = c
 			}
-			if cmd == nil || cmd.DocumentName != "AWS-RunShellScript" || !slices.Equal(cmd.Parameters["commands"], triage.Commands()) ||
+			if cmd == nil || cmd.DocumentName != "AWS-RunShellScript" ||
 				!slices.Equal(cmd.InstanceIDs, []string{web1}) || !strings.Contains(cmd.Comment, incidentID) {
 				t.Fatalf("command sent %+v", cmd)
 			}
-			if et := cmd.Parameters["executionTimeout"]; len(et) != 1 || atoiOr0(et[0]) < 1 || atoiOr0(et[0]) > 20 {
-				t.Errorf("executionTimeout %v for a 20s timeout", et)
+			et := cmd.Parameters["executionTimeout"]
+			if len(et) != 1 || atoiOr0(et[0]) < 1 || atoiOr0(et[0]) > 20 {
+				t.Fatalf("executionTimeout %v for a 20s timeout", et)
+			}
+			// The script, set to collect for less than the timeout.
+			budget := scriptBudget(time.Duration(atoiOr0(et[0]))*time.Second, c.pollMax)
+			if budget <= 0 || budget >= time.Duration(atoiOr0(et[0]))*time.Second ||
+				!slices.Equal(cmd.Parameters["commands"], triage.Commands(budget)) {
+				t.Errorf("commands sent are not the script with a budget of %v under the %ss timeout", budget, et[0])
 			}
 		})
 	}
@@ -247,6 +254,19 @@ func TestSSMTriageConfig(t *testing.T) {
 	got := slices.Sorted(slices.Values(c.Permissions()))
 	if !slices.Equal(got, want) {
 		t.Errorf("Permissions() %v, want %v", got, want)
+	}
+}
+
+func TestScriptBudget(t *testing.T) {
+	for _, tc := range []struct{ timeout, want time.Duration }{
+		{3 * time.Minute, 144 * time.Second},  // a fifth left
+		{20 * time.Second, 10 * time.Second},  // a poll and 5s left
+		{12 * time.Second, 6 * time.Second},   // at most half left
+		{time.Second, 500 * time.Millisecond}, // (the script rounds it down to 0: host facts only)
+	} {
+		if got := scriptBudget(tc.timeout, 5*time.Second); got != tc.want {
+			t.Errorf("scriptBudget(%v) = %v, want %v", tc.timeout, got, tc.want)
+		}
 	}
 }
 

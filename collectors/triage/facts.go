@@ -16,11 +16,15 @@ type Facts struct {
 	Cron           []CronEntry
 	Files          []File
 	AuthorizedKeys []AuthorizedKey
+	// Skipped are the files the script did not read, or read only in part,
+	// and the sections its time budget left out.
+	Skipped []Skipped
 
 	// Truncated is set when something was left out: the output was cut
 	// (by SSM's 24,000 characters, the command's timeout or a failure),
-	// the script or the parser stopped a section at its limit, or a line
-	// was too long to read.
+	// the script or the parser stopped a section at its limit, a line was
+	// too long to read, or a file was skipped for any reason but being a
+	// link or not a regular file (those are evidence, not omissions).
 	Truncated bool
 }
 
@@ -94,6 +98,28 @@ type AuthorizedKey struct {
 	Comment string
 }
 
+// Skipped is a file the script did not read, or read only in part, and
+// why; or, without Path, a section it skipped.
+type Skipped struct {
+	// Section is the facts the file would have added to (authorized_keys,
+	// cron, processes, files, logins, users, connections).
+	Section string
+	Path    string
+	// Reason is why: symlink (not followed: Target is where it points),
+	// not_regular (FileType says what it is), too_large (Size: a text
+	// file was read in part, a log only its end, a file not hashed),
+	// timeout (its read took too long), budget (the script's time ran
+	// out), unreadable, or changed (a directory swapped for a link while
+	// it was entered).
+	Reason string
+	// Target is a symlink's target as the link names it; it was not read.
+	Target string
+	// FileType is what a not_regular file is: fifo, socket,
+	// character_device, block_device or other.
+	FileType string
+	Size     int64
+}
+
 // Map returns the facts as the JSON-shaped value the collector returns
 // (schema/facts/aws_ssm_triage.schema.json): every key present, times as
 // RFC 3339 UTC strings (left out when unknown), lists never null.
@@ -108,6 +134,7 @@ func (f *Facts) Map() map[string]any {
 		"cron":            mapEach(f.Cron, CronEntry.value),
 		"files":           mapEach(f.Files, File.value),
 		"authorized_keys": mapEach(f.AuthorizedKeys, AuthorizedKey.value),
+		"skipped":         mapEach(f.Skipped, Skipped.value),
 		"truncated":       f.Truncated,
 	}
 	setTime(m, "collected_at", f.CollectedAt)
@@ -170,4 +197,11 @@ func (f File) value() map[string]any {
 
 func (k AuthorizedKey) value() map[string]any {
 	return map[string]any{"user": k.User, "key": k.Key, "comment": k.Comment}
+}
+
+func (s Skipped) value() map[string]any {
+	return map[string]any{
+		"section": s.Section, "path": s.Path, "reason": s.Reason,
+		"target": s.Target, "file_type": s.FileType, "size": int(s.Size),
+	}
 }

@@ -322,9 +322,35 @@ func (p *parser) record(line []byte) {
 		}
 	case "hash":
 		p.hash(get(1), get(2))
+	case "skip":
+		if p.admit("skipped") {
+			p.skip(get(1), get(2), get(3), get(4))
+		}
 	case "limit":
 		p.f.Truncated = true
 	}
+}
+
+// skip records a file the script left out, or read in part. A link or a
+// file that is not regular is evidence of its own; anything else left
+// something out.
+func (p *parser) skip(section, path, reason, detail []byte) {
+	s := Skipped{Section: p.shared(section), Path: p.str(path), Reason: p.shared(reason)}
+	switch s.Reason {
+	case "":
+		p.f.Truncated = true
+		return
+	case "symlink":
+		s.Target = p.str(detail)
+	case "not_regular":
+		s.FileType = p.shared(detail)
+	case "too_large":
+		s.Size = int64(atoi(detail))
+	}
+	if s.Reason != "symlink" && s.Reason != "not_regular" {
+		p.f.Truncated = true
+	}
+	p.f.Skipped = append(p.f.Skipped, s)
 }
 
 func (p *parser) host(key string, v []byte) {

@@ -25,6 +25,7 @@
 //	auth    SOURCE LINE               an sshd line (Accepted, Failed, Invalid user) of the auth log or the journal
 //	file    MTIME SIZE PATH           a file changed within 7 days, newest first
 //	hash    SHA256 PATH               the SHA-256 of a changed file in a world-writable directory
+//	skip    SECTION PATH REASON DETAIL  a file not read, or read in part, and why (Skipped); PATH empty for a whole section
 //	limit   SECTION MAX               the script stopped a section at MAX records
 //	note    TEXT                      a remark (a tool that is missing)
 //	end
@@ -38,11 +39,27 @@
 //
 // Unknown tags and fields past the ones above are ignored, so the script
 // can grow without breaking older parsers.
+//
+// # What the script does not read
+//
+// The host is compromised, and its users can put links, FIFOs and huge
+// files wherever the script looks. So it follows no symbolic link to a
+// file it reads or hashes, nor to a directory on the way (but those
+// directly in /, which only root makes), opens only regular files, reads
+// each within a size and a time bound, and stops collecting once its time
+// budget (Commands) is spent. Each such file, and each section the budget
+// left out, is a skip record: REASON symlink (DETAIL the link's target, as
+// the link names it: never read), not_regular (DETAIL fifo, socket,
+// character_device, block_device, other), too_large (DETAIL the size: a
+// text file read in part, a log's end only, a file not hashed), timeout,
+// budget, unreadable, or changed (a directory swapped while entered).
 package triage
 
 import (
 	_ "embed"
+	"fmt"
 	"strings"
+	"time"
 )
 
 // Script is the triage script, sent as the commands of AWS-RunShellScript.
@@ -50,9 +67,20 @@ import (
 //go:embed triage.sh
 var Script string
 
+// budgetLine is the line of Script that sets its budget, BUDGET=seconds.
+const budgetLine = "\nBUDGET=150\n"
+
 // Commands returns Script as the lines AWS-RunShellScript's "commands"
 // parameter takes (the SSM agent joins them with newlines into one
-// script).
-func Commands() []string {
-	return strings.Split(strings.TrimSuffix(Script, "\n"), "\n")
+// script), set to collect for at most budget (in whole seconds): then it
+// skips what is left, says so, and prints what it has. Give it less than
+// the command's execution timeout, with room for the output to reach SSM.
+func Commands(budget time.Duration) []string {
+	return strings.Split(strings.TrimSuffix(withBudget(budget), "\n"), "\n")
+}
+
+// withBudget is Script set to collect for at most budget.
+func withBudget(budget time.Duration) string {
+	seconds := max(0, int(budget/time.Second))
+	return strings.Replace(Script, budgetLine, fmt.Sprintf("\nBUDGET=%d\n", seconds), 1)
 }
