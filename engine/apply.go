@@ -42,6 +42,10 @@ type ApplyOptions struct {
 	// Progress receives a line per action as it starts and ends; nil
 	// discards.
 	Progress io.Writer
+	// IncidentsRecorded says the caller recorded the plan's incidents
+	// already (the daemon records them with the plan), so Apply records
+	// only their evidence.
+	IncidentsRecorded bool
 	// OnChange, when set, is called as an action's change is about to be
 	// made: after its record is committed, before the call that makes it.
 	// The daemon measures its reaction time with it.
@@ -220,8 +224,10 @@ func (e *Engine) Apply(ctx context.Context, f *plan.File, opts ApplyOptions) (*A
 		}
 	}
 	for _, inc := range f.Plan.Incidents {
-		if err := opts.Store.PutIncident(ctx, incidentRecord(inc, f.Incidents[inc.ID])); err != nil {
-			return nil, err
+		if !opts.IncidentsRecorded {
+			if err := opts.Store.PutIncident(ctx, incidentRecord(inc, f.Incidents[inc.ID])); err != nil {
+				return nil, err
+			}
 		}
 		if err := recordEvidence(ctx, opts.Store, inc.ID, f.Incidents[inc.ID], a.now()); err != nil {
 			return nil, err

@@ -167,7 +167,9 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 	}
 	d.reactionStart(inc.ID, dl.ReceivedAt)
 	defer d.reacted(inc.ID, "", "") // forgets it, if no change was made
-	return d.applyPlan(ctx, rec.ID)
+	// The plan just stored is applied from memory: reading it back would
+	// only decode what was encoded.
+	return d.applyFile(ctx, rec, file)
 }
 
 // applyPlan applies a stored, approved plan. An apply a crash interrupted
@@ -181,13 +183,19 @@ func (d *Daemon) applyPlan(ctx context.Context, id string) error {
 	if rec.Status != state.PlanApproved {
 		return nil
 	}
-	log := d.log.With("plan", id, "incident_id", rec.IncidentID)
 	f, err := plan.Decode(rec.File)
 	if err != nil {
 		// State holds what cordon wrote; this is corruption, not input.
-		log.Error("stored plan is unreadable", "error", err)
+		d.log.Error("stored plan is unreadable", "plan", id, "incident_id", rec.IncidentID, "error", err)
 		return d.store.FinishPlan(ctx, id, state.PlanFailed, 0, "stored plan is unreadable: "+err.Error())
 	}
+	return d.applyFile(ctx, rec, f)
+}
+
+// applyFile applies an approved plan's file.
+func (d *Daemon) applyFile(ctx context.Context, rec *state.PlanRecord, f *plan.File) error {
+	id := rec.ID
+	log := d.log.With("plan", id, "incident_id", rec.IncidentID)
 	if len(f.Plan.Incidents) > 0 && f.Plan.Incidents[0].Finding.ID != "" {
 		log = log.With("finding_id", f.Plan.Incidents[0].Finding.ID)
 	}
@@ -196,8 +204,10 @@ func (d *Daemon) applyPlan(ctx context.Context, id string) error {
 		return d.replanStale(ctx, eng, rec, f, log)
 	}
 	opts := d.applyOptions(log)
-	// An approved plan is its own approval, as a saved plan is.
+	// An approved plan is its own approval, as a saved plan is; its
+	// incidents were recorded with it.
 	opts.ApproveManual = true
+	opts.IncidentsRecorded = true
 	res, err := eng.Apply(ctx, f, opts)
 	if errors.Is(err, engine.ErrAppliedPlan) {
 		log.Info("plan was applied before the restart")
