@@ -32,10 +32,11 @@ type Inbox interface {
 	// returns the attempts so far, this one included: a delivery that
 	// crashes the daemon every time is given up after a few.
 	StartDelivery(ctx context.Context, id int64) (int, error)
-	// FinishDelivery records what processing a delivery came to. With
-	// plan set, the plan is stored in the same transaction (its incident
-	// must be recorded already), so a crash leaves either a queued
-	// delivery or a stored plan, never a delivery done with its plan lost.
+	// FinishDelivery records what processing a delivery came to. The
+	// result's incident and events, and the plan, are recorded in the same
+	// transaction (a plan's incident must be recorded, by the result or
+	// before), so a crash leaves either a queued delivery or everything
+	// its processing decided, never a delivery done with its plan lost.
 	// Finishing a delivery that is not queued is an error.
 	FinishDelivery(ctx context.Context, id int64, res DeliveryResult, plan *PlanRecord) error
 	// RecordRejection records input a source could not accept (a malformed
@@ -155,9 +156,13 @@ type DeliveryFilter struct {
 
 // DeliveryResult is what FinishDelivery records.
 type DeliveryResult struct {
-	Outcome    DeliveryOutcome
-	PlanID     string
-	Error      string
+	Outcome DeliveryOutcome
+	PlanID  string
+	Error   string
+	// Incident, when set, is recorded (inserted or updated) first.
+	Incident *Incident
+	// Events are appended to their incidents' timelines.
+	Events     []IncidentEvent
 	FinishedAt time.Time
 }
 

@@ -229,9 +229,26 @@ func (s *SQLiteStore) FinishDelivery(ctx context.Context, id int64, res Delivery
 			res.PlanID = p.ID
 		}
 	}
+	var putIncident func(context.Context, *sql.Tx) error
+	if res.Incident != nil {
+		var err error
+		if putIncident, err = incidentWriter(*res.Incident); err != nil {
+			return err
+		}
+	}
 	finished := formatTime(orNow(res.FinishedAt))
 	ctx = withoutCancel(ctx)
 	return s.write(ctx, func(tx *sql.Tx) error {
+		if putIncident != nil {
+			if err := putIncident(ctx, tx); err != nil {
+				return err
+			}
+		}
+		for _, ev := range res.Events {
+			if err := insertEvent(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
 		if p != nil {
 			p.DeliveryID = id
 			if err := insertPlan(ctx, tx, p); err != nil {

@@ -166,15 +166,25 @@ func (s *SQLiteStore) FinishApply(ctx context.Context, applyID int64, status App
 
 // PutIncident implements Store.
 func (s *SQLiteStore) PutIncident(ctx context.Context, inc Incident) error {
-	if err := inc.validate(); err != nil {
+	put, err := incidentWriter(inc)
+	if err != nil {
 		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error { return put(ctx, tx) })
+}
+
+// incidentWriter checks an incident and returns the statement that
+// records it, for PutIncident or another write's transaction.
+func incidentWriter(inc Incident) (func(context.Context, *sql.Tx) error, error) {
+	if err := inc.validate(); err != nil {
+		return nil, err
 	}
 	var digest string
 	if inc.Facts != nil {
 		digest = sha256Hex(inc.Facts)
 	}
 	if inc.FactsSHA256 != "" && inc.FactsSHA256 != digest {
-		return fmt.Errorf("incident %s: facts have sha256 %q, not the %s given", inc.ID, digest, inc.FactsSHA256)
+		return nil, fmt.Errorf("incident %s: facts have sha256 %q, not the %s given", inc.ID, digest, inc.FactsSHA256)
 	}
 	matches, verdicts := inc.Matches, inc.Verdicts
 	if matches == nil {
@@ -185,11 +195,11 @@ func (s *SQLiteStore) PutIncident(ctx context.Context, inc Incident) error {
 	}
 	matchesJSON, err := json.Marshal(matches)
 	if err != nil {
-		return fmt.Errorf("incident %s: matches: %w", inc.ID, err)
+		return nil, fmt.Errorf("incident %s: matches: %w", inc.ID, err)
 	}
 	verdictsJSON, err := json.Marshal(verdicts)
 	if err != nil {
-		return fmt.Errorf("incident %s: verdicts: %w", inc.ID, err)
+		return nil, fmt.Errorf("incident %s: verdicts: %w", inc.ID, err)
 	}
 	created := orNow(inc.CreatedAt)
 	updated := inc.UpdatedAt
@@ -197,7 +207,7 @@ func (s *SQLiteStore) PutIncident(ctx context.Context, inc Incident) error {
 		updated = created
 	}
 	f := &inc.Finding
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, finding_id, finding_source, finding_type,
             severity, account, region, resource_type, resource_id, finding, matches, verdicts, facts,
             facts_sha256, finding_updated_at, finding_count, created_at, updated_at)
@@ -216,7 +226,7 @@ func (s *SQLiteStore) PutIncident(ctx context.Context, inc Incident) error {
 			jsonArg(inc.FindingData), string(matchesJSON), string(verdictsJSON), jsonArg(inc.Facts), digest,
 			inc.FindingUpdatedAt, inc.FindingCount, formatTime(created), formatTime(updated))
 		return err
-	})
+	}, nil
 }
 
 // ActionStarted implements Store. Besides inserting the record it checks,
