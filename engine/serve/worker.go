@@ -91,9 +91,11 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 	inc := p.Incidents[0]
 	data := res.Data[inc.ID]
 	log = log.With("incident_id", inc.ID)
-	if err := d.store.PutIncident(ctx, engine.IncidentRecord(inc, data)); err != nil {
-		return err
-	}
+	// The incident, its timeline events, the plan and the delivery's
+	// outcome are recorded in one transaction.
+	result := state.DeliveryResult{}
+	incRec := engine.IncidentRecord(inc, data)
+	result.Incident = &incRec
 	for _, v := range inc.Verdicts {
 		d.metrics.investigations.WithLabelValues(v.Verdict).Inc()
 		log.Info("verdict", "rule", v.Rule, "verdict", v.Verdict, "confidence", confidence(v.Confidence))
@@ -104,11 +106,9 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 			count = data.Finding.Count
 		}
 		detail, _ := json.Marshal(map[string]any{"updated_at": dl.FindingUpdatedAt, "count": count, "previous_updated_at": prevUpdated, "previous_count": prevCount, "delivery": dl.ID})
-		if err := d.store.AddIncidentEvent(ctx, state.IncidentEvent{IncidentID: inc.ID, Kind: state.EventRecurrence,
+		result.Events = append(result.Events, state.IncidentEvent{IncidentID: inc.ID, Kind: state.EventRecurrence,
 			Summary: fmt.Sprintf("finding re-published: count %d (was %d), updated %s", count, prevCount, dl.FindingUpdatedAt),
-			Detail:  detail, At: d.now()}); err != nil {
-			return err
-		}
+			Detail:  detail, At: d.now()})
 		log.Info("recurrence of a known incident: planned again", "count", count, "previous_count", prevCount)
 	}
 	if len(inc.Errors) > 0 {
@@ -118,11 +118,13 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 		}
 		log.Error("investigation failed", "errors", strings.Join(msgs, "; "))
 		d.metrics.investigations.WithLabelValues("error").Inc()
-		return d.store.FinishDelivery(ctx, id, state.DeliveryResult{Outcome: state.OutcomeFailed, Error: strings.Join(msgs, "; ")}, nil)
+		result.Outcome, result.Error = state.OutcomeFailed, strings.Join(msgs, "; ")
+		return d.store.FinishDelivery(ctx, id, result, nil)
 	}
 	if len(inc.Actions) == 0 {
 		log.Info("no actions planned")
-		return d.store.FinishDelivery(ctx, id, state.DeliveryResult{Outcome: state.OutcomeNoActions}, nil)
+		result.Outcome = state.OutcomeNoActions
+		return d.store.FinishDelivery(ctx, id, result, nil)
 	}
 
 	file := res.File(eng, d.now().UTC().Format(time.RFC3339Nano))
@@ -132,22 +134,26 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 	}
 	rec := &state.PlanRecord{ID: file.ID, IncidentID: inc.ID, ConfigDigest: file.ConfigDigest,
 		Actions: len(inc.Actions), File: body, CreatedAt: d.now()}
-	outcome := state.OutcomePlanned
+	result.Outcome, result.PlanID = state.OutcomePlanned, rec.ID
 	hold, err := d.holdReason(ctx, eng, inc)
 	if err != nil {
 		return err
 	}
 	switch {
 	case eng.Config().Serve.DryRun:
-		rec.Status, rec.Reason, outcome = state.PlanDryRun, "dry_run: recorded, never applied", state.OutcomeDryRun
+		rec.Status, rec.Reason, result.Outcome = state.PlanDryRun, "dry_run: recorded, never applied", state.OutcomeDryRun
+		result.Events = append(result.Events, d.planEvent(inc.ID, state.EventDryRun,
+			fmt.Sprintf("dry run: plan %s recorded with %d actions, none applied", rec.ID, len(inc.Actions)), rec.ID))
 	case hold != "":
 		exp := d.now().Add(eng.Config().Serve.ApprovalTimeout)
-		rec.Status, rec.Reason, rec.ExpiresAt, outcome = state.PlanPending, hold, &exp, state.OutcomePending
+		rec.Status, rec.Reason, rec.ExpiresAt, result.Outcome = state.PlanPending, hold, &exp, state.OutcomePending
+		result.Events = append(result.Events, d.planEvent(inc.ID, state.EventHeld,
+			fmt.Sprintf("plan %s waits for approval: %s", rec.ID, hold), rec.ID))
 	default:
 		rec.Status = state.PlanApproved
 		rec.DecidedBy = "cordon (approval = \"auto\")"
 	}
-	if err := d.store.FinishDelivery(ctx, id, state.DeliveryResult{Outcome: outcome, PlanID: rec.ID}, rec); err != nil {
+	if err := d.store.FinishDelivery(ctx, id, result, rec); err != nil {
 		return err
 	}
 	switch rec.Status {
@@ -155,13 +161,10 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 		for _, a := range inc.Actions {
 			log.Info("dry run: would have applied", "plan", rec.ID, "action", a.Address, "type", a.Type)
 		}
-		return d.event(ctx, inc.ID, state.EventDryRun, fmt.Sprintf("dry run: plan %s recorded with %d actions, none applied", rec.ID, len(inc.Actions)), rec.ID)
+		return nil
 	case state.PlanPending:
 		d.metrics.plansPending.Inc()
 		log.Warn("plan held for approval", "plan", rec.ID, "reason", hold, "expires_at", rec.ExpiresAt.UTC().Format(time.RFC3339))
-		if err := d.event(ctx, inc.ID, state.EventHeld, fmt.Sprintf("plan %s waits for approval: %s", rec.ID, hold), rec.ID); err != nil {
-			return err
-		}
 		d.notifyPending(ctx, eng, file, rec, log)
 		return nil
 	}
@@ -304,8 +307,13 @@ func (d *Daemon) replanStale(ctx context.Context, eng *engine.Engine, rec *state
 
 // event appends an incident event, naming the plan in its detail.
 func (d *Daemon) event(ctx context.Context, incident, kind, summary, planID string) error {
+	return d.store.AddIncidentEvent(ctx, d.planEvent(incident, kind, summary, planID))
+}
+
+// planEvent is an incident event about a plan.
+func (d *Daemon) planEvent(incident, kind, summary, planID string) state.IncidentEvent {
 	detail, _ := json.Marshal(map[string]string{"plan_id": planID})
-	return d.store.AddIncidentEvent(ctx, state.IncidentEvent{IncidentID: incident, Kind: kind, Summary: summary, Detail: detail, At: d.now()})
+	return state.IncidentEvent{IncidentID: incident, Kind: kind, Summary: summary, Detail: detail, At: d.now()}
 }
 
 // observeApply counts an apply's actions in the metrics.

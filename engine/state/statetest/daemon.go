@@ -249,6 +249,34 @@ func testApprovals(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("incident, events and plan in one transaction", func(t *testing.T) {
+		s := open(t)
+		got, _ := s.AcceptDeliveries(ctx, []state.Delivery{delivery("k1", "inc-n", "t")}, nil)
+		inc := Incident("inc-n", "i-9")
+		inc.FindingUpdatedAt, inc.FindingCount = "2025-03-01T12:00:00Z", 2
+		p := pending("plan-n")
+		p.IncidentID = "inc-n"
+		ev := state.IncidentEvent{IncidentID: "inc-n", Kind: state.EventHeld, Summary: "plan-n waits", At: T0}
+		bad := ev
+		bad.IncidentID = "inc-elsewhere"
+		// An event of an unrecorded incident fails it all: nothing is kept.
+		err := s.FinishDelivery(ctx, got[0].ID, state.DeliveryResult{Outcome: state.OutcomePending, Incident: &inc,
+			Events: []state.IncidentEvent{ev, bad}}, p)
+		WantErr(t, err, state.ErrNotFound)
+		if _, err := s.Incident(ctx, "inc-n"); err == nil {
+			t.Fatal("the incident of a failed finish was recorded")
+		}
+		err = s.FinishDelivery(ctx, got[0].ID, state.DeliveryResult{Outcome: state.OutcomePending, Incident: &inc,
+			Events: []state.IncidentEvent{ev}}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := s.Incident(ctx, "inc-n")
+		if err != nil || len(d.Events) != 1 || len(d.Plans) != 1 || d.Incident.FindingCount != 2 {
+			t.Fatalf("incident %+v, %v", d, err)
+		}
+	})
+
 	t.Run("a plan needs its incident", func(t *testing.T) {
 		s := open(t)
 		got, _ := s.AcceptDeliveries(ctx, []state.Delivery{delivery("k1", "inc-x", "t")}, nil)
