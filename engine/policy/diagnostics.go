@@ -50,6 +50,10 @@ func ErrorSummary(e *ast.Error) string {
 		return "Unsafe variable in Rego"
 	case ast.RecursionErr:
 		return "Recursive Rego rule"
+	case ast.CompileErr:
+		if strings.HasPrefix(e.Message, schemaAnnotationError) {
+			return "Invalid schema annotation"
+		}
 	case ast.TypeErr:
 		switch {
 		case strings.HasPrefix(e.Message, "undefined function"):
@@ -68,8 +72,8 @@ func detail(e *ast.Error) string {
 	var b strings.Builder
 	b.WriteString(e.Message)
 	if fn, ok := strings.CutPrefix(e.Message, "undefined function "); ok {
-		if why, removed := removed[fn]; removed {
-			fmt.Fprintf(&b, ": cordon policies cannot call %s because %s; a verdict must depend only on its input", fn, why)
+		if r, removed := removed[fn]; removed {
+			fmt.Fprintf(&b, ": cordon policies cannot call %s because %s; %s", fn, r.why, r.principle)
 		}
 	}
 	b.WriteString(".")

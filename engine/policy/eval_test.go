@@ -69,7 +69,6 @@ func TestEvalVerdict(t *testing.T) {
 		{pkg: "verdict.impact_array", wantErr: `policy verdict.impact_array: impact must be a string; got array ["a"] (cfg/eval/verdict_impact_array.rego:5)`},
 		{pkg: "verdict.conflict", wantErr: "policy verdict.conflict: rule data.verdict.conflict.verdict produced conflicting values:\n  \"malicious\" at cfg/eval/verdict_conflict.rego:3\n  \"benign\" at cfg/eval/verdict_conflict.rego:5"},
 		{pkg: "verdict.builtin_error", wantErr: `policy verdict.builtin_error: to_number: strconv.ParseFloat: parsing "Backdoor:EC2/C&CActivity.B!DNS": invalid syntax (cfg/eval/verdict_builtin_error.rego:3)`},
-		{pkg: "verdict.schema_ref", wantErr: `policy verdict.schema_ref: json.match_schema: remote reference loading disabled: http://127.0.0.1:1/schema.json (cfg/eval/verdict_schema_ref.rego:5)`},
 		{pkg: "verdict.nosuch", wantErr: `policy verdict.nosuch: no policy declares package verdict.nosuch`},
 		{pkg: "verdict.bad-name", wantErr: `invalid policy package name "verdict.bad-name": a package name is dot-separated identifiers, such as cordon.verdict`},
 	}

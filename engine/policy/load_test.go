@@ -107,6 +107,26 @@ func TestLoadDiagnostics(t *testing.T) {
 			summary:          "Undefined function",
 			detailSubstrings: []string{"undefined function rand.intn", "because it is random"},
 		}}},
+		{"match_schema", []wantDiag{{
+			file: "cfg/errors/match_schema/policy.rego", line: 5, col: 13,
+			summary:          "Undefined function",
+			detailSubstrings: []string{"undefined function json.match_schema", "because it loads the files and URLs a schema's $ref names"},
+		}}},
+		{"verify_schema", []wantDiag{{
+			file: "cfg/errors/verify_schema/policy.rego", line: 6, col: 24,
+			summary:          "Undefined function",
+			detailSubstrings: []string{"undefined function json.verify_schema", "because it loads the files and URLs a schema's $ref names"},
+		}}},
+		{"annotation_file", []wantDiag{{
+			file: "cfg/errors/annotation_file/policy.rego", line: 7, col: 1,
+			summary:          "Invalid schema annotation",
+			detailSubstrings: []string{`schemas annotation for input.facts.extra: $ref "file:///etc/hostname" points outside the schema`, "never to a file or URL"},
+		}}},
+		{"annotation_id", []wantDiag{{
+			file: "cfg/errors/annotation_id/policy.rego", line: 7, col: 1,
+			summary:          "Invalid schema annotation",
+			detailSubstrings: []string{`$id "file:///etc/hostname" sets a base URI`},
+		}}},
 		{"typo", []wantDiag{{
 			file: "cfg/errors/typo/policy.rego", line: 6, col: 2, endCol: 23,
 			summary:          "Undefined reference",
@@ -409,7 +429,7 @@ func TestCapabilities(t *testing.T) {
 	if len(have) != len(all)-len(removed) {
 		t.Errorf("%d built-ins kept of %d, with %d removed", len(have), len(all), len(removed))
 	}
-	for _, keep := range []string{"time.parse_rfc3339_ns", "net.cidr_contains", "io.jwt.decode", "json.match_schema", "print", "internal.print", "sprintf"} {
+	for _, keep := range []string{"time.parse_rfc3339_ns", "net.cidr_contains", "io.jwt.decode", "print", "internal.print", "sprintf"} {
 		if !have[keep] {
 			t.Errorf("%s was removed", keep)
 		}

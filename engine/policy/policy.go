@@ -4,13 +4,16 @@
 //
 // Policies are Rego v1. They are parsed and compiled once per configuration
 // load, with capabilities that leave out every built-in reaching the network,
-// the environment, the clock or randomness, and type-checked against the JSON
-// Schema of the input document, so that a misspelt input field is a compile
-// error with its position rather than a rule that silently never fires. Each
-// package is then evaluated as one prepared query over an input document
-// built directly as an OPA value (Set.BuildInput), so an evaluation does no
-// compilation and no JSON conversion, and the raw finding is converted only
-// as far as some policy can read it.
+// the file system, the environment, the clock or randomness, and
+// type-checked against the JSON Schema of the input document, so that a
+// misspelt input field is a compile error with its position rather than a
+// rule that silently never fires. Policies arrive in pull requests, so
+// nothing in them may reach past them: schemas in their annotations may not
+// refer to files or URLs either. Each package is then evaluated as one
+// prepared query over an input document built directly as an OPA value
+// (Set.BuildInput), so an evaluation does no compilation and no JSON
+// conversion, and the raw finding is converted only as far as some policy
+// can read it.
 package policy
 
 import (
@@ -155,11 +158,12 @@ func Load(fsys fs.FS, displayDir string, paths []string, opts Options) (*Set, hc
 }
 
 // NewCompiler returns a compiler configured as Load configures its own
-// (capabilities, input schema, print statements, Rego v1) but with nothing
+// (capabilities, input schema, print statements, Rego v1, schema
+// annotations that cannot reach outside the policies) but with nothing
 // compiled yet: `cordon test` hands it to OPA's test runner, which adds its
 // own stages before compiling Modules.
 func (s *Set) NewCompiler() *ast.Compiler {
-	c := ast.NewCompiler().
+	c := withSchemaRefCheck(ast.NewCompiler()).
 		WithCapabilities(Capabilities()).
 		WithDefaultRegoVersion(ast.RegoV1).
 		WithEnablePrintStatements(s.printer != nil).
