@@ -11,9 +11,11 @@ import (
 // same finding and facts always give the same plan (SPEC §5), and policies
 // arrive in pull requests, so they must not reach past the policy bundle:
 // nothing that reaches the network, the file system, the environment or the
-// clock, and nothing random. Calling one is a compile error at the call
-// ("undefined function http.send"). Every other built-in was reviewed and
-// is listed, with why it is safe, in capabilities_test.go.
+// clock, and nothing random. Nor may one call escape the evaluation limits
+// (limits.go), which stop an evaluation between steps but cannot interrupt
+// a built-in in the middle of a call. Calling one is a compile error at the
+// call ("undefined function http.send"). Every other built-in was reviewed
+// and is listed, with why it is safe, in capabilities_test.go.
 var removed = map[string]removal{
 	// The network.
 	"http.send":          {"it reaches the network", inputOnly},
@@ -41,12 +43,19 @@ var removed = map[string]removal{
 	"uuid.rfc4122":           {"it is random", inputOnly},
 	"io.jwt.encode_sign":     {"its signatures use random state", inputOnly},
 	"io.jwt.encode_sign_raw": {"its signatures use random state", inputOnly},
+	// One call from a few bytes of arguments allocates without bound, all at
+	// once: the process dies of it before the evaluation limits can act.
+	"bits.lsh":                {"one call can allocate without bound: bits.lsh(1, 1e12) asks for 125 GB at once", bounded},
+	"strings.render_template": {"one call can allocate without bound: a template ranges over integers ({{range 100000}}), and nested ranges write gigabytes", bounded},
 }
 
 // removal is why a built-in is removed: the reason, then the principle.
 type removal struct{ why, principle string }
 
-const inputOnly = "a verdict must depend only on its input"
+const (
+	inputOnly = "a verdict must depend only on its input"
+	bounded   = "an evaluation must stay within its time and memory limits"
+)
 
 var (
 	capsOnce sync.Once

@@ -17,7 +17,7 @@ import (
 const (
 	pure     = "pure: its result depends only on its arguments"
 	operator = "pure: an operator of the language"
-	large    = "pure, but its result can be huge"
+	large    = "pure, but its result can be huge; the evaluation limits (limits.go) bound it, and it checks for cancellation as it builds"
 	cached   = "pure; compiled patterns are cached in memory, keyed by the pattern"
 	zone     = "pure for UTC and named zones (read from the tz database, embedded as a fallback); the zone \"Local\" is the host's zone, the one fact about the host a policy can learn, and no secret"
 	parser   = "pure: parses the string it is given, loads nothing"
@@ -45,7 +45,8 @@ var allowedBuiltins = map[string]string{
 	"abs": pure, "ceil": pure, "floor": pure, "round": pure, "format_int": pure, "to_number": pure,
 	"count": pure, "sum": pure, "product": pure, "max": pure, "min": pure, "sort": pure, "all": pure, "any": pure,
 	"numbers.range": large, "numbers.range_step": large,
-	"bits.and": pure, "bits.or": pure, "bits.xor": pure, "bits.negate": pure, "bits.lsh": pure, "bits.rsh": pure,
+	"bits.and": pure, "bits.or": pure, "bits.xor": pure, "bits.negate": pure,
+	"bits.rsh": "pure; its result is never larger than its argument",
 	"is_array": pure, "is_boolean": pure, "is_null": pure, "is_number": pure, "is_object": pure, "is_set": pure, "is_string": pure,
 	"type_name": pure, "cast_array": pure, "cast_boolean": pure, "cast_null": pure, "cast_object": pure, "cast_set": pure, "cast_string": pure,
 	"units.parse": pure, "units.parse_bytes": pure,
@@ -67,7 +68,6 @@ var allowedBuiltins = map[string]string{
 	"trim": pure, "trim_left": pure, "trim_prefix": pure, "trim_right": pure, "trim_space": pure, "trim_suffix": pure,
 	"strings.any_prefix_match": pure, "strings.any_suffix_match": pure, "strings.count": pure,
 	"strings.replace_n": pure, "strings.reverse": pure, "strings.split_n": pure,
-	"strings.render_template": "pure: text/template over the values it is given, with no functions that reach outside",
 
 	// Patterns.
 	"re_match": cached, "regex.match": cached, "regex.is_valid": cached, "regex.split": cached,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
@@ -107,33 +108,42 @@ func (s *Set) prepareQuery(ctx context.Context, query string) (preparedQuery, er
 		opts = append(opts, rego.EnablePrintStatements(true), rego.PrintHook(s.printer))
 	}
 	pq, err := rego.New(opts...).PrepareForEval(ctx)
-	return preparedQuery{pq: pq}, err
+	return preparedQuery{pq: pq, limits: s.limits}, err
 }
 
 // preparedQuery is a prepared OPA query and the way to run it.
 type preparedQuery struct {
-	pq rego.PreparedEvalQuery
+	pq     rego.PreparedEvalQuery
+	limits evalLimits
 }
 
 var noMetrics = metrics.NoOp()
 
-// eval runs the query once over input. Cancellation follows ctx without the
-// goroutine per evaluation OPA would otherwise start to watch it.
+// eval runs the query once over input, under the Set's time and memory
+// limits (limits.go): one exceeding them returns a *LimitError.
+// Cancellation follows ctx without the goroutine per evaluation OPA would
+// otherwise start to watch it.
 func (q preparedQuery) eval(ctx context.Context, input ast.Value, opts ...rego.EvalOption) (rego.ResultSet, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("evaluation cancelled: %w", err)
 	}
-	cancel := topdown.NewCancel()
-	stop := context.AfterFunc(ctx, cancel.Cancel)
+	g := watchdog.watch(q.limits)
+	defer watchdog.release(g)
+	stop := context.AfterFunc(ctx, g.Cancel)
 	defer stop()
 	opts = append(opts,
 		rego.EvalParsedInput(input),
-		rego.EvalExternalCancel(cancel),
+		rego.EvalExternalCancel(g),
 		rego.EvalMetrics(noMetrics),
 	)
 	rs, err := q.pq.Eval(ctx, opts...)
-	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("evaluation cancelled: %w", ctx.Err())
+	if err != nil {
+		if lim := g.exceeded(); lim != nil {
+			return nil, lim
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("evaluation cancelled: %w", ctx.Err())
+		}
 	}
 	return rs, err
 }
@@ -149,7 +159,25 @@ func evalError(pkg string, err error) error {
 			e.File, e.Line = te.Location.File, te.Location.Row
 		}
 	}
+	e.Message = truncate(e.Message, maxMessage)
 	return e
+}
+
+// maxMessage bounds OPA's error messages, which quote the values at fault:
+// to_number over a ten-megabyte string says so in ten megabytes, and the
+// message goes into the plan.
+const maxMessage = 2000
+
+// truncate cuts s to at most max bytes, at a rune boundary, saying so.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes more)", s[:cut], len(s)-cut)
 }
 
 // binding returns the term a query bound to name, nil when there was no
@@ -402,12 +430,12 @@ func decodeAction(e *ast.Term) (ResponseAction, *shapeError) {
 		case "reason":
 			dst = &a.Reason
 		default:
-			bad = &shapeError{"actions", e, fmt.Sprintf("actions entry %v has unknown key %v; an entry has action, target and reason", e, k)}
+			bad = &shapeError{"actions", e, fmt.Sprintf("actions entry %s has unknown key %s; an entry has action, target and reason", show(e), show(k))}
 			return true
 		}
 		s, ok := v.Value.(ast.String)
 		if !ok {
-			bad = &shapeError{"actions", e, fmt.Sprintf("actions entry %v: %s must be a string; got %s", e, string(key), describe(v))}
+			bad = &shapeError{"actions", e, fmt.Sprintf("actions entry %s: %s must be a string; got %s", show(e), string(key), describe(v))}
 			return true
 		}
 		*dst = string(s)
@@ -417,16 +445,60 @@ func decodeAction(e *ast.Term) (ResponseAction, *shapeError) {
 		return a, bad
 	}
 	if a.Action == "" {
-		return a, &shapeError{"actions", e, fmt.Sprintf("actions entry %v has no action; it must name an action block", e)}
+		return a, &shapeError{"actions", e, fmt.Sprintf("actions entry %s has no action; it must name an action block", show(e))}
 	}
 	return a, nil
 }
 
 // describe names a value's type and, when short, the value, for messages.
 func describe(t *ast.Term) string {
-	s := t.String()
-	if len(s) > 60 {
-		return ast.ValueName(t.Value)
+	if s, ok := shortString(t, 60); ok {
+		return ast.ValueName(t.Value) + " " + s
 	}
-	return ast.ValueName(t.Value) + " " + s
+	return ast.ValueName(t.Value)
+}
+
+// show renders a value for a message, or names its type when it is long.
+func show(t *ast.Term) string {
+	if s, ok := shortString(t, 500); ok {
+		return s
+	}
+	return "(" + ast.ValueName(t.Value) + " too long to show)"
+}
+
+// shortString renders t if its text is at most max bytes long. Whether it
+// is gets decided before rendering, by a walk that stops once it has seen
+// enough: a policy's value can share its parts ([x, x], nested forty
+// times), so that its text would run to terabytes although the value
+// takes a few kilobytes of memory.
+func shortString(t *ast.Term, max int) (string, bool) {
+	budget := 2*max + 16 // over-estimates the text of scalars and separators
+	if !fits(t.Value, &budget) {
+		return "", false
+	}
+	s := t.String()
+	return s, len(s) <= max
+}
+
+// fits charges a value's size to budget and reports whether it stayed
+// positive, visiting no more nodes than the budget allows.
+func fits(v ast.Value, budget *int) bool {
+	*budget -= 2
+	switch x := v.(type) {
+	case ast.String:
+		*budget -= len(x)
+	case ast.Number:
+		*budget -= len(x)
+	case *ast.Array:
+		for i := 0; i < x.Len() && *budget >= 0; i++ {
+			fits(x.Elem(i).Value, budget)
+		}
+	case ast.Object:
+		x.Until(func(k, v *ast.Term) bool {
+			return !fits(k.Value, budget) || !fits(v.Value, budget)
+		})
+	case ast.Set:
+		x.Until(func(e *ast.Term) bool { return !fits(e.Value, budget) })
+	}
+	return *budget >= 0
 }

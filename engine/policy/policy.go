@@ -13,7 +13,9 @@
 // prepared query over an input document built directly as an OPA value
 // (Set.BuildInput), so an evaluation does no compilation and no JSON
 // conversion, and the raw finding is converted only as far as some policy
-// can read it.
+// can read it. Every evaluation runs under a time limit and a bound on heap
+// growth (Options.EvalTimeout, Options.EvalMemory), so that a runaway
+// policy fails its own evaluation rather than the process.
 package policy
 
 import (
@@ -28,6 +30,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -46,6 +49,15 @@ type Options struct {
 	IncludeTests bool
 	// Print receives print() output; nil compiles print() calls away.
 	Print io.Writer
+	// EvalTimeout bounds each evaluation of a package: zero means
+	// DefaultEvalTimeout (5s), a negative value no limit. An evaluation
+	// past it is stopped and fails with a *LimitError.
+	EvalTimeout time.Duration
+	// EvalMemory bounds, in bytes, how much the heap may grow while one
+	// evaluation runs: zero means DefaultEvalMemory (256 MiB), a negative
+	// value no bound. An evaluation over it is stopped and fails with a
+	// *LimitError.
+	EvalMemory int64
 }
 
 // Set is a compiled set of policies. It is safe for concurrent evaluation
@@ -60,6 +72,7 @@ type Set struct {
 	printer  *printer    // nil when print() is compiled away
 	input    *projection // what of the input document the policies read
 	store    storage.Store
+	limits   evalLimits
 
 	prepareMu sync.Mutex                           // serializes preparation
 	prepared  atomic.Pointer[map[string]*prepared] // copy-on-write, read lock-free by Eval*
@@ -82,6 +95,7 @@ func Load(fsys fs.FS, displayDir string, paths []string, opts Options) (*Set, hc
 		modules: map[string]*ast.Module{},
 		pkgSet:  map[string]bool{},
 		store:   inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false)),
+		limits:  newEvalLimits(opts),
 	}
 	if opts.Print != nil {
 		s.printer = &printer{w: opts.Print}
