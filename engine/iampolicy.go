@@ -26,9 +26,9 @@ type permissioner interface{ Permissions() []string }
 
 // IAMPolicy returns the least-privilege policy for the identity cordon
 // acts as (the role it assumes in each account, or its own): one
-// statement per configured action and collector type, listing exactly the
-// API actions that type's code calls. Types that call no AWS API
-// (webhooks, files) have no statement.
+// statement per configured action, collector and source type, listing
+// exactly the API actions that type's code calls. Types that call no AWS
+// API (webhooks, files) have no statement.
 func (e *Engine) IAMPolicy() IAMPolicy {
 	byType := map[string][]string{}
 	for _, a := range e.cfg.Actions {
@@ -40,6 +40,12 @@ func (e *Engine) IAMPolicy() IAMPolicy {
 		if p, ok := c.Impl.(permissioner); ok {
 			byType[c.Type] = p.Permissions()
 		}
+	}
+	// The daemon's sources read with the same identity (the role in the
+	// queue's or the detectors' account). Their statements are named
+	// apart from the action and collector types: CordonSourceSqs.
+	for _, s := range e.cfg.Sources {
+		byType["source_"+s.Type] = s.Def.IAMActions
 	}
 	types := make([]string, 0, len(byType))
 	for t, perms := range byType {
