@@ -163,10 +163,12 @@ func TestBeginApply(t *testing.T) {
 	}
 }
 
-// setApplyProcess makes an apply look like another process's.
+// setApplyProcess makes an apply look like another process's, recorded
+// without boot id or start time: its pid alone decides whether it lives
+// (apply_identity_test.go has the cases of the full identity).
 func setApplyProcess(t *testing.T, s *SQLiteStore, id int64, pid int, host string) {
 	t.Helper()
-	if err := s.execRaw(t, `UPDATE applies SET pid = ?, host = ? WHERE id = ?`, pid, host, id); err != nil {
+	if err := s.execRaw(t, `UPDATE applies SET pid = ?, host = ?, boot_id = '', proc_start = '' WHERE id = ?`, pid, host, id); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -20,6 +20,7 @@ type migration struct {
 var sqliteMigrations = []migration{
 	{1, "incidents, applies, actions, evidence, locks", schemaV1},
 	{2, "the daemon: inbox, rejections, cursors, plans, incident events; rules of actions", schemaV2},
+	{3, "holders' boot id and process start time; lock events", schemaV3},
 }
 
 // schemaV1 is the first schema. Tables are STRICT, so a value of the wrong
@@ -264,6 +265,47 @@ END;
 CREATE TRIGGER incident_events_no_delete BEFORE DELETE ON incident_events
 BEGIN
     SELECT RAISE(ABORT, 'incident events are append-only');
+END;
+`
+
+// schemaV3 identifies a lock's holder and a running apply's process by
+// the host's boot id and the process's start time besides its pid and host
+// name, so that a pid reused after a crash (cordon as pid 1 of a restarted
+// container) does not keep a dead holder's locks held (see
+// process_identity.go). Rows from before keep both empty, and the pid-only
+// rule. lock_events records the locks removed from their holders: forced
+// by a person or taken over from a dead holder; it is append-only like
+// evidence.
+const schemaV3 = `
+ALTER TABLE locks ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE locks ADD COLUMN proc_start TEXT NOT NULL DEFAULT '';
+ALTER TABLE applies ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE applies ADD COLUMN proc_start TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE lock_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind        TEXT NOT NULL CHECK (kind IN ('forced', 'taken_over')),
+    lock_id     TEXT NOT NULL,
+    lock_key    TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    host        TEXT NOT NULL,
+    boot_id     TEXT NOT NULL,
+    proc_start  TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    liveness    TEXT NOT NULL CHECK (liveness IN ('alive', 'dead', 'unknown')),
+    by_owner    TEXT NOT NULL,
+    by_pid      INTEGER NOT NULL,
+    by_host     TEXT NOT NULL,
+    at          TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER lock_events_no_update BEFORE UPDATE ON lock_events
+BEGIN
+    SELECT RAISE(ABORT, 'lock events are append-only');
+END;
+CREATE TRIGGER lock_events_no_delete BEFORE DELETE ON lock_events
+BEGIN
+    SELECT RAISE(ABORT, 'lock events are append-only');
 END;
 `
 

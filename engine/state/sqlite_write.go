@@ -79,21 +79,23 @@ func (s *SQLiteStore) BeginApply(ctx context.Context, start ApplyStart) (int64, 
 		return 0, err
 	}
 	now := formatTime(orNow(start.StartedAt))
+	me := s.self()
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var (
 			kind                Kind
 			status              ApplyStatus
-			owner, host         string
-			pid                 int
+			owner               string
+			h                   process
 			startedAt, finished sql.NullString
 		)
-		err := tx.QueryRowContext(ctx, `SELECT id, kind, status, owner, pid, host, started_at, finished_at
-            FROM applies WHERE plan_id = ?`, start.PlanID).Scan(&id, &kind, &status, &owner, &pid, &host, &startedAt, &finished)
+		err := tx.QueryRowContext(ctx, `SELECT id, kind, status, owner, pid, host, boot_id, proc_start, started_at, finished_at
+            FROM applies WHERE plan_id = ?`, start.PlanID).Scan(&id, &kind, &status, &owner, &h.PID, &h.Host, &h.BootID, &h.Start, &startedAt, &finished)
+		pid, host := h.PID, h.Host
 		if errors.Is(err, sql.ErrNoRows) {
 			res, err := tx.ExecContext(ctx, `INSERT INTO applies (plan_id, kind, config_digest, cordon_version,
-                owner, pid, host, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
-				start.PlanID, start.Kind, start.ConfigDigest, start.CordonVersion, start.Owner, s.pid, s.host, now)
+                owner, pid, host, boot_id, proc_start, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
+				start.PlanID, start.Kind, start.ConfigDigest, start.CordonVersion, start.Owner, me.PID, me.Host, me.BootID, me.Start, now)
 			if err != nil {
 				return err
 			}
@@ -111,8 +113,11 @@ func (s *SQLiteStore) BeginApply(ctx context.Context, start ApplyStart) (int64, 
 			return fmt.Errorf("plan %s is recorded as kind %q, not %q", start.PlanID, kind, start.Kind)
 		// This process's own apply, left running by a cancelled context
 		// (a daemon draining), is resumed like a crashed one: the caller
-		// holds the plan's target locks, so no other apply of it runs.
-		case s.host != "" && host == s.host && pid != s.pid && processAlive(pid):
+		// holds the plan's target locks, so no other apply of it runs. A
+		// record with this process's pid on this host is either that or a
+		// dead process's (the pid is this process's now). Any other is
+		// judged like a lock's holder: pid, boot id and start time.
+		case !(host == me.Host && pid == me.PID) && liveness(me, h) == LivenessAlive:
 			return fmt.Errorf("%w: plan %s is being applied by %s (pid %d on %s) since %s",
 				ErrApplyInProgress, start.PlanID, owner, pid, host, startedAt.String)
 		case !start.Resume:
@@ -120,8 +125,8 @@ func (s *SQLiteStore) BeginApply(ctx context.Context, start ApplyStart) (int64, 
 				ErrApplyInterrupted, start.PlanID, owner, startedAt.String, pid, host)
 		}
 		// Resume: the apply is now this process's.
-		_, err = tx.ExecContext(ctx, `UPDATE applies SET pid = ?, host = ?, resumed_at = ? WHERE id = ?`,
-			s.pid, s.host, now, id)
+		_, err = tx.ExecContext(ctx, `UPDATE applies SET pid = ?, host = ?, boot_id = ?, proc_start = ?, resumed_at = ? WHERE id = ?`,
+			me.PID, me.Host, me.BootID, me.Start, now, id)
 		return err
 	})
 	if err != nil {

@@ -17,6 +17,8 @@ package state
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,14 +125,27 @@ type Reader interface {
 type Locker interface {
 	// Lock takes the locks on keys (see TargetLockKey) for owner, all or
 	// none, waiting up to timeout for holders to release them (0 fails at
-	// once). A lock whose holder is a process on this host that no longer
-	// exists is stale and taken over. On timeout the error is a *LockError
-	// (errors.Is ErrLockTimeout) naming the key and its holder. The returned
-	// function releases exactly the locks taken here.
+	// once). A lock whose holder is dead (LivenessDead: a process of this
+	// host that no longer runs, judged by its pid, the host's boot id and
+	// the process's start time) is stale: it is taken over, and the
+	// takeover recorded as a LockEvent. On timeout the error is a
+	// *LockError (errors.Is ErrLockTimeout) naming the key, its holder and
+	// the lock's id. The returned function releases exactly the locks
+	// taken here.
 	Lock(ctx context.Context, keys []string, owner string, timeout time.Duration) (release func() error, err error)
-	// ForceUnlock removes a lock whatever its holder, for a holder that
-	// crashed on another host: `terraform force-unlock`'s counterpart.
-	ForceUnlock(ctx context.Context, key string) error
+	// Locks lists the locks held, by key, each with its id and what this
+	// process can tell of its holder (Liveness).
+	Locks(ctx context.Context) ([]LockInfo, error)
+	// ForceUnlock removes the lock whose id (LockInfo.ID) is id, whatever
+	// its holder: for a holder on another host that crashed, `terraform
+	// force-unlock`'s counterpart. It records, in the same transaction, a
+	// LockEvent saying who forced it (by: user@host) and whose lock it
+	// was, and returns the lock removed. An id no lock has (released, or
+	// released and taken again, which gives a new id) is ErrNotFound.
+	ForceUnlock(ctx context.Context, id, by string) (LockInfo, error)
+	// LockEvents returns the locks removed from their holders, forced or
+	// taken over, oldest first. They are append-only.
+	LockEvents(ctx context.Context) ([]LockEvent, error)
 }
 
 // Errors the engine tells apart. They are wrapped with the specifics (the
@@ -474,11 +489,78 @@ const MaxEvidenceSize = 64 << 20
 
 // LockInfo describes a lock and its holder.
 type LockInfo struct {
-	Key        string    `json:"key"`
-	Owner      string    `json:"owner"`
-	PID        int       `json:"pid"`
-	Host       string    `json:"host"`
-	AcquiredAt time.Time `json:"acquired_at"`
+	// ID names this acquisition of the lock: `cordon state unlock ID`
+	// removes it. A lock released and taken again has another id, so an
+	// unlock meant for a dead holder cannot remove its successor's lock.
+	ID    string `json:"id"`
+	Key   string `json:"key"`
+	Owner string `json:"owner"`
+	PID   int    `json:"pid"`
+	Host  string `json:"host"`
+	// BootID and ProcessStart identify the holder beyond its pid: the
+	// host's boot id and the process's start time as its kernel reports
+	// it (on Linux, clock ticks since boot). Empty when the holder's
+	// platform could not tell, or for a lock an older cordon took.
+	BootID       string    `json:"boot_id,omitempty"`
+	ProcessStart string    `json:"process_start,omitempty"`
+	AcquiredAt   time.Time `json:"acquired_at"`
+	// Liveness is what the process that read the lock can tell of its
+	// holder.
+	Liveness Liveness `json:"liveness"`
+}
+
+// Liveness is whether a lock's holder still runs, as far as the process
+// judging it can tell.
+type Liveness string
+
+// Liveness values.
+const (
+	// LivenessAlive: the holder is on this host, and a process with its
+	// pid runs (started at the recorded time, where one was recorded).
+	LivenessAlive Liveness = "alive"
+	// LivenessDead: the holder was on this host and is gone (no process
+	// with its pid, another process under its pid, or a reboot since). The
+	// next Lock of its key takes the lock over.
+	LivenessDead Liveness = "dead"
+	// LivenessUnknown: the holder is on another host, so it is never
+	// presumed dead; only `cordon state unlock` removes its lock.
+	LivenessUnknown Liveness = "unknown"
+)
+
+// LockEventKind says how a lock was removed from its holder.
+type LockEventKind string
+
+// Lock event kinds.
+const (
+	// LockForced: a person removed it with `cordon state unlock`.
+	LockForced LockEventKind = "forced"
+	// LockTakenOver: Lock found its holder dead and took the lock over.
+	LockTakenOver LockEventKind = "taken_over"
+)
+
+// LockEvent records a lock removed from its holder by someone else: the
+// audit trail of forced unlocks and takeovers.
+type LockEvent struct {
+	ID   int64         `json:"id"`
+	Kind LockEventKind `json:"kind"`
+	// Lock is the lock removed, its holder, and what the remover could
+	// tell of the holder then (Liveness).
+	Lock LockInfo `json:"lock"`
+	// By is who removed it: user@host for a forced unlock, the new
+	// holder's owner for a takeover. ByPID and ByHost are its process.
+	By     string    `json:"by"`
+	ByPID  int       `json:"by_pid"`
+	ByHost string    `json:"by_host"`
+	At     time.Time `json:"at"`
+}
+
+// lockID is the id of the lock on key taken with token (one Lock call's
+// rows share a token): short enough to type, and derived from the token,
+// so each acquisition of the key has its own. It is not the token, which
+// stays the holder's.
+func lockID(key, token string) string {
+	sum := sha256.Sum256([]byte(token + "\x00" + key))
+	return hex.EncodeToString(sum[:6])
 }
 
 // LockError is a lock not acquired: its key is held by Holder. It matches
@@ -494,6 +576,9 @@ func (e *LockError) Error() string {
 		h.Key, h.Owner, h.PID, h.Host, h.AcquiredAt.UTC().Format(time.RFC3339))
 	if e.Timeout > 0 {
 		msg += fmt.Sprintf("; gave up after waiting %s", e.Timeout)
+	}
+	if h.ID != "" {
+		msg += fmt.Sprintf("; lock id %s: if its holder is gone, `cordon state unlock %s` removes it", h.ID, h.ID)
 	}
 	return msg
 }

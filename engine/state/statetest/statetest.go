@@ -31,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"Guardrails", testGuardrails},
 		{"ConcurrentLimit", testConcurrentLimit},
 		{"FindingVersion", testFindingVersion},
+		{"Locks", testLocks},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
