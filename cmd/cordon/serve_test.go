@@ -344,3 +344,51 @@ func incidentOf(t *testing.T, dir string) string {
 	return list[0].ID
 }
 
+
+// cordon demo -serve: the daemon reads the queue, contains web-1 with no
+// command typed, and holds the credential plan until it is approved.
+func TestDemoServe(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	code, out, errOut := cordon(t, "demo", "-serve", "-no-color", "-state-dir", dir)
+	if code != 0 {
+		t.Fatalf("demo -serve: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"source=sqs.guardduty_events",
+		"security groups [sg-0123456789abcdef0] -> [sg-0e1f2a3b4c5d6e7f8]",
+		"state running -> stopped",
+		"requires manual approval",
+		"Nothing has changed in AWS: the plan waits.",
+		"access key AKIAXQ4G7NF2CIDEPLOY Active -> Inactive",
+		"malicious  responded",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the demo's output lacks %q", want)
+		}
+	}
+	// The state it kept holds both incidents, responded, and the approval.
+	st, err := state.OpenSQLite(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	list, err := st.Incidents(context.Background(), state.IncidentFilter{})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("incidents %v %v", list, err)
+	}
+	for _, inc := range list {
+		if inc.Status != state.StatusResponded {
+			t.Errorf("%s: %s", inc.ID, inc.Status)
+		}
+	}
+	plans, _ := st.Plans(context.Background(), state.PlanFilter{Status: []state.PlanStatus{state.PlanApplied}})
+	approved := 0
+	for _, p := range plans {
+		if p.DecidedBy == "alice" {
+			approved++
+		}
+	}
+	if len(plans) != 2 || approved != 1 {
+		t.Errorf("applied plans %+v, want 2, one approved by alice", plans)
+	}
+}

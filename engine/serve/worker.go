@@ -90,7 +90,6 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 	}
 	inc := p.Incidents[0]
 	data := res.Data[inc.ID]
-	log = log.With("incident_id", inc.ID)
 	// The incident, its timeline events, the plan and the delivery's
 	// outcome are recorded in one transaction.
 	result := state.DeliveryResult{}
