@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +193,50 @@ func TestGuardDutySourceContainsInstance(t *testing.T) {
 	}
 	h.stop()
 	checkSourceCalls(t, h, "testdata/guardduty", "guardduty")
+}
+
+// A daemon that dies between committing a delivery and deleting its SQS
+// message (here: the delete fails, which leaves the same state a SIGKILL
+// at that moment does) gets the message again once its visibility ends;
+// the redelivery is a counted duplicate, nothing is acted on twice, and
+// the message is then deleted.
+func TestSQSRedeliveryAfterCommitIsDeduplicated(t *testing.T) {
+	h := newSourceHarness(t, map[string]cty.Value{"queue_url": cty.StringVal(sourceQueueURL)}, func(r *awsemu.SeedRegion) {
+		one := 1
+		r.Queues = append(r.Queues, awsemu.SeedQueue{Name: sourceQueue, VisibilityTimeout: &one})
+	})
+	h.emu.Faults().Fail("sqs:DeleteMessageBatch", sourceQueue, "InternalFailure", "injected: the process died before the delete")
+	dir := copyDir(t, "testdata/sqs")
+	hcl, _ := os.ReadFile(filepath.Join(dir, "cordon.hcl"))
+	os.WriteFile(filepath.Join(dir, "cordon.hcl"), []byte(strings.Replace(string(hcl), `visibility_timeout = "30s"`, `visibility_timeout = "1s"`, 1)), 0o600)
+	h.start(func(o *serve.Options) { o.Engine.Dir = dir })
+	var detail map[string]any
+	json.Unmarshal(finding(t, web1Finding, nil), &detail)
+	event, _ := json.Marshal(map[string]any{"version": "0", "id": "e1", "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+		"account": demo.ProdAccount, "region": demo.Region, "resources": []any{}, "detail": detail})
+	if _, err := h.emu.SendMessage(demo.ProdAccount, demo.Region, sourceQueue, string(event)); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("web-1 stopped", func() bool { return h.instance(web1).State == "stopped" })
+	// The failed delete left the message; it comes back and is a duplicate.
+	h.waitFor("the redelivery counted as a duplicate", func() bool {
+		ds, _ := h.store.Deliveries(context.Background(), state.DeliveryFilter{})
+		return len(ds) == 1 && ds[0].Duplicates >= 1
+	})
+	h.emu.Faults().Clear()
+	h.waitFor("the message deleted", func() bool {
+		ms, err := h.emu.QueueMessages(demo.ProdAccount, demo.Region, sourceQueue)
+		return err == nil && len(ms) == 0
+	})
+	h.idle()
+	if n := h.calls("ModifyNetworkInterfaceAttribute"); n != 1 {
+		t.Errorf("isolation calls = %d, want 1", n)
+	}
+	if n := h.calls("StopInstances"); n != 1 {
+		t.Errorf("stop calls = %d, want 1", n)
+	}
+	list, _ := h.store.Incidents(context.Background(), state.IncidentFilter{})
+	if len(list) != 1 {
+		t.Errorf("%d incidents, want 1", len(list))
+	}
 }
