@@ -47,7 +47,7 @@ func (e *Engine) Recover(ctx context.Context, opts ApplyOptions) ([]RecoverResul
 		release, err := opts.Store.Lock(ctx, []string{state.TargetLockKey(rec.Target)}, opts.Owner, 0)
 		if errors.Is(err, state.ErrLockTimeout) {
 			out = append(out, RecoverResult{ActionID: rec.ID, Incident: rec.IncidentID, Address: rec.Address, Result: state.ResultStarted,
-				Note: "in flight: a running apply holds the target's lock; left alone"})
+				Note: heldNote(err)})
 			continue
 		}
 		if err != nil {
@@ -61,6 +61,25 @@ func (e *Engine) Recover(ctx context.Context, opts ApplyOptions) ([]RecoverResul
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// heldNote says why recovery left an action alone: its target's lock is
+// held, by a live apply or by one on another host that cordon cannot
+// judge (a dead holder on this host would have been taken over). It names
+// the holder and the lock's id, so a holder known to be gone can be
+// unlocked and the action recovered.
+func heldNote(err error) string {
+	var le *state.LockError
+	if !errors.As(err, &le) || le.Holder.ID == "" {
+		return "in flight: a running apply holds the target's lock; left alone"
+	}
+	h := le.Holder
+	where := "running on this host"
+	if h.Liveness != state.LivenessAlive {
+		where = "on another host, which cordon cannot check"
+	}
+	return fmt.Sprintf("in flight: the target's lock %s is held by %s (pid %d on %s, %s); left alone. If that apply is gone, run `cordon state unlock %s`, then recover again",
+		h.ID, h.Owner, h.PID, h.Host, where, h.ID)
 }
 
 // recoverStarted recovers the started actions of the apply being resumed,

@@ -34,6 +34,10 @@ func runState(ctx context.Context, m *meta, args []string) int {
 		return runStateShow(ctx, m, args[1:])
 	case "recover":
 		return runStateRecover(ctx, m, args[1:])
+	case "locks":
+		return runStateLocks(ctx, m, args[1:])
+	case "unlock":
+		return runStateUnlock(ctx, m, args[1:])
 	}
 	fmt.Fprintf(m.stderr, "cordon state: unknown subcommand %q\n\n", args[0])
 	stateUsage(m)
@@ -48,6 +52,9 @@ func stateUsage(m *meta) {
   list -rejected            input cordon serve rejected, with the reason
   show INCIDENT [-json]     everything recorded about an incident, with its timeline
   recover [-json]           finish the records of actions a crash left started
+  locks [-json]             the target locks held, their ids and holders
+  locks -history            the locks forced or taken over from their holders
+  unlock [-force] LOCK_ID   remove a lock whose holder is gone (asks first)
 `)
 }
 
