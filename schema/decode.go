@@ -56,6 +56,9 @@ func (d *decoder) release() {
 type syntaxError struct {
 	msg    string
 	Offset int // byte offset of the offending byte (len(data) at end of input)
+	// tooDeep marks the value nesting deeper than the decoder's limit:
+	// valid JSON past a bound rather than a syntax error.
+	tooDeep bool
 }
 
 func (e *syntaxError) Error() string { return e.msg }
@@ -68,6 +71,9 @@ type decoder struct {
 	data  []byte
 	pos   int
 	depth int
+	// limit bounds nesting in skip, when lower than maxDepth: the
+	// splitter's bound on one record (Limits.MaxDepth).
+	limit int
 	buf   []byte // scratch for unescaping strings
 	// Stacks of the members and elements of the objects and arrays being
 	// decoded, so each map and slice is made once at its final size.
@@ -475,8 +481,8 @@ func (d *decoder) skip() error {
 	}
 	switch c := d.data[d.pos]; c {
 	case '{', '[':
-		if d.depth++; d.depth > maxDepth {
-			return d.errorf("exceeded max depth")
+		if d.depth++; d.depth > maxDepth || (d.limit > 0 && d.depth > d.limit) {
+			return &syntaxError{msg: "exceeded max depth", Offset: d.pos, tooDeep: true}
 		}
 		isObj := c == '{'
 		closing := byte(']')

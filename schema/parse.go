@@ -38,8 +38,12 @@ func Parse(name string, data []byte) ([]*Finding, error) {
 // BatchImportFindings body or a GetFindings response, a JSON array) yields
 // several findings; an empty one yields none. Each finding's Raw is its own
 // JSON as it appears in the record (the array element, the event's
-// detail), without line breaks and indentation. Errors are *ParseError.
+// detail), without line breaks and indentation. Errors are *ParseError;
+// a record the splitter rejected (Record.Err) returns its error.
 func ParseRecord(name string, rec Record) ([]*Finding, error) {
+	if rec.Err != nil {
+		return nil, rec.Err
+	}
 	v, err := decodeJSON(rec.Raw)
 	if err != nil {
 		return nil, recordSyntaxError(name, rec, err)

@@ -458,16 +458,19 @@ func TestSplitRecords(t *testing.T) {
 		in   string
 		want []Record // Raw as text
 	}{
-		{"single object", ` {"a":1} `, []Record{{0, 1, 2, []byte(`{"a":1}`)}}},
-		{"array", "[\n  {\"a\":1},\n  {\"b\":\n 2}\n]", []Record{{0, 2, 3, []byte(`{"a":1}`)}, {1, 3, 3, []byte("{\"b\":\n 2}")}}},
-		{"NDJSON", "{\"a\":1}\n\n{\"b\":2}\r\n  {\"c\":3}", []Record{{0, 1, 1, []byte(`{"a":1}`)}, {1, 3, 1, []byte(`{"b":2}`)}, {2, 4, 3, []byte(`{"c":3}`)}}},
-		{"BOM", "\xef\xbb\xbf{\"a\":1}", []Record{{0, 1, 1, []byte(`{"a":1}`)}}},
+		{"single object", ` {"a":1} `, []Record{{0, 1, 2, []byte(`{"a":1}`), nil}}},
+		{"array", "[\n  {\"a\":1},\n  {\"b\":\n 2}\n]", []Record{{0, 2, 3, []byte(`{"a":1}`), nil}, {1, 3, 3, []byte("{\"b\":\n 2}"), nil}}},
+		{"NDJSON", "{\"a\":1}\n\n{\"b\":2}\r\n  {\"c\":3}", []Record{{0, 1, 1, []byte(`{"a":1}`), nil}, {1, 3, 1, []byte(`{"b":2}`), nil}, {2, 4, 3, []byte(`{"c":3}`), nil}}},
+		{"BOM", "\xef\xbb\xbf{\"a\":1}", []Record{{0, 1, 1, []byte(`{"a":1}`), nil}}},
 		{"empty array", `[ ]`, nil},
-		{"array then object", "[1]\n{}", []Record{{0, 1, 1, []byte(`[1]`)}, {1, 2, 1, []byte(`{}`)}}},
-		{"Findings list", "{\"ResponseMetadata\":{},\"Findings\":[\n {\"a\":1},\n {\"b\":2}],\"NextToken\":\"t\"}", []Record{{0, 2, 2, []byte(`{"a":1}`)}, {1, 3, 2, []byte(`{"b":2}`)}}},
+		// A top-level array's elements are records wherever it is, so a
+		// stream of arrays is split as it is read.
+		{"array then object", "[1]\n{}", []Record{{0, 1, 2, []byte(`1`), nil}, {1, 2, 1, []byte(`{}`), nil}}},
+		{"NDJSON of arrays", "[1,2]\n[3]", []Record{{0, 1, 2, []byte(`1`), nil}, {1, 1, 4, []byte(`2`), nil}, {2, 2, 2, []byte(`3`), nil}}},
+		{"Findings list", "{\"ResponseMetadata\":{},\"Findings\":[\n {\"a\":1},\n {\"b\":2}],\"NextToken\":\"t\"}", []Record{{0, 2, 2, []byte(`{"a":1}`), nil}, {1, 3, 2, []byte(`{"b":2}`), nil}}},
 		{"findings list", `{"findings":[]}`, nil},
-		{"object with findings and more", `{"findings":[{"a":1}],"other":1}`, []Record{{0, 1, 1, []byte(`{"findings":[{"a":1}],"other":1}`)}}},
-		{"Findings not a list", `{"Findings":{}}`, []Record{{0, 1, 1, []byte(`{"Findings":{}}`)}}},
+		{"object with findings and more", `{"findings":[{"a":1}],"other":1}`, []Record{{0, 1, 1, []byte(`{"findings":[{"a":1}],"other":1}`), nil}}},
+		{"Findings not a list", `{"Findings":{}}`, []Record{{0, 1, 1, []byte(`{"Findings":{}}`), nil}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
