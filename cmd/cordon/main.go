@@ -30,7 +30,7 @@ var commands = map[string]command{
 	"emulator":   {"Run the in-memory AWS emulator", runEmulator},
 	"demo":       {"Run cordon end to end against the emulator, no account needed", runDemo},
 	"apply":      {"Apply a plan: act on the findings, recorded in state", runApply},
-	"state":      {"List, show and recover what state recorded", runState},
+	"state":      {"List, show, recover and unlock what state recorded", runState},
 	"revert":     {"Undo an incident's reversible actions", runRevert},
 	"report":     {"Write an incident's report: verdict, timeline, scope, evidence", runReport},
 	"iam-policy": {"Print the least-privilege IAM policy for the configuration", runIAMPolicy},
