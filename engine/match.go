@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -70,13 +71,20 @@ func toSet(ss []string) map[string]bool {
 	return m
 }
 
-// matchStatic applies every filter but the condition.
+// matchStatic applies every filter but the condition to the finding's
+// primary resource.
 func (m *scopeMatcher) matchStatic(f *schema.Finding) bool {
-	r := &f.Resource
-	if m.accounts != nil && !m.accounts[f.Account] {
+	return m.matchResource(f.Account, f.Region, &f.Resource)
+}
+
+// matchResource applies every filter but the condition to a resource in
+// an account and region: the finding's primary resource when matching,
+// any target of a response when planning and applying (SPEC §2).
+func (m *scopeMatcher) matchResource(account, region string, r *schema.Resource) bool {
+	if m.accounts != nil && !m.accounts[account] {
 		return false
 	}
-	if len(m.regions) > 0 && !m.regions.matchAny(f.Region) {
+	if len(m.regions) > 0 && !m.regions.matchAny(region) {
 		return false
 	}
 	if m.resourceTypes != nil && !m.resourceTypes[r.Type] {
@@ -88,12 +96,18 @@ func (m *scopeMatcher) matchStatic(f *schema.Finding) bool {
 			return false
 		}
 	}
-	for _, t := range m.excludeTags {
-		if v, ok := r.Tags[t.key]; ok && t.value.match(v) {
-			return false
+	return m.excludedBy(r.Tags) == nil
+}
+
+// excludedBy returns the first exclude tag of the scope that tags carry,
+// or nil.
+func (m *scopeMatcher) excludedBy(tags map[string]string) *tagGlob {
+	for i, t := range m.excludeTags {
+		if v, ok := tags[t.key]; ok && t.value.match(v) {
+			return &m.excludeTags[i]
 		}
 	}
-	return true
+	return nil
 }
 
 // matchStatic applies the rule's own filters but the condition.
@@ -201,6 +215,40 @@ func (e *Engine) matchFinding(f *schema.Finding) ([]match, hcl.Diagnostics) {
 		out = append(out, match{rule: rm, scope: matched})
 	}
 	return out, diags
+}
+
+// targetInScope reports whether a response's target passes at least one of
+// the rule's scopes (SPEC §2: every target of every planned action, not
+// only the primary resource): types, accounts, regions, tags, exclude_tags
+// and condition, the condition seeing the target as `resource`. The
+// account and region are the target's, which actions act in. finding
+// returns the finding's condition value, converted only when a condition
+// needs it. It returns the scope passed, or why none was.
+func (e *Engine) targetInScope(rm *ruleMatcher, account, region string, target *schema.Resource, finding func() cty.Value) (*scopeMatcher, string) {
+	var why []string
+	for _, sm := range rm.scopes {
+		if !sm.matchResource(account, region, target) {
+			if t := sm.excludedBy(target.Tags); t != nil {
+				why = append(why, fmt.Sprintf("scope.%s excludes it (tag %q = %q)", sm.cfg.Name, t.key, target.Tags[t.key]))
+			} else {
+				why = append(why, fmt.Sprintf("scope.%s does not match it", sm.cfg.Name))
+			}
+			continue
+		}
+		if sm.cfg.Condition == nil {
+			return sm, ""
+		}
+		ok, d := e.cfg.EvalCondition(sm.cfg.Condition, finding(), config.ResourceValue(target))
+		if ok && !d.HasErrors() {
+			return sm, ""
+		}
+		if d.HasErrors() {
+			why = append(why, fmt.Sprintf("scope.%s's condition failed on it: %s", sm.cfg.Name, d[0].Summary))
+		} else {
+			why = append(why, fmt.Sprintf("scope.%s's condition is false for it", sm.cfg.Name))
+		}
+	}
+	return nil, strings.Join(why, "; ")
 }
 
 // conditionWarnings turns a condition's evaluation errors into warnings

@@ -12,10 +12,12 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/actions"
 	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/engine/policy"
+	"github.com/cordonhq/cordon/engine/state"
 	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/schema"
 )
@@ -33,6 +35,20 @@ type PlanOptions struct {
 	// KeepData keeps what a plan file needs (findings, facts, resources)
 	// in Result.Data. Without it, a large plan holds only the plan.
 	KeepData bool
+	// Budget counts, from state, the actions each rule started within the
+	// last hour, so that max_actions_per_hour is shared by every run (SPEC
+	// §2). Nil counts only the actions of this plan: scenario tests, and
+	// runs with no state yet.
+	Budget ActionCounter
+	// Now is the clock the last hour is counted back from; default
+	// time.Now.
+	Now func() time.Time
+}
+
+// ActionCounter counts the actions a rule started since a time that may
+// have changed their target (notifications excluded): state.Guardrails.
+type ActionCounter interface {
+	CountActions(ctx context.Context, since time.Time, rule string) (int, error)
 }
 
 // Result is a plan with what a plan file needs besides it.
@@ -202,8 +218,115 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 			p.Unmatched = append(p.Unmatched, &plan.Unmatched{FindingID: older.Finding.ID, Reason: reason})
 		}
 	}
+	if err := e.withhold(ctx, p, opts); err != nil {
+		return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot count the rules' recent actions", Detail: err.Error()})
+	}
 	p.Recount(findings)
 	return res, diags
+}
+
+// withhold enforces max_actions_per_hour on a plan (SPEC §2): in plan
+// order, each action that may change its target takes one from the budget
+// of every rule that planned it, the budget being the rule's limit less
+// the actions state counts for it within the last hour. An action that
+// finds any of its rules' budgets spent is withheld (the stricter rule
+// wins, as approval = "manual" does), and so is every later action on the
+// same target in the incident: an instance whose isolation was withheld is
+// never stopped. Notifications are neither withheld nor counted: people
+// must hear of a burst most of all. Apply enforces the limit again,
+// atomically in state, against what other runs did meanwhile.
+func (e *Engine) withhold(ctx context.Context, p *plan.Plan, opts PlanOptions) error {
+	limits := map[string]int{}
+	for _, r := range e.cfg.Rules {
+		if r.MaxActionsPerHour > 0 {
+			limits[r.Name] = r.MaxActionsPerHour
+		}
+	}
+	if len(limits) == 0 {
+		return nil
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	since := now().Add(-time.Hour)
+	// used counts each limited rule's actions: state's, looked up the first
+	// time the rule is met, then this plan's.
+	used := map[string]int{}
+	counted := map[string]int{}
+	spent := func(rule string) (bool, error) {
+		limit, ok := limits[rule]
+		if !ok {
+			return false, nil
+		}
+		if _, looked := used[rule]; !looked {
+			n := 0
+			if opts.Budget != nil {
+				var err error
+				if n, err = opts.Budget.CountActions(ctx, since, rule); err != nil {
+					return false, fmt.Errorf("rule %s: %w", rule, err)
+				}
+			}
+			used[rule], counted[rule] = n, n
+		}
+		return used[rule] >= limit, nil
+	}
+	reason := func(rule string) string {
+		msg := fmt.Sprintf("rule %s reached max_actions_per_hour (%d)", rule, limits[rule])
+		if n := counted[rule]; n > 0 {
+			msg += fmt.Sprintf("; state counts %d of its actions in the last hour", n)
+		}
+		return msg
+	}
+	for _, inc := range p.Incidents {
+		kept := inc.Actions[:0]
+		withheldTargets := map[string]string{} // target → address withheld
+		for _, a := range inc.Actions {
+			if a.Phase == actions.Notify.String() {
+				kept = append(kept, a)
+				continue
+			}
+			key := state.TargetLockKey(a.Target)
+			if first, ok := withheldTargets[key]; ok {
+				inc.Withheld = append(inc.Withheld, withheldAction(a, "an earlier action on this target ("+first+") was withheld"))
+				continue
+			}
+			exhausted := ""
+			for _, r := range a.Rules {
+				over, err := spent(r)
+				if err != nil {
+					return err
+				}
+				if over {
+					exhausted = r
+					break
+				}
+			}
+			if exhausted != "" {
+				withheldTargets[key] = a.Address
+				inc.Withheld = append(inc.Withheld, withheldAction(a, reason(exhausted)))
+				continue
+			}
+			for _, r := range a.Rules {
+				if _, ok := limits[r]; ok {
+					used[r]++
+				}
+			}
+			kept = append(kept, a)
+		}
+		// The actions withheld from the tail of the list are no longer
+		// referenced by the list's backing array.
+		clear(inc.Actions[len(kept):])
+		inc.Actions = kept
+	}
+	return nil
+}
+
+func withheldAction(a *plan.Action, reason string) *plan.Withheld {
+	return &plan.Withheld{
+		Address: a.Address, Action: a.Action, Type: a.Type, Phase: a.Phase,
+		Target: a.Target, Rules: a.Rules, Reason: reason,
+	}
 }
 
 // IncidentID derives an incident's id from its finding's product identity
@@ -244,6 +367,7 @@ func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string
 		Matches:  make([]plan.Match, 0, len(matches)),
 		Verdicts: []plan.Verdict{},
 		Actions:  []*plan.Action{},
+		Withheld: []*plan.Withheld{},
 		Errors:   []plan.IncidentError{},
 	}
 	data := &plan.IncidentData{Finding: f, File: file, Facts: map[string]map[string]any{}}
@@ -288,6 +412,19 @@ type investigation struct {
 	resources   []schema.Resource // valid targets: the finding's and the facts'
 	factsByType map[string]map[string]any
 	merged      map[string]*plan.Action // by address
+	// findingValue is the finding as scope conditions see it, converted
+	// the first time a target's scope needs it.
+	findingValue     cty.Value
+	findingConverted bool
+}
+
+// conditionFinding returns the finding's condition value.
+func (inv *investigation) conditionFinding() cty.Value {
+	if !inv.findingConverted {
+		inv.findingValue, _ = inv.engine.cfg.ConditionValues(inv.finding)
+		inv.findingConverted = true
+	}
+	return inv.findingValue
 }
 
 // evaluate runs one matched rule: facts, verdict, response, and the
@@ -392,6 +529,19 @@ func (inv *investigation) planAction(ctx context.Context, m match, r policy.Resp
 			Summary: "Response targets a resource the action cannot act on",
 			Detail: fmt.Sprintf("Policy %s targets %s %q with action %q of type %s, which acts on %s%s. Nothing of this investigation is planned.",
 				rule.Response, orNone(res.Type), targetID, r.Action, def.Type, joinQuoted(def.TargetTypes), where()),
+		}
+	}
+	// The primary resource passed m.scope to match; any other target must
+	// pass one of the rule's scopes itself, or a finding about an IAM user
+	// could stop an instance no scope lets the rule touch.
+	if res.Type != f.Resource.Type || res.ID != f.Resource.ID {
+		if sm, why := e.targetInScope(m.rule, f.Account, f.Region, &res, inv.conditionFinding); sm == nil {
+			return nil, &plan.IncidentError{
+				Rule:    rule.Name,
+				Summary: "Response targets a resource outside the rule's scopes",
+				Detail: fmt.Sprintf("Policy %s targets %s %q with action %q, which no scope of rule %s admits (%s)%s. Nothing of this investigation is planned.",
+					rule.Response, orNone(res.Type), targetID, r.Action, rule.Name, why, where()),
+			}
 		}
 	}
 	target := actions.Target{Type: res.Type, ID: res.ID, Account: f.Account, Region: f.Region}

@@ -5,6 +5,8 @@
 package plan
 
 import (
+	"encoding/json"
+
 	"github.com/cordonhq/cordon/actions"
 )
 
@@ -24,12 +26,38 @@ type Plan struct {
 
 // Incident is what the engine concluded and plans for one finding.
 type Incident struct {
-	ID       string          `json:"id"`
-	Finding  FindingSummary  `json:"finding"`
-	Matches  []Match         `json:"matches"`
-	Verdicts []Verdict       `json:"verdicts"`
-	Actions  []*Action       `json:"actions"`
+	ID       string         `json:"id"`
+	Finding  FindingSummary `json:"finding"`
+	Matches  []Match        `json:"matches"`
+	Verdicts []Verdict      `json:"verdicts"`
+	Actions  []*Action      `json:"actions"`
+	// Withheld are the actions max_actions_per_hour keeps out of Actions.
+	Withheld []*Withheld     `json:"withheld"`
 	Errors   []IncidentError `json:"errors"`
+}
+
+// MarshalJSON writes the incident with its lists as [] when empty, never
+// null, whoever built it (a plan file from an older cordon has no
+// withheld list).
+func (inc Incident) MarshalJSON() ([]byte, error) {
+	type plain Incident
+	c := plain(inc)
+	if c.Matches == nil {
+		c.Matches = []Match{}
+	}
+	if c.Verdicts == nil {
+		c.Verdicts = []Verdict{}
+	}
+	if c.Actions == nil {
+		c.Actions = []*Action{}
+	}
+	if c.Withheld == nil {
+		c.Withheld = []*Withheld{}
+	}
+	if c.Errors == nil {
+		c.Errors = []IncidentError{}
+	}
+	return json.Marshal(c)
 }
 
 // FindingSummary identifies an incident's finding in the plan.
@@ -81,6 +109,19 @@ type Action struct {
 	Approval string         `json:"approval"`
 }
 
+// Withheld is an action planned but withheld because a rule that planned
+// it reached its max_actions_per_hour, or because an earlier action on its
+// target was withheld (SPEC §2). It is reported, never applied.
+type Withheld struct {
+	Address string         `json:"address"`
+	Action  string         `json:"action"`
+	Type    string         `json:"type"`
+	Phase   string         `json:"phase"`
+	Target  actions.Target `json:"target"`
+	Rules   []string       `json:"rules"`
+	Reason  string         `json:"reason"`
+}
+
 // IncidentError is an investigation that failed: nothing of it is planned,
 // and a plan with any is never applied.
 type IncidentError struct {
@@ -100,6 +141,7 @@ type Summary struct {
 	Findings  int `json:"findings"`
 	Incidents int `json:"incidents"`
 	Actions   int `json:"actions"`
+	Withheld  int `json:"withheld"`
 	Unmatched int `json:"unmatched"`
 	Errors    int `json:"errors"`
 }
@@ -132,6 +174,7 @@ func (p *Plan) Recount(findings int) {
 	s := Summary{Findings: findings, Incidents: len(p.Incidents), Unmatched: len(p.Unmatched)}
 	for _, inc := range p.Incidents {
 		s.Actions += len(inc.Actions)
+		s.Withheld += len(inc.Withheld)
 		s.Errors += len(inc.Errors)
 	}
 	p.Summary = s

@@ -63,14 +63,18 @@ func (p *Plan) Render(w io.Writer, opts RenderOptions) error {
 		b.WriteString("\n")
 	}
 	s := p.Summary
+	withheld := ""
+	if s.Withheld > 0 {
+		withheld = ", " + c.paint(ansiYellow, strconv.Itoa(s.Withheld)+" withheld")
+	}
 	switch {
 	case s.Errors > 0:
-		fmt.Fprintf(&b, "%s %d to apply, %d findings unmatched, %s.\n",
-			c.paint(ansiBold, "Plan:"), s.Actions, s.Unmatched, c.paint(ansiRed, plural(s.Errors, "investigation", "investigations")+" failed"))
-	case s.Actions == 0:
+		fmt.Fprintf(&b, "%s %d to apply%s, %d findings unmatched, %s.\n",
+			c.paint(ansiBold, "Plan:"), s.Actions, withheld, s.Unmatched, c.paint(ansiRed, plural(s.Errors, "investigation", "investigations")+" failed"))
+	case s.Actions == 0 && s.Withheld == 0:
 		fmt.Fprintf(&b, "%s No actions to take; %d findings unmatched.\n", c.paint(ansiBold, "Plan:"), s.Unmatched)
 	default:
-		fmt.Fprintf(&b, "%s %d to apply, %d findings unmatched.\n", c.paint(ansiBold, "Plan:"), s.Actions, s.Unmatched)
+		fmt.Fprintf(&b, "%s %d to apply%s, %d findings unmatched.\n", c.paint(ansiBold, "Plan:"), s.Actions, withheld, s.Unmatched)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -125,16 +129,28 @@ func renderIncident(b *strings.Builder, c painter, inc *Incident) {
 			}
 		}
 	}
-	if len(inc.Actions) == 0 {
-		if len(inc.Errors) == 0 {
-			b.WriteString("\n  No actions.\n")
+	if len(inc.Actions) == 0 && len(inc.Errors) == 0 && len(inc.Withheld) == 0 {
+		b.WriteString("\n  No actions.\n")
+	}
+	if len(inc.Actions) > 0 {
+		b.WriteString("\ncordon will perform the following actions:\n")
+		for _, a := range inc.Actions {
+			b.WriteString("\n")
+			renderAction(b, c, a)
 		}
+	}
+	renderWithheld(b, c, inc.Withheld)
+}
+
+// renderWithheld writes the actions max_actions_per_hour withheld, as
+// Terraform writes its warnings: set apart, and saying why.
+func renderWithheld(b *strings.Builder, c painter, ws []*Withheld) {
+	if len(ws) == 0 {
 		return
 	}
-	b.WriteString("\ncordon will perform the following actions:\n")
-	for _, a := range inc.Actions {
-		b.WriteString("\n")
-		renderAction(b, c, a)
+	fmt.Fprintf(b, "\n%s cordon will not perform these actions:\n", c.paint(ansiYellow+ansiBold, "Warning:"))
+	for _, w := range ws {
+		fmt.Fprintf(b, "\n  %s\n", c.paint(ansiYellow, fmt.Sprintf("# %s withheld: %s", ui.Safe(w.Address), ui.Safe(w.Reason))))
 	}
 }
 
