@@ -160,18 +160,28 @@ type job struct {
 }
 
 // Apply applies a saved plan (SPEC §7): it refuses a stale, incomplete or
-// already applied plan with nothing changed; locks every target; records
-// the incidents and each action in state before and after its call; runs
-// phases in order and a phase's targets concurrently; skips an action
-// whose target drifted from the plan; and stops later phases for a target
-// an action failed on. An apply a crash interrupted is resumed without
-// repeating what it had done.
+// already applied plan with nothing changed, and one that is not what the
+// current configuration would plan (see checkPlanFile); locks every
+// target; records the incidents and each action in state before and after
+// its call; runs phases in order and a phase's targets concurrently; skips
+// an action whose target drifted from the plan; and stops later phases for
+// a target an action failed on. An apply a crash interrupted is resumed
+// without repeating what it had done.
+//
+// Apply does not check a plan file's signature: the caller does, with the
+// state's plan key (plan.File.Verify), as `cordon apply` does.
 func (e *Engine) Apply(ctx context.Context, f *plan.File, opts ApplyOptions) (*ApplyResult, error) {
+	if err := f.CheckID(); err != nil {
+		return nil, fmt.Errorf("%w: %w. Run cordon plan again", ErrModifiedPlan, err)
+	}
 	if f.ConfigDigest != e.digest {
 		return nil, fmt.Errorf("%w: the configuration or its policies changed since the plan was made (plan %s, now %s). Run cordon plan again", ErrStalePlan, short(f.ConfigDigest), short(e.digest))
 	}
 	if f.Plan.HasErrors() {
 		return nil, fmt.Errorf("%w: %d investigations failed when it was made", ErrIncompletePlan, f.Plan.Summary.Errors)
+	}
+	if err := e.checkPlanFile(f); err != nil {
+		return nil, err
 	}
 	a, err := e.newApplier(ctx, opts, state.KindApply, f.ID)
 	if err != nil {
@@ -288,7 +298,7 @@ func (e *Engine) applyJob(inc *plan.Incident, data *plan.IncidentData, pa *plan.
 	if data == nil {
 		return nil, fmt.Errorf("plan file has no data for incident %s", inc.ID)
 	}
-	res, ok := data.Resource(pa.Target.ID)
+	res, ok := recordedResource(data, pa.Target.Type, pa.Target.ID)
 	if !ok {
 		return nil, fmt.Errorf("plan file has no resource %s for incident %s", pa.Target.ID, inc.ID)
 	}
@@ -624,6 +634,19 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 	}
 	live = normalizeJSON(live)
 	r.Before = live
+	if a.kind == state.KindApply && !notify {
+		// A target tagged out of its rules' scopes since the plan was made
+		// (cordon:exempt) is left alone, as a drifted one is.
+		if why := a.e.liveOutOfScope(j, live); why != "" {
+			id, err := record(live, false)
+			if err != nil {
+				return err
+			}
+			a.fail(targetKey)
+			a.progress("%s: Drifted: %s", j.action.Address, why)
+			return finish(id, state.ResultDrifted, why, live)
+		}
+	}
 
 	ch := j.action.Change
 	// The shortcut needs every changed attribute known: with one unknown

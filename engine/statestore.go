@@ -1,19 +1,29 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 
-	"github.com/zclconf/go-cty/cty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
-
 	"github.com/cordonhq/cordon/engine/config"
-	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/engine/state"
 )
 
 // OpenState opens the configuration's state backend (SPEC §8).
 func (e *Engine) OpenState() (state.Store, error) {
+	path, err := e.sqlitePath()
+	if err != nil {
+		return nil, err
+	}
+	return state.OpenSQLite(path)
+}
+
+var errNoPostgres = errors.New("the postgres state backend is not available in this release of cordon; use backend = \"sqlite\"")
+
+// sqlitePath is the SQLite state database of the configuration, or why
+// there is none.
+func (e *Engine) sqlitePath() (string, error) {
 	s := e.cfg.State
 	switch s.Backend {
 	case "", config.BackendSQLite:
@@ -24,27 +34,53 @@ func (e *Engine) OpenState() (state.Store, error) {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(e.cfg.Dir, path)
 		}
-		return state.OpenSQLite(path)
+		return path, nil
 	case config.BackendPostgres:
-		return nil, fmt.Errorf("the postgres state backend is not available in this release of cordon; use backend = \"sqlite\"")
+		return "", errNoPostgres
 	}
-	return nil, fmt.Errorf("unknown state backend %q", s.Backend)
+	return "", fmt.Errorf("unknown state backend %q", s.Backend)
 }
 
-// PlanValues returns the variable values a plan file was made with, for
-// loading the configuration to apply it.
-func PlanValues(f *plan.File) (map[string]cty.Value, error) {
-	out := make(map[string]cty.Value, len(f.Variables))
-	for name, raw := range f.Variables {
-		ty, err := ctyjson.ImpliedType(raw)
-		if err != nil {
-			return nil, fmt.Errorf("plan file: variable %s: %w", name, err)
-		}
-		v, err := ctyjson.Unmarshal(raw, ty)
-		if err != nil {
-			return nil, fmt.Errorf("plan file: variable %s: %w", name, err)
-		}
-		out[name] = v
-	}
-	return out, nil
+// StateCounter counts from state what max_actions_per_hour limits, for
+// PlanOptions.Budget; Close releases it.
+type StateCounter interface {
+	ActionCounter
+	Close() error
 }
+
+// OpenStateReadOnly opens the configuration's state for counting, without
+// writing to it or creating it: nil (and no error) when there is no state
+// yet, so nothing has been counted.
+func (e *Engine) OpenStateReadOnly() (StateCounter, error) {
+	path, err := e.sqlitePath()
+	if errors.Is(err, errNoPostgres) {
+		// Nothing can be applied with it, so nothing was counted.
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := state.OpenSQLiteReadOnly(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// PlanKeys returns where the configuration's state keeps the key that
+// signs plan files (see state.PlanKeys): for SQLite, plan.key beside the
+// database. A PostgreSQL backend will keep it in the database.
+func (e *Engine) PlanKeys() (state.PlanKeys, error) {
+	path, err := e.sqlitePath()
+	if err != nil {
+		return nil, err
+	}
+	return state.FilePlanKey{Path: filepath.Join(filepath.Dir(path), PlanKeyFile)}, nil
+}
+
+// PlanKeyFile is the name of the SQLite backend's plan key, in the state
+// database's directory.
+const PlanKeyFile = "plan.key"

@@ -60,13 +60,15 @@ func runApply(ctx context.Context, m *meta, args []string) int {
 		if f, err = plan.Read(fs.Arg(0)); err != nil {
 			return m.fail("Cannot read plan file", err)
 		}
-		values, err := engine.PlanValues(f)
-		if err != nil {
-			return m.fail("Cannot read plan file", err)
-		}
-		if e, diags = m.loadEngineValues(ctx, values, "the plan file"); diags.HasErrors() {
+		// Variables come from their sources, as for plan, never from the
+		// plan file: Apply only compares the values the file records.
+		if e, diags = m.loadEngine(ctx, false); diags.HasErrors() {
 			m.showDiags(diags)
 			return 1
+		}
+		m.showDiags(diags)
+		if summary, err := m.verifyPlanFile(ctx, e, f, fs.Arg(0)); err != nil {
+			return m.fail(summary, err)
 		}
 	case len(findings) == 0:
 		fmt.Fprintln(m.stderr, "cordon apply: give a PLANFILE, or -finding FILE to plan and apply")
@@ -110,6 +112,41 @@ func runApply(ctx context.Context, m *meta, args []string) int {
 	opts.ApproveManual = savedPlan || autoApprove
 	res, err := e.Apply(ctx, f, opts)
 	return m.finishApply(res, err, "Apply")
+}
+
+// replanHint says how to proceed with a plan file this state cannot
+// verify.
+const replanHint = "A plan file applies only with the state it was made with, which keeps the key that signs it (plan.key beside the SQLite state): run cordon plan -out FILE where you apply, then cordon apply FILE."
+
+// verifyPlanFile checks that a plan file read from path was written, as
+// it is, by `cordon plan -out` with this configuration's state: signed
+// with the state's plan key, and unchanged since. It returns a summary
+// for the error.
+func (m *meta) verifyPlanFile(ctx context.Context, e *engine.Engine, f *plan.File, path string) (string, error) {
+	const notOurs = "Saved plan was not made with this state"
+	keys, err := e.PlanKeys()
+	if err != nil {
+		return "Cannot verify the saved plan", err
+	}
+	key, err := keys.PlanKey(ctx, false)
+	if errors.Is(err, state.ErrNoPlanKey) {
+		return notOurs, fmt.Errorf("%s: this configuration's state has signed no plan file (%v), so the plan was made with another state or on another machine. %s", path, err, replanHint)
+	}
+	if err != nil {
+		return "Cannot verify the saved plan", err
+	}
+	err = f.Verify(key)
+	switch {
+	case err == nil:
+		return "", nil
+	case errors.Is(err, plan.ErrModified), errors.Is(err, plan.ErrBadSignature):
+		return "Saved plan was modified", fmt.Errorf("%s: %w. Nothing was applied; run cordon plan again", path, err)
+	case errors.Is(err, plan.ErrOtherKey):
+		return notOurs, fmt.Errorf("%s: %w: it was made with another state or on another machine. %s", path, err, replanHint)
+	case errors.Is(err, plan.ErrUnsigned):
+		return notOurs, fmt.Errorf("%s: %w: cordon plan -out signs what it writes. %s", path, err, replanHint)
+	}
+	return "Cannot verify the saved plan", err
 }
 
 // planForApply plans findings for an apply and shows the plan.
@@ -161,7 +198,7 @@ func (m *meta) finishApply(res *engine.ApplyResult, err error, verb string) int 
 	}
 	if err != nil {
 		summary := "Cannot " + strings.ToLower(verb)
-		for _, known := range []error{engine.ErrStalePlan, engine.ErrAppliedPlan, engine.ErrIncompletePlan} {
+		for _, known := range []error{engine.ErrStalePlan, engine.ErrAppliedPlan, engine.ErrIncompletePlan, engine.ErrModifiedPlan, engine.ErrPlanMismatch} {
 			if errors.Is(err, known) {
 				summary = known.Error()
 			}

@@ -10,7 +10,6 @@ import (
 	"os"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/engine"
 	"github.com/cordonhq/cordon/internal/ui"
@@ -91,22 +90,6 @@ func (m *meta) loadEngine(ctx context.Context, includeTests bool) (*engine.Engin
 		VarFiles:     m.varFiles,
 		IncludeTests: includeTests,
 	}
-	if m.debug {
-		opts.Debug = m.stderr
-	}
-	e, diags := engine.Load(ctx, opts)
-	if e != nil {
-		for n, f := range e.Files() {
-			m.files[n] = f
-		}
-	}
-	return e, diags
-}
-
-// loadEngineValues loads the configuration with variable values that
-// override every other source (a saved plan's).
-func (m *meta) loadEngineValues(ctx context.Context, values map[string]cty.Value, source string) (*engine.Engine, hcl.Diagnostics) {
-	opts := engine.Options{Dir: m.configDir, Values: values, ValuesSource: source}
 	if m.debug {
 		opts.Debug = m.stderr
 	}

@@ -57,7 +57,17 @@ func runPlan(ctx context.Context, m *meta, args []string) int {
 		return 1
 	}
 	if out != "" {
-		if err := plan.Write(out, res.File(e, time.Now().UTC().Format(time.RFC3339))); err != nil {
+		// The plan is signed with the state's plan key, made on first use:
+		// apply refuses a plan file not signed by its state's key.
+		keys, err := e.PlanKeys()
+		if err != nil {
+			return m.fail("Cannot save the plan", err)
+		}
+		key, err := keys.PlanKey(ctx, true)
+		if err != nil {
+			return m.fail("Cannot save the plan", err)
+		}
+		if err := plan.Write(out, res.File(e, time.Now().UTC().Format(time.RFC3339)), key); err != nil {
 			return m.fail("Cannot save the plan", err)
 		}
 		if !m.jsonOut {
@@ -96,6 +106,18 @@ func (m *meta) planFindings(ctx context.Context, findings []string, factsPath st
 	popts := engine.PlanOptions{Facts: facts, KeepData: keepData}
 	if facts == nil {
 		popts.AWS = m.awsFactory(ctx, e)
+	}
+	// max_actions_per_hour counts what state recorded in the last hour.
+	// State is only read: a plan never creates it, and where there is none
+	// yet nothing has been counted.
+	counter, err := e.OpenStateReadOnly()
+	if err != nil {
+		m.showDiags(append(diags, ui.ErrorDiag("Cannot read state", err.Error()+" (max_actions_per_hour is counted from state)")))
+		return nil, nil, false
+	}
+	if counter != nil {
+		defer counter.Close()
+		popts.Budget = counter
 	}
 	res, pdiags := e.Plan(ctx, files, popts)
 	diags = append(diags, pdiags...)

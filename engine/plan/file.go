@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/cordonhq/cordon/collectors"
 	"github.com/cordonhq/cordon/schema"
@@ -32,16 +34,31 @@ const (
 // File is everything `cordon apply` needs, with no access to the findings
 // or facts the plan was made from: the plan, the findings, the facts, the
 // resources actions may target, the variable values and the config digest.
+//
+// Its integrity is checked twice when it is read. ID is a digest of the
+// content, so a file edited by hand no longer matches its id (CheckID).
+// MAC, written by `cordon plan -out`, is an HMAC of the same content keyed
+// by a secret kept with the state (see Seal), so a file forged or made
+// against another state is refused (Verify): anyone can recompute an id,
+// only the holder of the state's plan key can sign.
 type File struct {
 	Format        string                     `json:"format"`
 	FormatVersion int                        `json:"format_version"`
 	ID            string                     `json:"id"`
+	MAC           string                     `json:"mac,omitempty"`
 	CordonVersion string                     `json:"cordon_version"`
 	CreatedAt     string                     `json:"created_at"`
 	ConfigDigest  string                     `json:"config_digest"`
 	Variables     map[string]json.RawMessage `json:"variables"`
 	Plan          *Plan                      `json:"plan"`
 	Incidents     map[string]*IncidentData   `json:"incident_data"`
+
+	// decoded is set on a File read from bytes; sum is then the SHA-256 of
+	// its content as written with id and mac blank, and integrity why the
+	// content does not match its id (nil when it does).
+	decoded   bool
+	sum       [sha256.Size]byte
+	integrity error
 }
 
 // IncidentData is what an incident's actions need at apply.
@@ -73,34 +90,88 @@ func (d *IncidentData) Resource(id string) (schema.Resource, bool) {
 // has one id however often it is written, and state can tell whether it
 // was applied.
 func ID(f *File) (string, error) {
-	f.Format = fileFormat
-	f.FormatVersion = fileFormatVersion
-	saved := f.ID
-	f.ID = ""
-	body, err := json.Marshal(f)
-	f.ID = saved
+	body, err := canonical(f)
 	if err != nil {
-		return "", fmt.Errorf("encoding plan: %w", err)
+		return "", err
 	}
 	sum := sha256.Sum256(body)
-	return "plan-" + hex.EncodeToString(sum[:8]), nil
+	return idOf(sum), nil
+}
+
+// canonical returns f's content as JSON with its id and mac blank: what
+// the id digests and the MAC signs. The written file is exactly these
+// bytes with the two filled in (see splice), so both can be checked
+// against the bytes read, with nothing decoded and encoded again.
+func canonical(f *File) ([]byte, error) {
+	f.Format = fileFormat
+	f.FormatVersion = fileFormatVersion
+	id, mac := f.ID, f.MAC
+	f.ID, f.MAC = "", ""
+	body, err := json.Marshal(f)
+	f.ID, f.MAC = id, mac
+	if err != nil {
+		return nil, fmt.Errorf("encoding plan: %w", err)
+	}
+	if !bytes.HasPrefix(body, []byte(blankHead)) {
+		return nil, fmt.Errorf("encoding plan: internal error: the content does not begin with %s", blankHead)
+	}
+	return body, nil
+}
+
+// The head of every plan file's JSON: the fields before the id, then the
+// id and mac. canonical checks that encoding/json writes them first.
+const (
+	headPrefix = `{"format":"` + fileFormat + `","format_version":1,"id":"`
+	blankHead  = headPrefix + `"`
+	macField   = `,"mac":"`
+)
+
+func idOf(sum [sha256.Size]byte) string { return "plan-" + hex.EncodeToString(sum[:8]) }
+
+// splice fills the id and mac into a canonical body.
+func splice(body []byte, id, mac string) []byte {
+	rest := body[len(blankHead):]
+	out := make([]byte, 0, len(body)+len(id)+len(mac)+len(macField)+1)
+	out = append(out, headPrefix...)
+	out = append(out, id...)
+	out = append(out, '"')
+	if mac != "" {
+		out = append(out, macField...)
+		out = append(out, mac...)
+		out = append(out, '"')
+	}
+	return append(out, rest...)
 }
 
 // ErrNotPlanFile is returned for a file that is not a cordon plan file.
 var ErrNotPlanFile = errors.New("not a cordon plan file")
 
 // Encode returns f as plan file bytes (gzip-compressed JSON), setting
-// f.ID from the content. The daemon keeps plans in state in this form.
-func Encode(f *File) ([]byte, error) {
-	id, err := ID(f)
+// f.ID from the content, unsigned. The daemon keeps plans in state in
+// this form: state is where it would keep the key, so a signature would
+// add nothing.
+func Encode(f *File) ([]byte, error) { return encode(f, nil) }
+
+// Seal is Encode, signing the content with key (see Verify): the form
+// `cordon plan -out` writes.
+func Seal(f *File, key []byte) ([]byte, error) {
+	if len(key) == 0 {
+		return nil, errors.New("signing plan: the plan key is empty")
+	}
+	return encode(f, key)
+}
+
+func encode(f *File, key []byte) ([]byte, error) {
+	canon, err := canonical(f)
 	if err != nil {
 		return nil, err
 	}
-	f.ID = id
-	body, err := json.Marshal(f)
-	if err != nil {
-		return nil, fmt.Errorf("encoding plan: %w", err)
+	sum := sha256.Sum256(canon)
+	f.ID, f.MAC = idOf(sum), ""
+	if key != nil {
+		f.MAC = mac(key, sum)
 	}
+	body := splice(canon, f.ID, f.MAC)
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	if _, err := zw.Write(body); err != nil {
@@ -114,9 +185,18 @@ func Encode(f *File) ([]byte, error) {
 
 // Write writes f to path atomically (a temporary file renamed into place)
 // with mode 0600: plans hold findings and facts, which are sensitive. It
-// sets f.ID from the content, so two identical plans have one id.
-func Write(path string, f *File) error {
-	data, err := Encode(f)
+// sets f.ID from the content, so two identical plans have one id, and
+// signs the content with key (nil: unsigned, which apply refuses).
+func Write(path string, f *File, key []byte) error {
+	var (
+		data []byte
+		err  error
+	)
+	if key == nil {
+		data, err = Encode(f)
+	} else {
+		data, err = Seal(f, key)
+	}
 	if err != nil {
 		return err
 	}
@@ -194,6 +274,8 @@ func Decode(data []byte) (*File, error) {
 	if err := json.Unmarshal(body, &f); err != nil {
 		return nil, fmt.Errorf("plan file is corrupt: %v", err)
 	}
+	f.decoded = true
+	f.sum, f.integrity = contentSum(body, f.ID, f.MAC)
 	if f.Plan == nil {
 		return nil, errors.New("plan file is corrupt: it holds no plan")
 	}
@@ -209,4 +291,112 @@ func Decode(data []byte) (*File, error) {
 		}
 	}
 	return &f, nil
+}
+
+// contentSum digests a plan file's JSON as canonical wrote it (id and mac
+// blank) and says whether it matches the id and mac decoded from it. A
+// file not in the form Encode writes (re-indented, keys reordered, a
+// second id) does not match: whatever edited it was not cordon.
+func contentSum(body []byte, id, mac string) (sum [sha256.Size]byte, err error) {
+	modified := func(why string) error {
+		return fmt.Errorf("%w: %s", ErrModified, why)
+	}
+	rest, ok := bytes.CutPrefix(body, []byte(headPrefix))
+	if !ok {
+		return sum, modified("it does not begin as cordon writes plan files")
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return sum, modified("its id is unterminated")
+	}
+	rawID := string(rest[:end])
+	rest = rest[end+1:]
+	rawMAC := ""
+	if after, ok := bytes.CutPrefix(rest, []byte(macField)); ok {
+		end = bytes.IndexByte(after, '"')
+		if end < 0 {
+			return sum, modified("its signature is unterminated")
+		}
+		rawMAC, rest = string(after[:end]), after[end+1:]
+	}
+	h := sha256.New()
+	h.Write([]byte(blankHead))
+	h.Write(rest)
+	h.Sum(sum[:0])
+	switch {
+	case rawID != id || rawMAC != mac:
+		return sum, modified("its id or signature is not written as cordon writes them")
+	case id != idOf(sum):
+		return sum, modified(fmt.Sprintf("its content digests to %s, not to the id %q it records", idOf(sum), id))
+	}
+	return sum, nil
+}
+
+// Errors of Verify. Each is wrapped with the specifics.
+var (
+	// ErrModified: the content does not match the id it records.
+	ErrModified = errors.New("the plan file was modified after cordon wrote it")
+	// ErrUnsigned: the file has no signature.
+	ErrUnsigned = errors.New("the plan file is not signed")
+	// ErrOtherKey: the file is signed with another state's plan key.
+	ErrOtherKey = errors.New("the plan file was signed with another plan key")
+	// ErrBadSignature: the signature does not match the content.
+	ErrBadSignature = errors.New("the plan file's signature does not match its content")
+)
+
+// CheckID reports whether the content of a File read from bytes matches
+// the id it records (ErrModified when it does not). A File built in memory
+// has nothing to check.
+func (f *File) CheckID() error {
+	if !f.decoded {
+		return nil
+	}
+	return f.integrity
+}
+
+// Verify checks a File read from bytes against the plan key of the state
+// it is to be applied with: its content matches its id, and it is signed
+// with that key. A File built in memory was never written, and passes.
+func (f *File) Verify(key []byte) error {
+	if !f.decoded {
+		return nil
+	}
+	if err := f.CheckID(); err != nil {
+		return err
+	}
+	if f.MAC == "" {
+		return ErrUnsigned
+	}
+	scheme, rest, _ := strings.Cut(f.MAC, ":")
+	keyID, _, _ := strings.Cut(rest, ":")
+	if scheme != macScheme {
+		return fmt.Errorf("%w: it uses %q, not %s", ErrBadSignature, scheme, macScheme)
+	}
+	if keyID != KeyID(key) {
+		return fmt.Errorf("%w (%q; this state's is %s)", ErrOtherKey, keyID, KeyID(key))
+	}
+	if !hmac.Equal([]byte(f.MAC), []byte(mac(key, f.sum))) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// macScheme names how a plan file is signed: HMAC-SHA256 of the SHA-256
+// of its canonical content.
+const macScheme = "hmac-sha256"
+
+// mac signs a canonical content digest: scheme, the key's id (so a plan
+// signed by another state's key is told apart from a forged one), and the
+// HMAC.
+func mac(key []byte, sum [sha256.Size]byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("cordon plan file\x00"))
+	m.Write(sum[:])
+	return macScheme + ":" + KeyID(key) + ":" + hex.EncodeToString(m.Sum(nil))
+}
+
+// KeyID names a plan key without revealing it: the start of its SHA-256.
+func KeyID(key []byte) string {
+	sum := sha256.Sum256(key)
+	return hex.EncodeToString(sum[:4])
 }

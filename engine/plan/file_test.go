@@ -10,6 +10,9 @@ import (
 	"testing"
 )
 
+// testKey signs the test plans.
+var testKey = bytes.Repeat([]byte{0x5a}, 32)
+
 // samplePlanFile is a small plan file with one incident and its data.
 func samplePlanFile(t testing.TB) *File {
 	t.Helper()
@@ -39,7 +42,7 @@ func gz(t testing.TB, body string) []byte {
 
 func TestWriteRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "incident.plan")
-	if err := Write(path, samplePlanFile(t)); err != nil {
+	if err := Write(path, samplePlanFile(t), testKey); err != nil {
 		t.Fatal(err)
 	}
 	info, err := os.Stat(path)
@@ -64,7 +67,7 @@ func TestWriteRead(t *testing.T) {
 func TestDecodeRejects(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.plan")
-	if err := Write(good, samplePlanFile(t)); err != nil {
+	if err := Write(good, samplePlanFile(t), testKey); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(good)
@@ -122,7 +125,7 @@ func TestDecodeRejects(t *testing.T) {
 // actions has its data.
 func FuzzDecode(f *testing.F) {
 	path := filepath.Join(f.TempDir(), "seed.plan")
-	if err := Write(path, samplePlanFile(f)); err != nil {
+	if err := Write(path, samplePlanFile(f), testKey); err != nil {
 		f.Fatal(err)
 	}
 	data, err := os.ReadFile(path)
