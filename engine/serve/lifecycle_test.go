@@ -101,7 +101,7 @@ func TestShutdownMidApplyResumesAtRestart(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("shutdown took %s", took)
 	}
-	if !strings.Contains(h.logs.String(), "shutdown timeout: cancelling in-flight work") {
+	if !strings.Contains(h.logs.String(), "shutdown timeout: cancelled in-flight work") {
 		t.Errorf("the log does not say the work was cancelled:\n%s", h.logs.String())
 	}
 	isolations := h.calls("ModifyNetworkInterfaceAttribute")

@@ -80,6 +80,9 @@ type Options struct {
 	// ScanInterval and ExpireInterval tune how often the inbox is scanned
 	// and pending plans are expired (defaults 1s and 30s).
 	ScanInterval, ExpireInterval time.Duration
+	// RescueAfter is, on PostgreSQL, how long a job may run before another
+	// replica takes it over (default DefaultRescueAfter).
+	RescueAfter time.Duration
 }
 
 // Default API address and shutdown bound.
@@ -97,7 +100,7 @@ type Daemon struct {
 	metrics *metrics
 	inbox   *inbox
 
-	dispatch *dispatcher
+	dispatch workQueue
 	eng      atomic.Pointer[loaded]
 	reloadMu sync.Mutex
 
@@ -164,9 +167,16 @@ func New(ctx context.Context, opts Options) (*Daemon, hcl.Diagnostics, error) {
 	}
 	d.metrics = newMetrics(d.inboxLag)
 	d.inbox = newInbox(d)
-	d.dispatch = newDispatcher(d, l.engine.Config().Serve.MaxConcurrent)
-	if opts.ScanInterval > 0 {
-		d.dispatch.scan = opts.ScanInterval
+	if q, ok, err := d.riverQueue(ctx); err != nil {
+		return nil, diags, err
+	} else if ok {
+		d.dispatch = q
+	} else {
+		p := newDispatcher(d, l.engine.Config().Serve.MaxConcurrent)
+		if opts.ScanInterval > 0 {
+			p.scan = opts.ScanInterval
+		}
+		d.dispatch = &localQueue{p: p, workers: l.engine.Config().Serve.MaxConcurrent}
 	}
 	return d, diags, nil
 }
@@ -276,21 +286,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// finish before it is cancelled.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	var inboxWG, workers sync.WaitGroup
+	var inboxWG sync.WaitGroup
 	inboxCtx, stopInbox := context.WithCancel(workCtx)
 	inboxWG.Add(1)
 	go d.inbox.run(inboxCtx, &inboxWG)
-	dispatchCtx, stopDispatch := context.WithCancel(workCtx)
-	go d.dispatch.run(dispatchCtx)
-	for range d.engine().Config().Serve.MaxConcurrent {
-		workers.Add(1)
-		go d.dispatch.worker(workCtx, &workers)
+	if err := d.dispatch.start(workCtx); err != nil {
+		stopInbox()
+		apiLn.Close()
+		return fmt.Errorf("starting the work queue: %w", err)
 	}
+	expireCtx, stopExpire := context.WithCancel(workCtx)
+	defer stopExpire()
 	expireEvery := d.opts.ExpireInterval
 	if expireEvery <= 0 {
 		expireEvery = 30 * time.Second
 	}
-	go d.expireLoop(dispatchCtx, expireEvery)
+	go d.expireLoop(expireCtx, expireEvery)
 
 	serveErr := make(chan error, len(servers))
 	for i, s := range servers {
@@ -327,16 +338,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cancelShut()
 	stopInbox()
 	inboxWG.Wait()
-	stopDispatch()
-	finished := make(chan struct{})
-	go func() { workers.Wait(); close(finished) }()
-	select {
-	case <-finished:
+	stopExpire()
+	if d.dispatch.stop(deadline) {
 		d.log.Info("shut down cleanly")
-	case <-time.After(time.Until(deadline)):
-		d.log.Warn("shutdown timeout: cancelling in-flight work; it stays queued and resumes at the next start")
-		cancelWork()
-		<-finished
+	} else {
+		d.log.Warn("shutdown timeout: cancelled in-flight work; it stays queued and resumes at the next start")
 	}
 	return runErr
 }

@@ -1,0 +1,62 @@
+package serve
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// workQueue is how the daemon's work is claimed and run: by the local
+// dispatcher over the SQLite inbox (one daemon per state), or by River on
+// PostgreSQL (any number of replicas). Both call the same worker code,
+// investigate and applyPlan.
+type workQueue interface {
+	// start starts claiming and running work until stop.
+	start(ctx context.Context) error
+	// notify says there is new work (a delivery committed, a plan
+	// approved) to look for at once.
+	notify()
+	// stop stops taking work and waits for what runs to finish until
+	// deadline; then it cancels it. What was not finished stays in state
+	// (or in the job queue) for the next start or another replica.
+	stop(deadline time.Time) (clean bool)
+}
+
+// localQueue runs the dispatcher and its workers in this process.
+type localQueue struct {
+	p       *dispatcher
+	workers int
+
+	cancelWork     context.CancelFunc
+	cancelDispatch context.CancelFunc
+	wg             sync.WaitGroup
+}
+
+func (q *localQueue) start(ctx context.Context) error {
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	dispatchCtx, cancelDispatch := context.WithCancel(workCtx)
+	q.cancelWork, q.cancelDispatch = cancelWork, cancelDispatch
+	go q.p.run(dispatchCtx)
+	for range q.workers {
+		q.wg.Add(1)
+		go q.p.worker(workCtx, &q.wg)
+	}
+	return nil
+}
+
+func (q *localQueue) notify() { q.p.notify() }
+
+func (q *localQueue) stop(deadline time.Time) bool {
+	q.cancelDispatch()
+	finished := make(chan struct{})
+	go func() { q.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		q.cancelWork()
+		return true
+	case <-time.After(time.Until(deadline)):
+		q.cancelWork()
+		<-finished
+		return false
+	}
+}

@@ -1,0 +1,128 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/cordonhq/cordon/engine/state"
+	"github.com/cordonhq/cordon/engine/state/riverjobs"
+)
+
+// DefaultRescueAfter is how long a job may run before River gives it to
+// another replica (its replica is presumed dead). Running it twice is
+// safe: a delivery's investigation holds its incident's lock and finds the
+// delivery processed; a plan's apply holds its targets' locks and the apply
+// journal skips what is done.
+const DefaultRescueAfter = 2 * time.Minute
+
+// riverQueue claims the daemon's work through River on the PostgreSQL
+// state. Jobs are inserted by the state store in the transactions that
+// create the work; River's LISTEN/NOTIFY wakes a replica at once, and
+// FOR UPDATE SKIP LOCKED gives each job to one replica.
+type riverQueue struct {
+	d      *Daemon
+	client *river.Client[pgx.Tx]
+}
+
+// pooled is a state backend on a PostgreSQL pool that takes an enqueuer.
+type pooled interface {
+	Pool() *pgxpool.Pool
+	SetEnqueuer(state.Enqueuer)
+}
+
+// riverQueue returns the River work queue when the state is PostgreSQL.
+func (d *Daemon) riverQueue(ctx context.Context) (workQueue, bool, error) {
+	p, ok := d.store.(pooled)
+	if !ok {
+		return nil, false, nil
+	}
+	pool := p.Pool()
+	if err := riverjobs.Migrate(ctx, pool); err != nil {
+		return nil, false, err
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &investigateWorker{d: d})
+	river.AddWorker(workers, &applyWorker{d: d})
+	rescue := d.opts.RescueAfter
+	if rescue <= 0 {
+		rescue = DefaultRescueAfter
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: d.engine().Config().Serve.MaxConcurrent}},
+		Workers:              workers,
+		JobTimeout:           -1, // collectors and actions have their own timeouts
+		RescueStuckJobsAfter: rescue,
+		FetchCooldown:        20 * time.Millisecond,
+		Logger:               d.log.With("component", "river"),
+		SoftStopTimeout:      d.opts.ShutdownTimeout,
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	p.SetEnqueuer(riverjobs.Enqueuer{Client: client})
+	return &riverQueue{d: d, client: client}, true, nil
+}
+
+func (q *riverQueue) start(ctx context.Context) error {
+	return q.client.Start(context.WithoutCancel(ctx))
+}
+
+// notify does nothing: River hears of new jobs through the database.
+func (q *riverQueue) notify() {}
+
+func (q *riverQueue) stop(deadline time.Time) bool {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := q.client.Stop(ctx); err != nil {
+		q.d.log.Warn("stopping the job queue", "error", err)
+		q.client.StopAndCancel(context.Background())
+		return false
+	}
+	return true
+}
+
+// incidentLockWait bounds how long an investigation waits for another
+// replica's investigation of the same incident.
+const incidentLockWait = 10 * time.Minute
+
+type investigateWorker struct {
+	river.WorkerDefaults[riverjobs.InvestigateArgs]
+	d *Daemon
+}
+
+// Work investigates one delivery, holding its incident's lock: two
+// replicas never investigate two updates of one incident at once, so an
+// older update cannot overtake a newer one mid-investigation.
+func (w *investigateWorker) Work(ctx context.Context, job *river.Job[riverjobs.InvestigateArgs]) error {
+	d := w.d
+	release, err := d.store.Lock(ctx, []string{"incident/" + job.Args.IncidentID}, ownerName(), incidentLockWait)
+	if err != nil {
+		return err
+	}
+	defer release()
+	err = d.investigate(ctx, job.Args.DeliveryID)
+	if errors.Is(err, state.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+type applyWorker struct {
+	river.WorkerDefaults[riverjobs.ApplyArgs]
+	d *Daemon
+}
+
+// Work applies one approved plan.
+func (w *applyWorker) Work(ctx context.Context, job *river.Job[riverjobs.ApplyArgs]) error {
+	err := w.d.applyPlan(ctx, job.Args.PlanID)
+	if errors.Is(err, state.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	return err
+}
