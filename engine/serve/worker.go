@@ -67,7 +67,7 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 	res, diags := eng.Plan(ctx, []*engine.FindingsFile{{
 		Name:    fmt.Sprintf("delivery %d (%s)", dl.ID, dl.Source),
 		Records: []schema.Record{{Raw: dl.Record, Index: 0}},
-	}}, engine.PlanOptions{Workers: 1, KeepData: true, AWS: d.aws, Facts: d.facts()})
+	}}, engine.PlanOptions{Workers: 1, KeepData: true, AWS: d.aws, Facts: d.facts(), Budget: d.store})
 	if ctx.Err() != nil {
 		// Stopping: the delivery stays queued for the next start.
 		return ctx.Err()
@@ -109,6 +109,14 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 			Summary: fmt.Sprintf("finding re-published: count %d (was %d), updated %s", count, prevCount, dl.FindingUpdatedAt),
 			Detail:  detail, At: d.now()})
 		log.Info("recurrence of a known incident: planned again", "count", count, "previous_count", prevCount)
+	}
+	// Actions past a rule's max_actions_per_hour were withheld at plan
+	// time: each says why on the timeline and in the log.
+	for _, w := range inc.Withheld {
+		detail, _ := json.Marshal(map[string]any{"address": w.Address, "type": w.Type, "rules": w.Rules})
+		result.Events = append(result.Events, state.IncidentEvent{IncidentID: inc.ID, Kind: state.EventWithheld,
+			Summary: w.Address + " withheld: " + w.Reason, Detail: detail, At: d.now()})
+		log.Warn("action withheld", "action", w.Address, "type", w.Type, "reason", w.Reason)
 	}
 	if len(inc.Errors) > 0 {
 		var msgs []string
@@ -215,6 +223,11 @@ func (d *Daemon) applyFile(ctx context.Context, rec *state.PlanRecord, f *plan.F
 		log.Info("plan was applied before the restart")
 		return d.store.FinishPlan(ctx, id, state.PlanApplied, 0, "")
 	}
+	if errors.Is(err, engine.ErrStalePlan) {
+		// A reload changed what the plan was made with (a variable's
+		// value): plan the finding again, as for a changed digest.
+		return d.replanStale(ctx, eng, rec, f, log)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			// Stopping mid-apply: the apply stays running in state and is
@@ -257,7 +270,7 @@ func (d *Daemon) replanStale(ctx context.Context, eng *engine.Engine, rec *state
 		}
 		raw := data.Finding.Raw
 		res, diags := eng.Plan(ctx, []*engine.FindingsFile{{Name: "stale plan " + rec.ID, Records: []schema.Record{{Raw: raw}}}},
-			engine.PlanOptions{Workers: 1, KeepData: true, AWS: d.aws, Facts: d.facts()})
+			engine.PlanOptions{Workers: 1, KeepData: true, AWS: d.aws, Facts: d.facts(), Budget: d.store})
 		if diags.HasErrors() || len(res.Plan.Incidents) == 0 || len(res.Plan.Incidents[0].Actions) == 0 || len(res.Plan.Incidents[0].Errors) > 0 {
 			log.Warn("the finding plans no actions under the new configuration")
 			continue
