@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 )
@@ -12,17 +13,20 @@ import (
 // ActionStarted then ActionFinished, two committed transactions. With
 // synchronous=FULL (what OpenSQLite uses) each commit waits for an fsync
 // of the WAL; NORMAL is shown for comparison. Serial is one goroutine;
-// parallel is GOMAXPROCS goroutines recording at once, as an apply of
-// many targets does.
+// parallel is 8 goroutines recording at once, as an apply of many targets
+// or the daemon's workers do, with concurrent writes grouped into shared
+// transactions (what OpenSQLite does) and, for comparison, each alone.
 func BenchmarkActionPair(b *testing.B) {
 	for _, sync := range []string{"FULL", "NORMAL"} {
-		for _, parallel := range []bool{false, true} {
-			name := fmt.Sprintf("synchronous=%s/serial", sync)
-			if parallel {
-				name = fmt.Sprintf("synchronous=%s/parallel", sync)
+		for _, mode := range []string{"serial", "parallel", "parallel-ungrouped"} {
+			parallel := mode != "serial"
+			name := fmt.Sprintf("synchronous=%s/%s", sync, mode)
+			maxGroup := 0
+			if mode == "parallel-ungrouped" {
+				maxGroup = 1
 			}
 			b.Run(name, func(b *testing.B) {
-				s, err := openSQLite(filepath.Join(b.TempDir(), "state.db"), sqliteOptions{synchronous: sync})
+				s, err := openSQLite(filepath.Join(b.TempDir(), "state.db"), sqliteOptions{synchronous: sync, maxGroup: maxGroup})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -43,6 +47,7 @@ func BenchmarkActionPair(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				if parallel {
+					b.SetParallelism(8 / max(1, runtime.GOMAXPROCS(0)))
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
 							if err := pair(); err != nil {

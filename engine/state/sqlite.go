@@ -49,6 +49,13 @@ type SQLiteStore struct {
 	host string
 
 	stmts writeStmts
+	// writes go to the writer goroutine, which groups them (see
+	// sqlite_group.go).
+	writesMu     sync.RWMutex
+	writes       chan *writeReq
+	writesClosed bool
+	writerDone   chan struct{}
+	maxGroup     int
 
 	mu   sync.Mutex
 	held map[string]int // lock token → number of keys, released on Close
@@ -75,6 +82,9 @@ type sqliteOptions struct {
 	migrations []migration
 	// synchronous overrides FULL (benchmark comparison only).
 	synchronous string
+	// maxGroup overrides how many writes share a transaction (1: none;
+	// benchmark comparison only).
+	maxGroup int
 }
 
 // OpenSQLite opens the state database at path, creating it (and its
@@ -100,6 +110,7 @@ func openSQLite(path string, o sqliteOptions) (_ *SQLiteStore, err error) {
 	s := &SQLiteStore{path: abs, pid: os.Getpid(), host: host, held: map[string]int{}}
 	defer func() {
 		if err != nil {
+			s.stopWriter()
 			s.stmts.close()
 			s.closeDBs()
 		}
@@ -147,6 +158,7 @@ func openSQLite(path string, o sqliteOptions) (_ *SQLiteStore, err error) {
 	if err := s.stmts.prepare(ctx, s.w); err != nil {
 		return nil, fmt.Errorf("state database %s: %w", abs, err)
 	}
+	s.startWriter(o.maxGroup)
 
 	s.r, err = sql.Open("sqlite", dsn(abs, url.Values{
 		"_busy_timeout": {strconv.FormatInt(busyTimeout.Milliseconds(), 10)},
@@ -183,6 +195,7 @@ func (s *SQLiteStore) Close() error {
 	for token, n := range held {
 		errs = append(errs, s.unlock(token, n))
 	}
+	s.stopWriter()
 	errs = append(errs, s.stmts.close(), s.closeDBs())
 	return errors.Join(errs...)
 }

@@ -57,20 +57,15 @@ func (w *writeStmts) close() error {
 }
 
 // write runs fn in a write transaction (IMMEDIATE, on the writer
-// connection) and commits it, or rolls it back if fn fails.
+// connection) and returns once it is committed, or rolled back if fn
+// fails. Concurrent writes share a transaction (see sqlite_group.go); fn
+// must do all its writing through tx.
 func (s *SQLiteStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return s.dbError(err)
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	if !s.submit(r) {
+		return fmt.Errorf("state database %s is closed", s.path)
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return s.dbError(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return s.dbError(err)
-	}
-	return nil
+	return <-r.done
 }
 
 // BeginApply implements Store.
