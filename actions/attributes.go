@@ -76,6 +76,20 @@ func checkURL(attr, raw string) error {
 	return nil
 }
 
+// shownURL is how an action shows the URL of its configuration's url
+// attribute: SensitiveValue when it comes from a sensitive variable (the
+// attribute is marked), else redacted (redactURL).
+func shownURL(cfg cty.Value) string {
+	v := cfg.GetAttr("url")
+	if v.ContainsMarked() {
+		return SensitiveValue
+	}
+	if v.IsNull() || !v.IsKnown() {
+		return redactURL("")
+	}
+	return redactURL(v.AsString())
+}
+
 // redactURL shows only scheme and host: webhook URLs (Slack's above all)
 // carry their credential in the path.
 func redactURL(raw string) string {

@@ -50,6 +50,7 @@ func newDelivery(timeout time.Duration) delivery {
 type notification struct {
 	kind   string // the action type, naming debug lines
 	url    string
+	shown  string // the URL as debug lines and errors show it
 	header http.Header
 	body   []byte
 	// secrets are values, besides the URL, that must never show in an
@@ -67,7 +68,10 @@ const maxErrorBody = 4 << 10
 // send posts n, retrying as d says, and returns the final HTTP status.
 func (d delivery) send(ctx context.Context, env *Env, n *notification) (int, error) {
 	client := noRedirects(env.HTTP)
-	where := redactURL(n.url)
+	where := n.shown
+	if where == "" {
+		where = redactURL(n.url)
+	}
 	for attempt := 1; ; attempt++ {
 		res := d.attempt(ctx, client, n)
 		if res.err == nil {

@@ -38,7 +38,16 @@ type Definition struct {
 	// conforming to Attributes). An *AttributeError points the diagnostic at
 	// one attribute.
 	New func(config cty.Value) (Action, error)
+	// SensitiveAttributes may take a sensitive variable's value: the type
+	// never shows, logs nor records them, nor anything derived from them,
+	// except as SensitiveValue. Their values reach New marked (with cty
+	// marks: IsMarked, Unmark) and no other attribute's is.
+	SensitiveAttributes []string
 }
+
+// SensitiveValue is what is shown and recorded instead of a sensitive
+// value.
+const SensitiveValue = "(sensitive value)"
 
 // Accepts reports whether the action can target a resource of type t.
 func (d *Definition) Accepts(t string) bool {

@@ -18,9 +18,10 @@ import (
 // slack posts the incident summary to a Slack incoming webhook. The URL is
 // the credential, so it is shown redacted and never logged.
 type slack struct {
-	url     string
-	channel string
-	retry   delivery
+	url      string
+	channel  string
+	retry    delivery
+	shownURL string // as webhook's
 }
 
 func init() {
@@ -33,8 +34,11 @@ func init() {
 			"url":     &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
 			"channel": &hcldec.AttrSpec{Name: "channel", Type: cty.String},
 		},
+		SensitiveAttributes: []string{"url"},
 		New: func(cfg cty.Value) (Action, error) {
-			a := slack{url: attrString(cfg, "url"), channel: attrString(cfg, "channel"), retry: newDelivery(10 * time.Second)}
+			shown := shownURL(cfg)
+			cfg, _ = cfg.UnmarkDeep()
+			a := slack{url: attrString(cfg, "url"), channel: attrString(cfg, "channel"), retry: newDelivery(10 * time.Second), shownURL: shown}
 			if err := checkURL("url", a.url); err != nil {
 				return nil, err
 			}
@@ -44,7 +48,7 @@ func init() {
 }
 
 func (a slack) Describe(req *Request) Change {
-	after := map[string]any{"post": redactURL(a.url), "incident": req.IncidentID}
+	after := map[string]any{"post": a.shownURL, "incident": req.IncidentID}
 	if a.channel != "" {
 		after["channel"] = a.channel
 	}
@@ -77,11 +81,11 @@ func (a slack) Apply(ctx context.Context, env *Env, req *Request, _ map[string]a
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "cordon/"+Version)
-	status, err := a.retry.send(ctx, env, &notification{kind: "slack", url: a.url, header: h, body: body, errorDetail: slackErrorCode})
+	status, err := a.retry.send(ctx, env, &notification{kind: "slack", url: a.url, shown: a.shownURL, header: h, body: body, errorDetail: slackErrorCode})
 	if err != nil {
 		return nil, false, err
 	}
-	after := map[string]any{"post": redactURL(a.url), "incident": req.IncidentID, "status": status}
+	after := map[string]any{"post": a.shownURL, "incident": req.IncidentID, "status": status}
 	if a.channel != "" {
 		after["channel"] = a.channel
 	}

@@ -41,6 +41,9 @@ type webhook struct {
 	headers map[string]string
 	secret  string
 	retry   delivery
+	// shownURL is how the URL is shown: redacted to its scheme and host,
+	// or SensitiveValue when it comes from a sensitive variable.
+	shownURL string
 }
 
 func init() {
@@ -55,8 +58,11 @@ func init() {
 			"secret":  &hcldec.AttrSpec{Name: "secret", Type: cty.String},
 			"timeout": &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
 		},
+		SensitiveAttributes: []string{"headers", "secret", "url"},
 		New: func(cfg cty.Value) (Action, error) {
-			a := webhook{url: attrString(cfg, "url"), headers: attrStringMap(cfg, "headers"), secret: attrString(cfg, "secret")}
+			shown := shownURL(cfg)
+			cfg, _ = cfg.UnmarkDeep()
+			a := webhook{url: attrString(cfg, "url"), headers: attrStringMap(cfg, "headers"), secret: attrString(cfg, "secret"), shownURL: shown}
 			if err := checkURL("url", a.url); err != nil {
 				return nil, err
 			}
@@ -80,7 +86,7 @@ func init() {
 func (a webhook) Describe(req *Request) Change {
 	return Change{
 		Before: map[string]any{},
-		After:  map[string]any{"post": redactURL(a.url), "incident": req.IncidentID},
+		After:  map[string]any{"post": a.shownURL, "incident": req.IncidentID},
 	}
 }
 
@@ -112,11 +118,11 @@ func (a webhook) Apply(ctx context.Context, env *Env, req *Request, _ map[string
 		h.Set("X-Cordon-Signature", signature(a.secret, body))
 		secrets = append(secrets, a.secret)
 	}
-	status, err := a.retry.send(ctx, env, &notification{kind: "webhook", url: a.url, header: h, body: body, secrets: secrets})
+	status, err := a.retry.send(ctx, env, &notification{kind: "webhook", url: a.url, shown: a.shownURL, header: h, body: body, secrets: secrets})
 	if err != nil {
 		return nil, false, err
 	}
-	return map[string]any{"post": redactURL(a.url), "incident": req.IncidentID, "status": status}, true, nil
+	return map[string]any{"post": a.shownURL, "incident": req.IncidentID, "status": status}, true, nil
 }
 
 // signature is the X-Cordon-Signature value of a body: "sha256=" and the

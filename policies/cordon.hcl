@@ -38,6 +38,9 @@ variable "webhook_url" {
   type        = string
   default     = "https://hooks.example.com/cordon"
   description = "Where incident notifications are POSTed (a placeholder until set). Set it with CORDON_VAR_webhook_url, so the URL and any token in it stay out of the repository."
+  # Never written to plan files, state, logs or output: shown as
+  # (sensitive value). Apply takes it from CORDON_VAR_webhook_url again.
+  sensitive = true
 }
 
 locals {

@@ -60,6 +60,10 @@ func (c *Config) EvalCondition(expr hcl.Expression, finding, resource cty.Value)
 // value is accepted (as false) so the load-time probe can check the type
 // of conditions it cannot decide.
 func conditionResult(expr hcl.Expression, ctx *hcl.EvalContext, v cty.Value) (bool, hcl.Diagnostics) {
+	// A condition on a sensitive variable decides as any other; its value
+	// is never quoted.
+	sensitive := v.ContainsMarked()
+	v, _ = v.UnmarkDeep()
 	if v.IsNull() {
 		return false, hcl.Diagnostics{{
 			Severity:    hcl.DiagError,
@@ -73,7 +77,7 @@ func conditionResult(expr hcl.Expression, ctx *hcl.EvalContext, v cty.Value) (bo
 	b, err := convert.Convert(v, cty.Bool)
 	if err != nil {
 		detail := fmt.Sprintf("The condition must be true or false, not a %s.", v.Type().FriendlyName())
-		if v.Type() == cty.String && v.IsKnown() {
+		if v.Type() == cty.String && v.IsKnown() && !sensitive {
 			detail = fmt.Sprintf("The condition must be true or false, not the string %q.", v.AsString())
 		}
 		return false, hcl.Diagnostics{{

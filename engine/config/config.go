@@ -109,8 +109,15 @@ type Variable struct {
 	// required).
 	Default cty.Value
 	// Value is the resolved value: -var, -var-file, CORDON_VAR_name or
-	// the default, in that order of precedence.
-	Value     cty.Value
+	// the default, in that order of precedence. It carries no mark: in
+	// expressions, a sensitive variable's value carries SensitiveMark.
+	Value cty.Value
+	// Sensitive (sensitive = true) means the value is never written to
+	// plan files, state, logs or output.
+	Sensitive bool
+	// Given reports whether a source gave Value (-var, -var-file,
+	// CORDON_VAR_name, LoadOptions.Values) rather than the default.
+	Given     bool
 	DeclRange hcl.Range
 }
 
@@ -192,9 +199,19 @@ const (
 // and functions, for evaluating other expressions the way the
 // configuration's own are (scenario tests, for example). Callers may add
 // variables to it; the configuration is not affected.
+//
+// Its var and local values carry no SensitiveMark: callers convert what
+// they evaluate to Go values, which a mark would make panic.
 func (c *Config) EvalContext() *hcl.EvalContext {
 	if c == nil || c.evalCtx == nil {
 		return &hcl.EvalContext{}
 	}
-	return c.evalCtx.NewChild()
+	unmarked := c.evalCtx.NewChild()
+	unmarked.Variables = map[string]cty.Value{}
+	for _, root := range []string{"var", "local"} {
+		if v, ok := c.evalCtx.Variables[root]; ok {
+			unmarked.Variables[root], _ = v.UnmarkDeep()
+		}
+	}
+	return unmarked.NewChild()
 }

@@ -37,6 +37,9 @@ func (l *loader) value(a *hcl.Attribute, ty cty.Type) (cty.Value, bool) {
 	if !conv.IsWhollyKnown() {
 		return cty.NilVal, false
 	}
+	// What is decoded to Go values is not shown or recorded: only action
+	// attributes keep a sensitive variable's mark (see decodeAction).
+	conv, _ = conv.UnmarkDeep()
 	return conv, true
 }
 

@@ -112,6 +112,18 @@ func (l *loader) decodeCollector(b *hcl.Block) {
 	if !p.ok {
 		return
 	}
+	// Collectors record what they gather, and often what they were
+	// configured with, as facts, which plans and state keep.
+	if attr, ok := firstSensitive(p.config, nil); ok {
+		l.diags = append(l.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Sensitive value not allowed here",
+			Detail: fmt.Sprintf("Attribute %q of collector %s takes its value from a sensitive variable. Collectors record what they gather as facts, which plan files and state keep, so they take no sensitive values.",
+				attr, b.Labels[0]),
+			Subject: attrRange(b, attr).Ptr(),
+		})
+		return
+	}
 	def, _ := collectors.Lookup(p.typ)
 	c := &Collector{Name: b.Labels[0], Type: p.typ, Def: def, Timeout: def.DefaultTimeout, DeclRange: b.DefRange}
 	if c.Timeout <= 0 {
@@ -158,9 +170,29 @@ func (l *loader) decodeAction(b *hcl.Block) {
 	}
 	def, _ := actions.Lookup(p.typ)
 	a := &Action{Name: b.Labels[0], Type: p.typ, Def: def, Config: only(p.config, def.Attributes, actionCommon), DeclRange: b.DefRange}
+	// Only the attributes a type never shows nor records may take a
+	// sensitive value; the others are shown in plans or recorded in state
+	// (as the target's state, or to revert the change).
+	if attr, ok := firstSensitive(a.Config, def.SensitiveAttributes); ok {
+		detail := fmt.Sprintf("Action type %s takes no sensitive values: what it is configured with is shown in plans or recorded in state.", def.Type)
+		if len(def.SensitiveAttributes) > 0 {
+			detail = fmt.Sprintf("Of action type %s, only %s may take sensitive values: it shows or records the others in plans or state.",
+				def.Type, quotedList(def.SensitiveAttributes, "and"))
+		}
+		l.diags = append(l.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Sensitive value not allowed here",
+			Detail:   fmt.Sprintf("Attribute %q of action %s takes its value from a sensitive variable. %s", attr, a.Name, detail),
+			Subject:  attrRange(b, attr).Ptr(),
+		})
+		return
+	}
+	// The constructor gets the marks, to know what not to show.
 	impl, err := newAction(def, a.Config)
 	if err != nil {
-		l.diags = append(l.diags, pluginError(b, "action", err))
+		diag := pluginError(b, "action", err)
+		diag.Detail = redactSensitive(diag.Detail, a.Config)
+		l.diags = append(l.diags, diag)
 		return
 	}
 	a.Impl = impl

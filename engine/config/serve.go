@@ -83,6 +83,7 @@ func (l *loader) decodeServe() {
 	if diags.HasErrors() || !val.IsWhollyKnown() {
 		return
 	}
+	val, _ = val.UnmarkDeep() // the daemon's settings are not recorded
 	if v := val.GetAttr("dry_run"); !v.IsNull() {
 		sv.DryRun = v.True()
 	}
@@ -198,6 +199,8 @@ func (l *loader) decodeSources() {
 		if diags.HasErrors() || !val.IsWhollyKnown() {
 			continue
 		}
+		// A source's settings (a queue, a token) are used, never recorded.
+		val, _ = val.UnmarkDeep()
 		impl, err := newSource(def, val)
 		if err != nil {
 			l.diags = append(l.diags, pluginError(b, "source", err))

@@ -12,6 +12,8 @@ import (
 	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/cordonhq/cordon/actions"
 )
 
 // EnvVarPrefix prefixes the environment variables that set input
@@ -23,8 +25,21 @@ var variableSchema = &hcl.BodySchema{
 		{Name: "type"},
 		{Name: "default"},
 		{Name: "description"},
+		{Name: "sensitive"},
 	},
 }
+
+// SensitiveMark marks the value of a sensitive variable in the evaluation
+// context. As in Terraform, cty carries marks through expressions, so
+// whatever is derived from the value (a local, a format() of it, an
+// action attribute) carries it too: what is shown or recorded checks for
+// it. Only actions keep it past loading (Action.Config).
+const SensitiveMark = valueMark("sensitive")
+
+type valueMark string
+
+// SensitiveValue is what is shown instead of a sensitive value.
+const SensitiveValue = actions.SensitiveValue
 
 // variableDecl is a variable while its value is being resolved.
 type variableDecl struct {
@@ -65,6 +80,9 @@ func (l *loader) decodeVariables() {
 			if s, ok := l.constString(a); ok {
 				v.Description = s
 			}
+		}
+		if a, ok := content.Attributes["sensitive"]; ok {
+			v.Sensitive = l.constBool(a)
 		}
 		if a, ok := content.Attributes["type"]; ok {
 			ty, defaults, literal, diags := decodeVariableType(a.Expr)
@@ -154,6 +172,7 @@ func (l *loader) resolveVariables() {
 	for _, name := range names {
 		d := l.varDecls[name]
 		v := d.v
+		v.Given = d.given != nil
 		switch {
 		case d.given != nil && d.given.failed:
 			v.Value = cty.DynamicVal
@@ -172,8 +191,110 @@ func (l *loader) resolveVariables() {
 			v.Value = cty.DynamicVal
 		}
 		values[name] = v.Value
+		if v.Sensitive {
+			values[name] = v.Value.Mark(SensitiveMark)
+		}
 	}
 	l.setObject("var", values)
+}
+
+// constBool decodes a variable's sensitive attribute: a constant true or
+// false.
+func (l *loader) constBool(a *hcl.Attribute) bool {
+	v, diags := a.Expr.Value(nil)
+	l.diags = append(l.diags, diags...)
+	if diags.HasErrors() {
+		return false
+	}
+	if v.Type() != cty.Bool || v.IsNull() || !v.IsKnown() {
+		l.diags = append(l.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid value for sensitive",
+			Detail:   fmt.Sprintf("A variable's %s must be true or false, not %s.", a.Name, describeConst(v)),
+			Subject:  a.Expr.Range().Ptr(),
+		})
+		return false
+	}
+	return v.True()
+}
+
+// describeConst names a constant's kind for a message.
+func describeConst(v cty.Value) string {
+	switch {
+	case v.IsNull():
+		return "null"
+	case v.Type() == cty.String:
+		return "a string (write true without quotes)"
+	}
+	return "a " + v.Type().FriendlyName()
+}
+
+// firstSensitive returns the first attribute, by name, of the object cfg
+// whose value is or holds a sensitive value, leaving out those allowed.
+func firstSensitive(cfg cty.Value, allowed []string) (string, bool) {
+	if cfg.IsNull() || !cfg.Type().IsObjectType() {
+		return "", false
+	}
+	names := make([]string, 0, len(cfg.Type().AttributeTypes()))
+	for n := range cfg.Type().AttributeTypes() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if cfg.GetAttr(n).ContainsMarked() && !contains(allowed, n) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// sensitiveStrings returns the strings in v that are sensitive: marked
+// strings, and the keys and elements of marked collections.
+func sensitiveStrings(v cty.Value) []string {
+	var out []string
+	cty.Walk(v, func(_ cty.Path, v cty.Value) (bool, error) {
+		if !v.IsMarked() {
+			return true, nil
+		}
+		u, _ := v.UnmarkDeep()
+		cty.Walk(u, func(_ cty.Path, e cty.Value) (bool, error) {
+			if e.IsNull() || !e.IsKnown() {
+				return false, nil
+			}
+			switch {
+			case e.Type() == cty.String && e.AsString() != "":
+				out = append(out, e.AsString())
+			case e.Type().IsMapType():
+				for it := e.ElementIterator(); it.Next(); {
+					if k, _ := it.Element(); k.AsString() != "" {
+						out = append(out, k.AsString())
+					}
+				}
+			}
+			return true, nil
+		})
+		return false, nil
+	})
+	// Longest first, so a value containing another is replaced whole.
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// redactSensitive replaces the sensitive strings of v in text, for a
+// message about it. Strings of fewer than 4 bytes are left: they cannot be
+// told from the message's own words, and hide nothing worth hiding.
+func redactSensitive(text string, v cty.Value) string {
+	var pairs []string
+	for _, s := range sensitiveStrings(v) {
+		if len(s) >= 4 {
+			pairs = append(pairs, s, SensitiveValue)
+		}
+	}
+	if len(pairs) == 0 {
+		return text
+	}
+	// One pass, so that what is put in is not replaced again.
+	return strings.NewReplacer(pairs...).Replace(text)
 }
 
 // convertGiven converts a given value to its variable's type.
@@ -184,7 +305,8 @@ func (l *loader) convertGiven(d *variableDecl) cty.Value {
 	}
 	conv, err := convert.Convert(val, d.v.Type)
 	subject := d.given.subject
-	if subject == nil {
+	if subject == nil || d.v.Sensitive {
+		// A snippet of where a sensitive value was given would show it.
 		subject = d.v.DeclRange.Ptr()
 	}
 	if err == nil && hasNumberOutOfRange(conv) {
@@ -218,6 +340,17 @@ func (l *loader) parseRaw(d *variableDecl, raw, source string) *givenValue {
 		if !diags.HasErrors() {
 			return &givenValue{val: val, source: source}
 		}
+	}
+	if d.v.Sensitive {
+		// The parser's messages quote the value.
+		l.diags = append(l.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid value for input variable",
+			Detail: fmt.Sprintf("The value for var.%s given by %s must be an HCL expression, since its type is %s, and it is not one (the variable is sensitive, so its value is not shown).",
+				d.v.Name, source, typeexpr.TypeString(d.v.Type)),
+			Subject: d.v.DeclRange.Ptr(),
+		})
+		return &givenValue{failed: true, source: source}
 	}
 	for _, diag := range diags {
 		diag.Detail = fmt.Sprintf("The value for var.%s given by %s must be an HCL expression, since its type is %s: %s",
@@ -300,8 +433,17 @@ func (l *loader) readVarFile(p string) {
 			continue
 		}
 		val, diags := a.Expr.Value(nil)
-		l.diags = append(l.diags, diags...)
 		rng := a.Expr.Range()
+		if d.v.Sensitive && diags.HasErrors() {
+			// Snippets of the file would show the value.
+			diags = hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid value for input variable",
+				Detail:   fmt.Sprintf("The value for var.%s at %s must be a constant (the variable is sensitive, so its value is not shown).", d.v.Name, rng.String()),
+				Subject:  d.v.DeclRange.Ptr(),
+			}}
+		}
+		l.diags = append(l.diags, diags...)
 		given := &givenValue{val: val, source: rng.String(), subject: rng.Ptr()}
 		if diags.HasErrors() {
 			given.failed = true
