@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"runtime"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -82,42 +80,22 @@ type outcome struct {
 	updatedAt string
 }
 
-type workItem struct {
-	file *FindingsFile
-	rec  schema.Record
-}
-
 // Plan plans the response to every finding of files. Findings are parsed
-// and planned on Workers goroutines; the plan lists them in input order.
-// A finding that cannot be parsed is an error diagnostic (and the caller
-// must not write a plan); a failed investigation is recorded in its
-// incident's errors.
+// and planned on Workers goroutines, as they are read; the plan lists them
+// in input order. A record that cannot be read as findings is rejected
+// alone: an error diagnostic, listed as unmatched with why, while the
+// others are planned (the caller must not write a plan with errors). A
+// failed investigation is recorded in its incident's errors.
 func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptions) (*Result, hcl.Diagnostics) {
-	var items []workItem
-	for _, f := range files {
-		for _, r := range f.Records {
-			items = append(items, workItem{file: f, rec: r})
-		}
-	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = min(workers, max(len(items), 1))
-
 	facts := newFactsSource(e, opts.Facts, opts.AWS)
-	results := make([][]outcome, len(items))
-	parseErrs := make([]error, len(items))
-	planItem := func(i int) {
-		it := items[i]
-		findings, err := schema.ParseRecord(it.file.Name, it.rec)
+	planRecord := func(file string, rec schema.Record) ([]outcome, error) {
+		findings, err := schema.ParseRecord(file, rec)
 		if err != nil {
-			parseErrs[i] = err
-			return
+			return nil, err
 		}
 		outs := make([]outcome, 0, len(findings))
 		for _, f := range findings {
-			o := e.investigate(ctx, f, it.file.Name, facts)
+			o := e.investigate(ctx, f, file, facts)
 			if !opts.KeepData {
 				o.data = nil
 			}
@@ -126,43 +104,9 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 			// input; keep only its bytes from here on.
 			f.ReleaseDecoded()
 		}
-		results[i] = outs
+		return outs, nil
 	}
-	if workers == 1 {
-		// No goroutine: a fresh one would grow its stack through OPA's
-		// deep evaluation again on every call (the daemon plans findings
-		// one at a time).
-		for i := range items {
-			planItem(i)
-		}
-	} else {
-		next := make(chan int)
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					planItem(i)
-				}
-			}()
-		}
-		for i := range items {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-	}
-
-	var diags hcl.Diagnostics
-	for _, err := range parseErrs {
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid finding", Detail: err.Error()})
-		}
-	}
-	if diags.HasErrors() {
-		return nil, diags
-	}
+	results, diags := planRecords(files, opts.Workers, planRecord)
 
 	p := &plan.Plan{
 		FormatVersion: plan.FormatVersion,
@@ -182,8 +126,14 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 		updatedAt time.Time
 	}
 	seen := map[string]kept{}
-	for _, outs := range results {
-		for _, o := range outs {
+	for _, r := range results {
+		if r.err != nil {
+			findings++
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid finding", Detail: r.err.Error()})
+			p.Unmatched = append(p.Unmatched, rejectedRecord(r.err))
+			continue
+		}
+		for _, o := range r.outs {
 			findings++
 			diags = append(diags, o.diags...)
 			if o.unmatched != nil {

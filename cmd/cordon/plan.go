@@ -43,14 +43,15 @@ func runPlan(ctx context.Context, m *meta, args []string) int {
 
 	e, res, ok := m.planFindings(ctx, findings, factsPath, out != "")
 	if !ok {
+		// Findings that could not be read are errors, but what was planned
+		// of the others is shown; it is never saved.
+		if res != nil {
+			m.showPlan(res.Plan)
+		}
 		return 1
 	}
 	p := res.Plan
-	if m.jsonOut {
-		p.WriteJSON(m.stdout)
-	} else {
-		p.Render(m.stdout, plan.RenderOptions{Color: m.color(m.stdout)})
-	}
+	m.showPlan(p)
 	if p.HasErrors() {
 		m.showDiags(hcl.Diagnostics{ui.ErrorDiag("Plan has failed investigations",
 			fmt.Sprintf("%d investigations failed (see each incident's errors above). A plan with errors is never applied, so no plan file was written.", p.Summary.Errors))})
@@ -83,7 +84,9 @@ func runPlan(ctx context.Context, m *meta, args []string) int {
 // planFindings loads the configuration, reads the findings and the facts
 // file (if any), and plans them, as cordon plan and cordon apply -finding
 // both do. Without a facts file the collectors gather facts from AWS.
-// Diagnostics are shown; ok is false when any was an error.
+// Diagnostics are shown; ok is false when any was an error, and the plan
+// is then returned only if one was made (of the findings that could be
+// read), to be shown and never applied.
 func (m *meta) planFindings(ctx context.Context, findings []string, factsPath string, keepData bool) (*engine.Engine, *engine.Result, bool) {
 	e, diags := m.loadEngine(ctx, false)
 	if diags.HasErrors() {
@@ -123,7 +126,16 @@ func (m *meta) planFindings(ctx context.Context, findings []string, factsPath st
 	diags = append(diags, pdiags...)
 	m.showDiags(diags) // errors, or warnings
 	if diags.HasErrors() {
-		return nil, nil, false
+		return nil, res, false
 	}
 	return e, res, true
+}
+
+// showPlan prints a plan, as JSON with -json.
+func (m *meta) showPlan(p *plan.Plan) {
+	if m.jsonOut {
+		p.WriteJSON(m.stdout)
+		return
+	}
+	p.Render(m.stdout, plan.RenderOptions{Color: m.color(m.stdout)})
 }
