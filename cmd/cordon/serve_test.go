@@ -344,7 +344,6 @@ func incidentOf(t *testing.T, dir string) string {
 	return list[0].ID
 }
 
-
 // cordon demo -serve: the daemon reads the queue, contains web-1 with no
 // command typed, and holds the credential plan until it is approved.
 func TestDemoServe(t *testing.T) {
