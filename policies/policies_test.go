@@ -245,6 +245,8 @@ var expectedFiles = []string{
 	"testdata/findings/iam_discovery_anomalous_behavior.json",
 	"testdata/findings/iam_instance_credential_exfiltration_outside_aws.json",
 	"testdata/findings/s3_policy_bucket_block_public_access_disabled.json",
+	"testdata/findings/securityhub_forged_guardduty_backdoor_cnc_dns.json",
+	"testdata/findings/securityhub_guardduty_backdoor_cnc_dns.json",
 	"tests/ec2_compromise.test.hcl",
 	"tests/iam_credential_compromise.test.hcl",
 	"tests/s3_exposure.test.hcl",
@@ -474,7 +476,8 @@ func TestConfigMatchesPolicies(t *testing.T) {
 }
 
 // TestFindingsAreGuardDuty checks the recorded findings are single
-// GuardDuty findings in either key spelling, in the account and region the
+// GuardDuty findings in either key spelling, or (securityhub_*) single
+// Security Hub findings in GuardDuty's form, in the account and region the
 // README promises for the ones written here.
 func TestFindingsAreGuardDuty(t *testing.T) {
 	files, err := fs.Glob(FS, "testdata/findings/*.json")
@@ -488,14 +491,25 @@ func TestFindingsAreGuardDuty(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
+		base := path.Base(f)
+		if !strings.Contains(readme, base) {
+			t.Errorf("%s is not described in testdata/README.md", f)
+		}
+		if strings.HasPrefix(base, "securityhub_") {
+			types, _ := doc["Types"].([]any)
+			sev, _ := doc["Severity"].(map[string]any)
+			if len(types) != 1 || sev["Label"] == nil || doc["ProductName"] != "GuardDuty" {
+				t.Errorf("%s: not an ASFF finding in GuardDuty's form (Types %v, Severity %v, ProductName %v)", f, types, sev, doc["ProductName"])
+			}
+			if doc["AwsAccountId"] != "123456789012" || doc["Region"] != "us-west-2" || doc["SchemaVersion"] != "2018-10-08" {
+				t.Errorf("%s: want AwsAccountId 123456789012, Region us-west-2, SchemaVersion 2018-10-08", f)
+			}
+			continue
+		}
 		typ, _ := firstOf(doc, "type", "Type").(string)
 		sev, _ := firstOf(doc, "severity", "Severity").(float64)
 		if typ == "" || sev < 1 || sev > 10 {
 			t.Errorf("%s: not a GuardDuty finding (type %q, severity %v)", f, typ, sev)
-		}
-		base := path.Base(f)
-		if !strings.Contains(readme, base) {
-			t.Errorf("%s is not described in testdata/README.md", f)
 		}
 		if strings.HasPrefix(base, "guardduty_") {
 			continue // copied from published samples, kept as published

@@ -157,18 +157,40 @@ test_threat_intelligence_in_pascal_case_raw if {
 	has_reason(v, "is on threat list GeneratedFindingThreatListName (GeneratedFindingThreatName)")
 }
 
+# security_hub_copy(product_arn) is GuardDuty's C&C finding as Security Hub
+# holds it, imported by the product product_arn names.
+security_hub_copy(product_arn) := object.union(
+	finding("TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS", "high", dns("cdn-sync.attacker.example"), null),
+	{"source": "securityhub", "raw": {
+		"ProductArn": product_arn,
+		"ProductName": "GuardDuty",
+		"CompanyName": "Amazon",
+		"ProductFields": {
+			"aws/guardduty/service/resourceRole": "ACTOR",
+			"aws/guardduty/service/evidence/threatIntelligenceDetails.0_/threatListName": "ProofPoint",
+			"aws/guardduty/service/evidence/threatIntelligenceDetails.0_/threatNames.0_": "Cobalt Strike",
+		},
+	}},
+)
+
 test_security_hub_form_of_the_type_and_evidence if {
-	f := finding("TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS", "high", dns("cdn-sync.attacker.example"), null)
-	asff := object.union(f, {"source": "securityhub", "raw": {"ProductFields": {
-		"aws/guardduty/service/resourceRole": "ACTOR",
-		"aws/guardduty/service/evidence/threatIntelligenceDetails.0_/threatListName": "ProofPoint",
-		"aws/guardduty/service/evidence/threatIntelligenceDetails.0_/threatNames.0_": "Cobalt Strike",
-	}}})
+	asff := security_hub_copy("arn:aws:securityhub:us-west-2::product/aws/guardduty")
 	v := verdict with input as make_input(asff, facts(clean))
 	v.verdict == "malicious"
 	v.confidence == 0.9
 	"GuardDuty: the instance queried a domain of a known command-and-control server (domain cdn-sync.attacker.example)" in v.reasons
 	"GuardDuty: domain cdn-sync.attacker.example is on threat list ProofPoint (Cobalt Strike)" in v.reasons
+}
+
+# A custom product may import the same document, GuardDuty's names and
+# ProductFields included; Security Hub gives it the product's own ARN, and
+# its threat list is not GuardDuty's evidence.
+test_forged_security_hub_finding_has_no_threat_list if {
+	forged := security_hub_copy("arn:aws:securityhub:us-west-2:444455556666:product/444455556666/default")
+	v := verdict with input as make_input(forged, facts(clean))
+	not has_reason(v, "threat list")
+	not has_reason(v, "ProofPoint")
+	v.confidence != 0.9
 }
 
 test_threat_intelligence_alone_is_malicious if {

@@ -67,6 +67,61 @@ finding_threat := threat_name(input.finding.type)
 high_fidelity_purposes := {"Backdoor", "CryptoCurrency", "Trojan"}
 
 # ---------------------------------------------------------------------------
+# Where the finding comes from
+#
+# GuardDuty's own fields (its service block, its evidence, the
+# "aws/guardduty/…" ProductFields Security Hub flattens them into) are
+# GuardDuty's word only in a finding GuardDuty produced. Any product may
+# import a Security Hub finding that says "GuardDuty" in ProductName and
+# carries aws/guardduty ProductFields naming a threat list; what it cannot
+# choose is ProductArn, which Security Hub checks, and only AWS's own
+# GuardDuty integration has arn:<partition>:securityhub:<region>::product/aws/guardduty.
+# So every rule below that reads GuardDuty's fields from raw also requires
+# from_guardduty, and a forged finding is judged on what it is: another
+# product's claim, without GuardDuty's evidence.
+
+# from_guardduty holds for a finding proven to be GuardDuty's: read from
+# GuardDuty itself (GetFindings, its EventBridge events), or from Security
+# Hub as ASFF or OCSF with AWS's own GuardDuty product ARN. It is the rule
+# cordon's normalization follows too, so policies and cordon agree.
+from_guardduty if input.finding.source == "guardduty"
+
+from_guardduty if {
+	input.finding.source == "securityhub"
+	guardduty_product_arn(input.finding.raw.ProductArn, {"product"})
+}
+
+from_guardduty if {
+	input.finding.source == "ocsf"
+	guardduty_product_arn(input.finding.raw.metadata.product.uid, {"product", "productv2"})
+}
+
+# guardduty_product_arn(arn, kinds) holds when arn is exactly AWS's own
+# GuardDuty product in Security Hub: arn:<partition>:securityhub:<region>::<kind>/aws/guardduty,
+# kind one of kinds ("productv2" is Security Hub's OCSF form), with no
+# account, a known partition and a region of that partition. A custom
+# product's ARN names an account (…:111122223333:product/111122223333/default).
+guardduty_product_arn(arn, kinds) if {
+	is_string(arn)
+	[_, partition, region, kind] := regex.find_all_string_submatch_n(guardduty_product_arn_pattern, arn, 1)[0]
+	kind in kinds
+	region_of_partition(partition, region)
+}
+
+guardduty_product_arn_pattern := `^arn:(aws|aws-cn|aws-us-gov):securityhub:([a-z]+(?:-[a-z]+)+-[0-9]{1,2})::(product|productv2)/aws/guardduty$`
+
+# region_of_partition(partition, region): China's regions are only in
+# aws-cn, GovCloud's only in aws-us-gov, and neither in aws.
+region_of_partition("aws", region) if {
+	not startswith(region, "cn-")
+	not startswith(region, "us-gov-")
+}
+
+region_of_partition("aws-cn", region) if startswith(region, "cn-")
+
+region_of_partition("aws-us-gov", region) if startswith(region, "us-gov-")
+
+# ---------------------------------------------------------------------------
 # The raw finding
 #
 # input.finding.raw is the detector's JSON as it arrived: GetFindings and
@@ -94,8 +149,10 @@ field_of(obj, camel, pascal) := v if {
 	v := obj[camel]
 } else := obj[pascal]
 
-# product_fields are Security Hub's flattened detector fields.
-product_fields := input.finding.raw.ProductFields
+# product_fields are Security Hub's flattened detector fields, read only
+# from GuardDuty's own findings: another product's "aws/guardduty/…" keys
+# are its own words.
+product_fields := input.finding.raw.ProductFields if from_guardduty
 
 # gd_product_field(path) reads a flattened GuardDuty field from Security Hub:
 # gd_product_field("resourceRole") is "aws/guardduty/service/resourceRole".
@@ -105,16 +162,20 @@ gd_product_field(path) := v if {
 }
 
 threat_intelligence_details := d if {
+	from_guardduty
 	d := input.finding.raw.service.evidence.threatIntelligenceDetails
 } else := d if {
+	from_guardduty
 	d := input.finding.raw.Service.Evidence.ThreatIntelligenceDetails
 }
 
 # resource_role is TARGET when the resource was acted on, ACTOR when it acted.
 resource_role := upper(r) if {
+	from_guardduty
 	r := input.finding.raw.service.resourceRole
 	non_empty_string(r)
 } else := upper(r) if {
+	from_guardduty
 	r := input.finding.raw.Service.ResourceRole
 	non_empty_string(r)
 } else := upper(r) if {
@@ -124,9 +185,11 @@ resource_role := upper(r) if {
 
 # api_name is the API a finding about an API call names ("ListBuckets").
 api_name := n if {
+	from_guardduty
 	n := input.finding.raw.service.action.awsApiCallAction.api
 	non_empty_string(n)
 } else := n if {
+	from_guardduty
 	n := input.finding.raw.Service.Action.AwsApiCallAction.Api
 	non_empty_string(n)
 } else := n if {
@@ -137,9 +200,11 @@ api_name := n if {
 # api_error_code is the error the API call got ("AccessDenied"); undefined
 # when the call succeeded.
 api_error_code := c if {
+	from_guardduty
 	c := input.finding.raw.service.action.awsApiCallAction.errorCode
 	non_empty_string(c)
 } else := c if {
+	from_guardduty
 	c := input.finding.raw.Service.Action.AwsApiCallAction.ErrorCode
 	non_empty_string(c)
 } else := c if {
@@ -147,7 +212,9 @@ api_error_code := c if {
 	non_empty_string(c)
 }
 
-# sample holds for GuardDuty's generated sample findings.
+# sample holds for GuardDuty's generated sample findings, and for a Security
+# Hub finding marked Sample. It is read from any product: a claim to be a
+# sample only holds cordon back, from acting on that finding alone.
 sample if input.finding.raw.service.additionalInfo.sample == true
 
 sample if input.finding.raw.Service.AdditionalInfo.Sample == true
@@ -164,11 +231,13 @@ threat_lists contains name if {
 }
 
 threat_lists contains name if {
+	from_guardduty
 	name := input.finding.raw.service.additionalInfo.threatListName
 	non_empty_string(name)
 }
 
 threat_lists contains name if {
+	from_guardduty
 	name := input.finding.raw.Service.AdditionalInfo.ThreatListName
 	non_empty_string(name)
 }
@@ -188,11 +257,13 @@ threat_names contains name if {
 }
 
 threat_names contains name if {
+	from_guardduty
 	name := input.finding.raw.service.additionalInfo.threatName
 	non_empty_string(name)
 }
 
 threat_names contains name if {
+	from_guardduty
 	name := input.finding.raw.Service.AdditionalInfo.ThreatName
 	non_empty_string(name)
 }
@@ -214,7 +285,8 @@ non_empty_string(s) if {
 # Network
 
 # remote_ip is the address of the other party: the normalized network or
-# actor address, else the raw finding's.
+# actor address, else the raw finding's when it is GuardDuty's (as domain
+# and direction below).
 remote_ip := ip if {
 	ip := input.finding.network.remote_ip
 	non_empty_string(ip)
@@ -222,15 +294,19 @@ remote_ip := ip if {
 	ip := input.finding.actor.ip
 	non_empty_string(ip)
 } else := ip if {
+	from_guardduty
 	ip := input.finding.raw.service.action.networkConnectionAction.remoteIpDetails.ipAddressV4
 	non_empty_string(ip)
 } else := ip if {
+	from_guardduty
 	ip := input.finding.raw.Service.Action.NetworkConnectionAction.RemoteIpDetails.IpAddressV4
 	non_empty_string(ip)
 } else := ip if {
+	from_guardduty
 	ip := input.finding.raw.service.action.awsApiCallAction.remoteIpDetails.ipAddressV4
 	non_empty_string(ip)
 } else := ip if {
+	from_guardduty
 	ip := input.finding.raw.Service.Action.AwsApiCallAction.RemoteIpDetails.IpAddressV4
 	non_empty_string(ip)
 }
@@ -240,9 +316,11 @@ domain := d if {
 	d := input.finding.network.domain
 	non_empty_string(d)
 } else := d if {
+	from_guardduty
 	d := input.finding.raw.service.action.dnsRequestAction.domain
 	non_empty_string(d)
 } else := d if {
+	from_guardduty
 	d := input.finding.raw.Service.Action.DnsRequestAction.Domain
 	non_empty_string(d)
 }
@@ -252,9 +330,11 @@ direction := upper(d) if {
 	d := input.finding.network.direction
 	non_empty_string(d)
 } else := upper(d) if {
+	from_guardduty
 	d := input.finding.raw.service.action.networkConnectionAction.connectionDirection
 	non_empty_string(d)
 } else := upper(d) if {
+	from_guardduty
 	d := input.finding.raw.Service.Action.NetworkConnectionAction.ConnectionDirection
 	non_empty_string(d)
 }

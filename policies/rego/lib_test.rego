@@ -91,6 +91,8 @@ pascal_raw := {"Service": {
 }}
 
 asff_raw := {
+	"ProductArn": "arn:aws:securityhub:us-west-2::product/aws/guardduty",
+	"ProductName": "GuardDuty",
 	"Sample": true,
 	"ProductFields": {
 		"aws/guardduty/service/resourceRole": "TARGET",
@@ -102,7 +104,12 @@ asff_raw := {
 	},
 }
 
-raw_input(raw) := {"finding": {"type": "Backdoor:EC2/C&CActivity.B", "severity": "high", "raw": raw}}
+# raw_input(raw) is a finding read from GuardDuty itself with raw finding
+# raw; asff_input(raw) one read from Security Hub, GuardDuty's only if raw's
+# ProductArn says so.
+raw_input(raw) := {"finding": {"source": "guardduty", "type": "Backdoor:EC2/C&CActivity.B", "severity": "high", "raw": raw}}
+
+asff_input(raw) := {"finding": {"source": "securityhub", "type": "TTPs/Command and Control/Backdoor:EC2-C&CActivity.B", "severity": "high", "raw": raw}}
 
 test_field_reads_both_spellings if {
 	lib.field({"threatListName": "a"}, "threatListName") == "a"
@@ -135,12 +142,112 @@ test_pascal_case_raw if {
 }
 
 test_security_hub_raw if {
-	lib.threat_lists == {"Amazon"} with input as raw_input(asff_raw)
-	lib.threat_names == {"TorNode"} with input as raw_input(asff_raw)
-	lib.resource_role == "TARGET" with input as raw_input(asff_raw)
-	lib.api_name == "DeleteTrail" with input as raw_input(asff_raw)
-	lib.api_error_code == "AccessDenied" with input as raw_input(asff_raw)
-	lib.sample with input as raw_input(asff_raw)
+	lib.from_guardduty with input as asff_input(asff_raw)
+	lib.threat_lists == {"Amazon"} with input as asff_input(asff_raw)
+	lib.threat_names == {"TorNode"} with input as asff_input(asff_raw)
+	lib.resource_role == "TARGET" with input as asff_input(asff_raw)
+	lib.api_name == "DeleteTrail" with input as asff_input(asff_raw)
+	lib.api_error_code == "AccessDenied" with input as asff_input(asff_raw)
+	lib.sample with input as asff_input(asff_raw)
+}
+
+# ---------------------------------------------------------------------------
+# Forged findings: GuardDuty's words from another product
+#
+# BatchImportFindings lets any product name GuardDuty in ProductName and
+# CompanyName and carry aws/guardduty ProductFields; ProductArn it cannot
+# choose. Such a finding gets none of GuardDuty's evidence.
+
+# forged_asff is asff_raw imported by a custom product of account
+# 111122223333, with GuardDuty's names.
+forged_asff := object.union(asff_raw, {
+	"ProductArn": "arn:aws:securityhub:us-west-2:111122223333:product/111122223333/default",
+	"CompanyName": "Amazon",
+	"ProductName": "GuardDuty",
+	"GeneratorId": "arn:aws:guardduty:us-west-2:111122223333:detector/12abc34d567e8fa901bc2d34e56789f0",
+})
+
+test_forged_security_hub_finding_gets_no_guardduty_evidence if {
+	not lib.from_guardduty with input as asff_input(forged_asff)
+	count(lib.threat_lists) == 0 with input as asff_input(forged_asff)
+	count(lib.threat_names) == 0 with input as asff_input(forged_asff)
+	not lib.resource_role with input as asff_input(forged_asff)
+	not lib.api_name with input as asff_input(forged_asff)
+	not lib.api_error_code with input as asff_input(forged_asff)
+	not lib.gd_product_field("resourceRole") with input as asff_input(forged_asff)
+
+	# Sample is Security Hub's own field, and only holds cordon back.
+	lib.sample with input as asff_input(forged_asff)
+}
+
+# GuardDuty's native fields in a finding that is not GuardDuty's (an OCSF
+# or Security Hub document carrying a service block) are not read either.
+test_guardduty_fields_of_other_sources_are_not_read if {
+	for_source := {src: {"finding": {"source": src, "type": "Backdoor:EC2/C&CActivity.B", "severity": "high", "raw": object.union(camel_raw, pascal_raw)}} |
+		some src in {"securityhub", "ocsf", "custom"}
+	}
+	every doc in for_source {
+		not lib.from_guardduty with input as doc
+		count(lib.threat_lists) == 0 with input as doc
+		count(lib.threat_names) == 0 with input as doc
+		not lib.resource_role with input as doc
+		not lib.api_name with input as doc
+		not lib.api_error_code with input as doc
+		not lib.remote_ip with input as doc
+		not lib.domain with input as doc
+		not lib.direction with input as doc
+	}
+}
+
+test_from_guardduty_by_product_arn if {
+	every arn in {
+		"arn:aws:securityhub:us-west-2::product/aws/guardduty",
+		"arn:aws:securityhub:ap-southeast-7::product/aws/guardduty",
+		"arn:aws-cn:securityhub:cn-north-1::product/aws/guardduty",
+		"arn:aws-us-gov:securityhub:us-gov-west-1::product/aws/guardduty",
+	} {
+		lib.from_guardduty with input as asff_input({"ProductArn": arn})
+	}
+	every arn in {
+		"arn:aws:securityhub:us-west-2:111122223333:product/111122223333/default",
+		"arn:aws:securityhub:us-west-2:111122223333:product/aws/guardduty",
+		"arn:aws:securityhub:us-west-2::product/aws/guardduty/extra",
+		"arn:aws:securityhub:us-west-2::product/aws/guardduty2",
+		"arn:aws:securityhub:us-west-2::productv2/aws/guardduty",
+		"arn:aws:securityhub:us-west-2::product/aws/inspector",
+		"arn:aws:securityhub:::product/aws/guardduty",
+		"arn:aws:securityhub:uswest2::product/aws/guardduty",
+		"arn:aws:securityhub:us-west-123::product/aws/guardduty",
+		"arn:aws:securityhub:US-WEST-2::product/aws/guardduty",
+		"arn:aws:securityhub:cn-north-1::product/aws/guardduty",
+		"arn:aws:securityhub:us-gov-west-1::product/aws/guardduty",
+		"arn:aws-cn:securityhub:us-west-2::product/aws/guardduty",
+		"arn:aws-us-gov:securityhub:us-west-2::product/aws/guardduty",
+		"arn:aws-iso:securityhub:us-iso-east-1::product/aws/guardduty",
+		"arn:aws:guardduty:us-west-2::product/aws/guardduty",
+		" arn:aws:securityhub:us-west-2::product/aws/guardduty",
+		"",
+	} {
+		not lib.from_guardduty with input as asff_input({"ProductArn": arn})
+	}
+	not lib.from_guardduty with input as asff_input({"ProductArn": 42})
+	not lib.from_guardduty with input as asff_input({})
+}
+
+ocsf_input(uid) := {"finding": {"source": "ocsf", "raw": {"class_uid": 2004, "metadata": {"product": {"uid": uid, "name": "GuardDuty", "vendor_name": "AWS"}}}}}
+
+test_from_guardduty_ocsf if {
+	lib.from_guardduty with input as ocsf_input("arn:aws:securityhub:us-east-1::productv2/aws/guardduty")
+	lib.from_guardduty with input as ocsf_input("arn:aws:securityhub:us-east-1::product/aws/guardduty")
+	not lib.from_guardduty with input as ocsf_input("arn:aws:securityhub:us-east-1:111122223333:product/111122223333/default")
+	not lib.from_guardduty with input as ocsf_input("guardduty")
+	not lib.from_guardduty with input as {"finding": {"source": "ocsf", "raw": {"class_uid": 2004}}}
+}
+
+test_from_guardduty_native if {
+	lib.from_guardduty with input as raw_input({})
+	not lib.from_guardduty with input as {"finding": {"source": "GuardDuty", "raw": {}}}
+	not lib.from_guardduty with input as {"finding": {"raw": {"service": {"serviceName": "guardduty"}}}}
 }
 
 test_unknown_raw_shapes_give_nothing if {

@@ -145,7 +145,8 @@ intended_public if {
 	lib.finding_purpose == "Policy"
 }
 
-# bucket_detail is the raw finding's entry for this bucket.
+# bucket_detail is GuardDuty's raw entry for this bucket (another product's
+# raw finding is not read for GuardDuty's fields: see lib.from_guardduty).
 bucket_detail := bs[0] if {
 	bs := [b |
 		some b in s3_bucket_details
@@ -155,8 +156,10 @@ bucket_detail := bs[0] if {
 }
 
 s3_bucket_details := d if {
+	lib.from_guardduty
 	d := input.finding.raw.resource.s3BucketDetails
 } else := d if {
+	lib.from_guardduty
 	d := input.finding.raw.Resource.S3BucketDetails
 }
 
@@ -178,9 +181,11 @@ actor_label := sprintf("%s (key %s)", [input.finding.actor.user, input.finding.a
 	u := input.finding.actor.user
 	u != ""
 } else := u if {
+	lib.from_guardduty
 	u := input.finding.raw.resource.accessKeyDetails.userName
 	lib.non_empty_string(u)
 } else := u if {
+	lib.from_guardduty
 	u := input.finding.raw.Resource.AccessKeyDetails.UserName
 	lib.non_empty_string(u)
 } else := "an unknown caller"

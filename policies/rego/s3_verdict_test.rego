@@ -220,3 +220,23 @@ test_several_signs_on_a_private_bucket if {
 	v.verdict == "suspicious"
 	v.confidence == 0.7
 }
+
+# GuardDuty's bucket details and caller in a finding that is not GuardDuty's
+# (OCSF from another product, carrying GuardDuty's resource block) are its
+# own words: the bucket is not taken to be public on them.
+test_guardduty_fields_of_another_product_are_not_read if {
+	raw := {
+		"class_uid": 2004,
+		"metadata": {"product": {"uid": "arn:aws:securityhub:us-west-2:444455556666:product/444455556666/default", "name": "GuardDuty"}},
+		"resource": {
+			"accessKeyDetails": {"userName": "bob"},
+			"s3BucketDetails": [{"name": bucket_name, "publicAccess": {"effectivePermission": "PUBLIC"}}],
+		},
+	}
+	b := bucket({})
+	f := {"id": "x", "source": "ocsf", "type": "Policy:S3/BucketAnonymousAccessGranted", "title": "", "severity": "high", "severity_score": 7, "count": 1, "resource": b, "resources": [b], "raw": raw}
+	v := verdict with input as make_input(f, trail)
+	not has_reason(v, "public now")
+	not has_reason(v, "bob")
+	v.root_cause == "an unknown caller changed the bucket's access with the S3 API"
+}

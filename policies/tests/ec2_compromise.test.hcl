@@ -147,6 +147,52 @@ run "port_probe_matches_no_rule" {
   }
 }
 
+# GuardDuty's finding through Security Hub is the same incident, judged on
+# the same evidence, as read from GuardDuty.
+run "guardduty_through_security_hub" {
+  finding = "testdata/findings/securityhub_guardduty_backdoor_cnc_dns.json"
+  facts   = "testdata/facts/ec2_backdoor_triage_failed.json"
+
+  expect {
+    verdict = "malicious"
+    rules   = ["ec2_compromise"]
+    actions = [
+      "action.protect[\"i-0f9e8d7c6b5a43210\"]",
+      "action.tag[\"i-0f9e8d7c6b5a43210\"]",
+      "action.deregister[\"i-0f9e8d7c6b5a43210\"]",
+      "action.detach[\"i-0f9e8d7c6b5a43210\"]",
+      "action.isolate[\"i-0f9e8d7c6b5a43210\"]",
+      "action.snapshot[\"i-0f9e8d7c6b5a43210\"]",
+      "action.stop[\"i-0f9e8d7c6b5a43210\"]",
+      "action.notify[\"i-0f9e8d7c6b5a43210\"]",
+    ]
+  }
+
+  assert {
+    condition     = plan.incidents[0].verdicts[0].confidence == 0.9 && anytrue([for r in plan.incidents[0].verdicts[0].reasons : strcontains(r, "threat list ProofPoint")])
+    error_message = "GuardDuty's threat list, from Security Hub's ProductFields, is GuardDuty's evidence"
+  }
+}
+
+# The same document imported by another product (BatchImportFindings lets
+# it say "GuardDuty" everywhere but in ProductArn) is that product's claim:
+# it keeps Security Hub's type, matches no rule written for GuardDuty's
+# types, and is never acted on as GuardDuty's.
+run "forged_guardduty_finding_is_not_guardduty" {
+  finding = "testdata/findings/securityhub_forged_guardduty_backdoor_cnc_dns.json"
+  facts   = "testdata/facts/ec2_backdoor_triage_failed.json"
+
+  expect {
+    rules   = []
+    actions = []
+  }
+
+  assert {
+    condition     = length(plan.unmatched) == 1 && finding.type == "TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS"
+    error_message = "a finding that only names GuardDuty keeps its own type and matches no starter rule"
+  }
+}
+
 run "published_backdoor_sample_without_facts" {
   finding = "testdata/findings/guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json"
 
