@@ -3,7 +3,9 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cordonhq/cordon/schema"
 )
@@ -15,8 +17,11 @@ type findingData struct {
 	CreatedAt, UpdatedAt time.Time
 	FirstSeen, LastSeen  time.Time
 	// product names the detector when the source says (Security Hub's
-	// ProductName, OCSF's metadata.product.name).
+	// ProductName, OCSF's metadata.product.name): the product's own word.
 	product string
+	// productArn is Security Hub's ProductArn (OCSF's metadata.product.uid),
+	// which Security Hub sets: who the product is.
+	productArn string
 }
 
 // decodeFinding reads the normalized finding; nil when state has none or
@@ -49,6 +54,7 @@ type rawTimes struct {
 	FirstObservedAt any `json:"FirstObservedAt"`
 	LastObservedAt  any `json:"LastObservedAt"`
 	ProductName     any `json:"ProductName"`
+	ProductArn      any `json:"ProductArn"`
 
 	FindingInfo *struct {
 		FirstSeenTimeDT any `json:"first_seen_time_dt"`
@@ -59,6 +65,7 @@ type rawTimes struct {
 	Metadata *struct {
 		Product *struct {
 			Name any `json:"name"`
+			UID  any `json:"uid"`
 		} `json:"product"`
 	} `json:"metadata"`
 }
@@ -109,19 +116,72 @@ func (f *findingData) readRaw() {
 			f.product = clean(s, 60)
 		}
 	}
+	if s, ok := r.ProductArn.(string); ok {
+		f.productArn = s
+	} else if r.Metadata != nil && r.Metadata.Product != nil {
+		f.productArn, _ = r.Metadata.Product.UID.(string)
+	}
 }
 
-// detector names who reported the finding.
+// detector names who reported the finding. GuardDuty is named only for a
+// finding proven to be GuardDuty's (schema's FromGuardDuty: read from
+// GuardDuty, or AWS's own GuardDuty product ARN). Any product importing
+// findings into Security Hub may call itself GuardDuty in ProductName; such
+// a finding is shown under the product its ARN names, so a forgery never
+// reads as GuardDuty's in a report or on a timeline.
 func (f *findingData) detector() string {
-	switch {
-	case f.Source == schema.SourceGuardDuty:
+	if f.Source == schema.SourceGuardDuty || f.FromGuardDuty() {
 		return "GuardDuty"
-	case f.product != "":
-		return f.product
+	}
+	name := f.product
+	if namesGuardDuty(name) {
+		if p := productOfArn(f.productArn); p != "" {
+			return "Security Hub product " + p
+		}
+		return "An unverified product (named " + name + ")"
+	}
+	switch {
+	case name != "" && f.Source == schema.SourceSecurityHub:
+		return name + " (via Security Hub)"
+	case name != "":
+		return name
 	case f.Source == schema.SourceSecurityHub:
+		if p := productOfArn(f.productArn); p != "" {
+			return "Security Hub product " + p
+		}
 		return "Security Hub"
 	}
 	return "The detector"
+}
+
+// namesGuardDuty reports whether a product's own name would read as
+// GuardDuty's ("GuardDuty", "Amazon Guard Duty"), whatever its case and
+// spacing.
+func namesGuardDuty(name string) bool {
+	squeezed := strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, name)
+	return strings.Contains(squeezed, "guardduty")
+}
+
+// productOfArn is the company/product part of a Security Hub product ARN,
+// arn:<partition>:securityhub:<region>:<account>:product/<company>/<product>
+// ("444455556666/default" for a custom integration, "aws/inspector"), or
+// "" for anything else.
+func productOfArn(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "securityhub" {
+		return ""
+	}
+	for _, prefix := range []string{"product/", "productv2/"} {
+		if p, ok := strings.CutPrefix(parts[5], prefix); ok && p != "" {
+			return clean(p, 60)
+		}
+	}
+	return ""
 }
 
 // window is the finding's activity window: first to last seen, else
