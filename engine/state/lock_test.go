@@ -5,28 +5,11 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-// twoStores opens two stores on one file, as two processes would.
-func twoStores(t *testing.T) (a, b *SQLiteStore) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "state.db")
-	open := func() *SQLiteStore {
-		s, err := OpenSQLite(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	return open(), open()
-}
 
 func lock(t *testing.T, s *SQLiteStore, owner string, keys ...string) func() error {
 	t.Helper()
@@ -54,70 +37,6 @@ func lockRows(t *testing.T, s *SQLiteStore) map[string]string {
 		m[k] = o
 	}
 	return m
-}
-
-func TestLockConflictTakesNothing(t *testing.T) {
-	a, b := twoStores(t)
-	lock(t, a, "alice", "k2", "k1")
-
-	_, err := b.Lock(context.Background(), []string{"k3", "k2"}, "bob", 0)
-	var le *LockError
-	if !errors.As(err, &le) || !errors.Is(err, ErrLockTimeout) {
-		t.Fatalf("error = %v, want a *LockError", err)
-	}
-	h := le.Holder
-	if h.Key != "k2" || h.Owner != "alice" || h.PID != a.pid || h.Host != a.host || h.AcquiredAt.IsZero() {
-		t.Errorf("holder = %+v", h)
-	}
-	wantErr(t, err, `state lock "k2" is held by alice (pid`)
-	if h.ID == "" || h.Liveness != LivenessAlive {
-		t.Errorf("holder id %q, liveness %q; want an id, alive", h.ID, h.Liveness)
-	}
-	// All or none: bob's free key k3 was not taken.
-	if got := lockRows(t, a); len(got) != 2 || got["k1"] != "alice" || got["k2"] != "alice" {
-		t.Errorf("locks = %v, want alice's k1 and k2 only", got)
-	}
-}
-
-func TestLockWaitsForRelease(t *testing.T) {
-	a, b := twoStores(t)
-	release := lock(t, a, "alice", "k1")
-	acquired := make(chan error, 1)
-	go func() {
-		release, err := b.Lock(context.Background(), []string{"k1", "k2"}, "bob", time.Minute)
-		if err == nil {
-			err = release()
-		}
-		acquired <- err
-	}()
-	time.Sleep(50 * time.Millisecond) // let bob wait (the test passes either way)
-	if err := release(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-acquired; err != nil {
-		t.Fatalf("bob's Lock after alice released: %v", err)
-	}
-	if got := lockRows(t, a); len(got) != 0 {
-		t.Errorf("locks left = %v", got)
-	}
-}
-
-func TestLockTimesOut(t *testing.T) {
-	a, b := twoStores(t)
-	lock(t, a, "alice", "k1")
-	_, err := b.Lock(context.Background(), []string{"k1"}, "bob", 30*time.Millisecond)
-	wantErr(t, err, ErrLockTimeout)
-	wantErr(t, err, "gave up after waiting 30ms")
-}
-
-func TestLockHonoursContext(t *testing.T) {
-	a, b := twoStores(t)
-	lock(t, a, "alice", "k1")
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(20*time.Millisecond, cancel)
-	_, err := b.Lock(ctx, []string{"k1"}, "bob", time.Hour)
-	wantErr(t, err, context.Canceled)
-	wantErr(t, err, "held by alice")
 }
 
 // holderRow is a locks row as some process left it.
@@ -317,103 +236,6 @@ func zombie(t *testing.T) (int, string) {
 	}
 }
 
-func TestLockReleasesOnlyItsOwn(t *testing.T) {
-	a, b := twoStores(t)
-	releaseA := lock(t, a, "alice", "k1")
-	releaseB := lock(t, b, "bob", "k2")
-	// The same owner in the same process, on other keys: a second apply.
-	releaseA2 := lock(t, a, "alice", "k3")
-	if err := releaseA(); err != nil {
-		t.Fatal(err)
-	}
-	if err := releaseA(); err != nil {
-		t.Fatalf("second release: %v", err)
-	}
-	if got := lockRows(t, a); len(got) != 2 || got["k2"] != "bob" || got["k3"] != "alice" {
-		t.Errorf("locks after alice released k1 = %v", got)
-	}
-	if err := releaseB(); err != nil {
-		t.Fatal(err)
-	}
-	if err := releaseA2(); err != nil {
-		t.Fatal(err)
-	}
-	if got := lockRows(t, a); len(got) != 0 {
-		t.Errorf("locks left = %v", got)
-	}
-}
-
-func TestLockIsNotReentrant(t *testing.T) {
-	s := openTest(t)
-	lock(t, s, "alice", "k1")
-	_, err := s.Lock(context.Background(), []string{"k1"}, "alice", 0)
-	wantErr(t, err, ErrLockTimeout)
-}
-
-func TestForceUnlock(t *testing.T) {
-	ctx := context.Background()
-	a, b := twoStores(t)
-	releaseA := lock(t, a, "alice", "k1", "k2")
-	locks, err := b.Locks(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(locks) != 2 || locks[0].Key != "k1" || locks[1].Key != "k2" || locks[0].ID == locks[1].ID {
-		t.Fatalf("locks = %+v, want k1 and k2 with distinct ids", locks)
-	}
-	k1 := locks[0]
-	got, err := b.ForceUnlock(ctx, k1.ID, "carol@ops-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Key != "k1" || got.Owner != "alice" || got.ID != k1.ID || got.Liveness != LivenessAlive {
-		t.Errorf("removed %+v, want alice's k1, alive", got)
-	}
-	// Exactly that lock: alice keeps k2.
-	if rows := lockRows(t, a); len(rows) != 1 || rows["k2"] != "alice" {
-		t.Errorf("locks after the unlock = %v, want alice's k2", rows)
-	}
-	ev, err := b.LockEvents(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ev) != 1 || ev[0].Kind != LockForced || ev[0].By != "carol@ops-1" || ev[0].ByPID != b.pid || ev[0].ByHost != b.host ||
-		ev[0].Lock.ID != k1.ID || ev[0].Lock.Key != "k1" || ev[0].Lock.Owner != "alice" || ev[0].Lock.Liveness != LivenessAlive ||
-		!ev[0].Lock.AcquiredAt.Equal(k1.AcquiredAt) || ev[0].At.IsZero() {
-		t.Errorf("lock events = %+v, want carol's forcing of alice's k1", ev)
-	}
-
-	// Taken again, the key has another id: the old one removes nothing.
-	releaseB := lock(t, b, "bob", "k1")
-	locks, _ = b.Locks(ctx)
-	if len(locks) != 2 || locks[0].Owner != "bob" || locks[0].ID == k1.ID {
-		t.Fatalf("locks = %+v, want bob's k1 under a new id", locks)
-	}
-	_, err = b.ForceUnlock(ctx, k1.ID, "carol@ops-1")
-	wantErr(t, err, ErrNotFound)
-	wantErr(t, err, "state lock id "+k1.ID)
-	// Alice's release says she had lost a lock, and leaves bob's alone.
-	wantErr(t, releaseA(), "1 of 2 were no longer held")
-	if rows := lockRows(t, a); len(rows) != 1 || rows["k1"] != "bob" {
-		t.Errorf("locks = %v, want bob's k1", rows)
-	}
-	if err := releaseB(); err != nil {
-		t.Fatal(err)
-	}
-
-	for _, tc := range []struct{ id, by, want string }{
-		{"", "carol@ops-1", "lock id is empty"},
-		{k1.ID, "", "who forces it is not given"},
-		{"target/123456789012/us-west-2/aws_instance/i-1", "carol@ops-1", "not found"},
-	} {
-		_, err := b.ForceUnlock(ctx, tc.id, tc.by)
-		wantErr(t, err, tc.want)
-	}
-	if ev, _ := b.LockEvents(ctx); len(ev) != 1 {
-		t.Errorf("failed unlocks recorded events: %+v", ev)
-	}
-}
-
 // Lock events are an audit trail: no writer can change or remove one.
 func TestLockEventsAreAppendOnly(t *testing.T) {
 	ctx := context.Background()
@@ -434,80 +256,6 @@ func TestLockEventsAreAppendOnly(t *testing.T) {
 		if err := s.execRaw(t, q); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s: %v, want refused", q, err)
 		}
-	}
-}
-
-// The error a waiter gets names the lock's id, which `cordon state
-// unlock` takes.
-func TestLockErrorNamesTheID(t *testing.T) {
-	ctx := context.Background()
-	a, b := twoStores(t)
-	lock(t, a, "alice", "k1")
-	_, err := b.Lock(ctx, []string{"k1"}, "bob", 0)
-	locks, lerr := b.Locks(ctx)
-	if lerr != nil || len(locks) != 1 {
-		t.Fatalf("locks = %+v, %v", locks, lerr)
-	}
-	wantErr(t, err, "lock id "+locks[0].ID+": if its holder is gone, `cordon state unlock "+locks[0].ID+"` removes it")
-}
-
-func TestCloseReleasesLocks(t *testing.T) {
-	a, b := twoStores(t)
-	releaseA := lock(t, a, "alice", "k1")
-	if err := a.Close(); err != nil {
-		t.Fatal(err)
-	}
-	lock(t, b, "bob", "k1")
-	if err := releaseA(); err != nil {
-		t.Errorf("release after Close: %v", err)
-	}
-	if got := lockRows(t, b); got["k1"] != "bob" {
-		t.Errorf("release after Close removed bob's lock: %v", got)
-	}
-	if _, err := a.Lock(context.Background(), []string{"k9"}, "alice", 0); err == nil {
-		t.Error("Lock on a closed store succeeded")
-	}
-}
-
-func TestLockArguments(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	for _, tc := range []struct {
-		name  string
-		keys  []string
-		owner string
-		want  any
-		held  []string
-	}{
-		{"no keys", nil, "alice", nil, nil},
-		{"duplicates", []string{"k1", "k1", "k0"}, "alice", nil, []string{"k0", "k1"}},
-		{"empty key", []string{"k1", ""}, "alice", "empty key", nil},
-		{"no owner", []string{"k1"}, "", "owner is empty", nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			keys := slices.Clone(tc.keys)
-			release, err := s.Lock(ctx, tc.keys, tc.owner, 0)
-			wantErr(t, err, tc.want)
-			if !slices.Equal(keys, tc.keys) {
-				t.Errorf("Lock reordered the caller's keys: %v", tc.keys)
-			}
-			if err != nil {
-				return
-			}
-			got := slices.Sorted(func(yield func(string) bool) {
-				for k := range lockRows(t, s) {
-					if !yield(k) {
-						return
-					}
-				}
-			})
-			if !slices.Equal(got, tc.held) {
-				t.Errorf("held %v, want %v", got, tc.held)
-			}
-			if err := release(); err != nil {
-				t.Fatal(err)
-			}
-		})
 	}
 }
 

@@ -6,18 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
-)
-
-// Waiting for a lock polls: the first retry after lockPollMin, doubling up
-// to lockPollMax, each with up to half again of random jitter so that
-// waiters do not retry in step.
-const (
-	lockPollMin = 10 * time.Millisecond
-	lockPollMax = time.Second
 )
 
 // Lock implements Store. The locks live in the locks table, so they hold
@@ -33,49 +23,18 @@ const (
 // sharing a state file must have distinct host names. A holder on another
 // host is never presumed dead; ForceUnlock removes its lock.
 func (s *SQLiteStore) Lock(ctx context.Context, keys []string, owner string, timeout time.Duration) (func() error, error) {
-	keys = slices.Clone(keys)
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	for _, k := range keys {
-		if k == "" {
-			return nil, errors.New("state lock: empty key")
-		}
-	}
-	if owner == "" {
-		return nil, errors.New("state lock: owner is empty")
+	keys, err := lockKeys(keys, owner)
+	if err != nil {
+		return nil, err
 	}
 	if len(keys) == 0 {
 		return func() error { return nil }, nil
 	}
 	token := newToken()
-	deadline := time.Now().Add(timeout)
-	wait := lockPollMin
-	var timer *time.Timer
-	for {
-		held, err := s.tryLock(ctx, keys, owner, token)
-		if err != nil {
-			return nil, err
-		}
-		if held == nil {
-			break
-		}
-		left := time.Until(deadline)
-		if timeout <= 0 || left <= 0 {
-			return nil, &LockError{Holder: *held, Timeout: timeout}
-		}
-		d := min(wait+rand.N(wait/2+1), left)
-		if timer == nil {
-			timer = time.NewTimer(d)
-			defer timer.Stop()
-		} else {
-			timer.Reset(d)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for state lock %q held by %s: %w", held.Key, held.Owner, ctx.Err())
-		case <-timer.C:
-		}
-		wait = min(wait*2, lockPollMax)
+	if err := waitForLock(ctx, timeout, func() (*LockInfo, error) {
+		return s.tryLock(ctx, keys, owner, token)
+	}); err != nil {
+		return nil, err
 	}
 
 	s.mu.Lock()

@@ -3,8 +3,12 @@ package statetest
 import (
 	"context"
 	"errors"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cordonhq/cordon/engine/state"
 )
@@ -177,4 +181,240 @@ func testLocks(t *testing.T, open Opener) {
 			t.Errorf("lock events = %+v, %v; want none", ev, err)
 		}
 	})
+}
+
+func testLockConflictTakesNothing(t *testing.T, b Backend) {
+	a, c := twoStores(t, b)
+	lock(t, a, "alice", "k2", "k1")
+
+	_, err := c.Lock(context.Background(), []string{"k3", "k2"}, "bob", 0)
+	var le *state.LockError
+	if !errors.As(err, &le) || !errors.Is(err, state.ErrLockTimeout) {
+		t.Fatalf("error = %v, want a *LockError", err)
+	}
+	h := le.Holder
+	if h.Key != "k2" || h.Owner != "alice" || h.PID != os.Getpid() || h.Host != Hostname(t) || h.AcquiredAt.IsZero() {
+		t.Errorf("holder = %+v", h)
+	}
+	WantErr(t, err, `state lock "k2" is held by alice (pid`)
+	if h.ID == "" || h.Liveness != state.LivenessAlive {
+		t.Errorf("holder id %q, liveness %q; want an id, alive", h.ID, h.Liveness)
+	}
+	// All or none: bob's free key k3 was not taken.
+	if got := lockOwners(t, a); len(got) != 2 || got["k1"] != "alice" || got["k2"] != "alice" {
+		t.Errorf("locks = %v, want alice's k1 and k2 only", got)
+	}
+	// Nor is it held below the records: alice can take it.
+	lock(t, a, "alice", "k3")
+}
+
+func testLockWaitsForRelease(t *testing.T, b Backend) {
+	a, c := twoStores(t, b)
+	release := lock(t, a, "alice", "k1")
+	acquired := make(chan error, 1)
+	go func() {
+		release, err := c.Lock(context.Background(), []string{"k1", "k2"}, "bob", time.Minute)
+		if err == nil {
+			err = release()
+		}
+		acquired <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let bob wait (the test passes either way)
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-acquired; err != nil {
+		t.Fatalf("bob's Lock after alice released: %v", err)
+	}
+	if got := lockOwners(t, a); len(got) != 0 {
+		t.Errorf("locks left = %v", got)
+	}
+}
+
+func testLockTimesOut(t *testing.T, b Backend) {
+	a, c := twoStores(t, b)
+	lock(t, a, "alice", "k1")
+	_, err := c.Lock(context.Background(), []string{"k1"}, "bob", 30*time.Millisecond)
+	WantErr(t, err, state.ErrLockTimeout)
+	WantErr(t, err, "gave up after waiting 30ms")
+}
+
+func testLockHonoursContext(t *testing.T, b Backend) {
+	a, c := twoStores(t, b)
+	lock(t, a, "alice", "k1")
+	ctx, cancel := context.WithCancel(context.Background())
+	// Long enough for bob to find alice's lock, however slow opening a
+	// database session is: then he waits, and the cancel ends the wait.
+	time.AfterFunc(200*time.Millisecond, cancel)
+	_, err := c.Lock(ctx, []string{"k1"}, "bob", time.Hour)
+	WantErr(t, err, context.Canceled)
+	WantErr(t, err, "held by alice")
+}
+
+func testLockReleasesOnlyItsOwn(t *testing.T, b Backend) {
+	a, c := twoStores(t, b)
+	releaseA := lock(t, a, "alice", "k1")
+	releaseB := lock(t, c, "bob", "k2")
+	// The same owner in the same process, on other keys: a second apply.
+	releaseA2 := lock(t, a, "alice", "k3")
+	if err := releaseA(); err != nil {
+		t.Fatal(err)
+	}
+	if err := releaseA(); err != nil {
+		t.Fatalf("second release: %v", err)
+	}
+	if got := lockOwners(t, a); len(got) != 2 || got["k2"] != "bob" || got["k3"] != "alice" {
+		t.Errorf("locks after alice released k1 = %v", got)
+	}
+	if err := releaseB(); err != nil {
+		t.Fatal(err)
+	}
+	if err := releaseA2(); err != nil {
+		t.Fatal(err)
+	}
+	if got := lockOwners(t, a); len(got) != 0 {
+		t.Errorf("locks left = %v", got)
+	}
+}
+
+func testLockIsNotReentrant(t *testing.T, open Opener) {
+	s := open(t)
+	lock(t, s, "alice", "k1")
+	_, err := s.Lock(context.Background(), []string{"k1"}, "alice", 0)
+	WantErr(t, err, state.ErrLockTimeout)
+}
+
+// A forced unlock by another process (another store) removes exactly the
+// lock named, which its holder learns at release; the key taken again
+// has another id, which the old one cannot remove.
+func testForceUnlockAcrossStores(t *testing.T, b Backend) {
+	ctx := context.Background()
+	a, c := twoStores(t, b)
+	releaseA := lock(t, a, "alice", "k1", "k2")
+	locks, err := c.Locks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(locks) != 2 || locks[0].Key != "k1" || locks[1].Key != "k2" || locks[0].ID == locks[1].ID {
+		t.Fatalf("locks = %+v, want k1 and k2 with distinct ids", locks)
+	}
+	k1 := locks[0]
+	got, err := c.ForceUnlock(ctx, k1.ID, "carol@ops-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Key != "k1" || got.Owner != "alice" || got.ID != k1.ID || got.Liveness != state.LivenessAlive {
+		t.Errorf("removed %+v, want alice's k1, alive", got)
+	}
+	// Exactly that lock: alice's k2 is still recorded.
+	if rows := lockOwners(t, a); len(rows) != 1 || rows["k2"] != "alice" {
+		t.Errorf("locks after the unlock = %v, want alice's k2", rows)
+	}
+	ev, err := c.LockEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev) != 1 || ev[0].Kind != state.LockForced || ev[0].By != "carol@ops-1" || ev[0].ByPID != os.Getpid() || ev[0].ByHost != Hostname(t) ||
+		ev[0].Lock.ID != k1.ID || ev[0].Lock.Key != "k1" || ev[0].Lock.Owner != "alice" || ev[0].Lock.Liveness != state.LivenessAlive ||
+		!ev[0].Lock.AcquiredAt.Equal(k1.AcquiredAt) || ev[0].At.IsZero() {
+		t.Errorf("lock events = %+v, want carol's forcing of alice's k1", ev)
+	}
+
+	// Taken again, the key has another id: the old one removes nothing.
+	releaseB := lock(t, c, "bob", "k1")
+	locks, _ = c.Locks(ctx)
+	if len(locks) != 2 || locks[0].Owner != "bob" || locks[0].ID == k1.ID {
+		t.Fatalf("locks = %+v, want bob's k1 under a new id", locks)
+	}
+	_, err = c.ForceUnlock(ctx, k1.ID, "carol@ops-1")
+	WantErr(t, err, state.ErrNotFound)
+	WantErr(t, err, "state lock id "+k1.ID)
+	// Alice's release says she had lost a lock, and leaves bob's alone.
+	WantErr(t, releaseA(), "were no longer held")
+	if rows := lockOwners(t, a); len(rows) != 1 || rows["k1"] != "bob" {
+		t.Errorf("locks = %v, want bob's k1", rows)
+	}
+	if err := releaseB(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct{ id, by, want string }{
+		{"", "carol@ops-1", "lock id is empty"},
+		{k1.ID, "", "who forces it is not given"},
+		{"target/123456789012/us-west-2/aws_instance/i-1", "carol@ops-1", "not found"},
+	} {
+		_, err := c.ForceUnlock(ctx, tc.id, tc.by)
+		WantErr(t, err, tc.want)
+	}
+	if ev, _ := c.LockEvents(ctx); len(ev) != 1 {
+		t.Errorf("failed unlocks recorded events: %+v", ev)
+	}
+}
+
+// The error a waiter gets names the lock's id, which `cordon state
+// unlock` takes.
+func testLockErrorNamesTheID(t *testing.T, b Backend) {
+	ctx := context.Background()
+	a, c := twoStores(t, b)
+	lock(t, a, "alice", "k1")
+	_, err := c.Lock(ctx, []string{"k1"}, "bob", 0)
+	locks, lerr := c.Locks(ctx)
+	if lerr != nil || len(locks) != 1 {
+		t.Fatalf("locks = %+v, %v", locks, lerr)
+	}
+	WantErr(t, err, "lock id "+locks[0].ID+": if its holder is gone, `cordon state unlock "+locks[0].ID+"` removes it")
+}
+
+func testCloseReleasesLocks(t *testing.T, b Backend) {
+	a, c := twoStores(t, b)
+	releaseA := lock(t, a, "alice", "k1")
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lock(t, c, "bob", "k1")
+	if err := releaseA(); err != nil {
+		t.Errorf("release after Close: %v", err)
+	}
+	if got := lockOwners(t, c); got["k1"] != "bob" {
+		t.Errorf("release after Close removed bob's lock: %v", got)
+	}
+	if _, err := a.Lock(context.Background(), []string{"k9"}, "alice", 0); err == nil {
+		t.Error("Lock on a closed store succeeded")
+	}
+}
+
+func testLockArguments(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		keys  []string
+		owner string
+		want  any
+		held  []string
+	}{
+		{"no keys", nil, "alice", nil, nil},
+		{"duplicates", []string{"k1", "k1", "k0"}, "alice", nil, []string{"k0", "k1"}},
+		{"empty key", []string{"k1", ""}, "alice", "empty key", nil},
+		{"no owner", []string{"k1"}, "", "owner is empty", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := slices.Clone(tc.keys)
+			release, err := s.Lock(ctx, tc.keys, tc.owner, 0)
+			WantErr(t, err, tc.want)
+			if !slices.Equal(keys, tc.keys) {
+				t.Errorf("Lock reordered the caller's keys: %v", tc.keys)
+			}
+			if err != nil {
+				return
+			}
+			got := slices.Sorted(maps.Keys(lockOwners(t, s)))
+			if !slices.Equal(got, tc.held) {
+				t.Errorf("held %v, want %v", got, tc.held)
+			}
+			if err := release(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

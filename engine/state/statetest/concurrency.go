@@ -1,4 +1,4 @@
-package state
+package statetest
 
 import (
 	"context"
@@ -6,27 +6,29 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/cordonhq/cordon/engine/state"
 )
 
 // Many goroutines record actions at once, as the engine applies targets
-// concurrently, on two stores sharing one file, as two processes would,
+// concurrently, on two stores sharing one state, as two processes would,
 // while readers list and show incidents. Every pair is recorded, none is
 // left started, and every read is consistent: an incident's actions never
 // show more finished records than were started.
-func TestConcurrentActions(t *testing.T) {
+func testConcurrentActions(t *testing.T, b Backend) {
 	const (
 		writers = 8  // per store
 		actions = 20 // per writer
 	)
 	ctx := context.Background()
-	a, b := twoStores(t)
-	stores := []*SQLiteStore{a, b}
+	a, c := twoStores(t, b)
+	stores := []state.Store{a, c}
 	applies := make([]int64, len(stores))
 	for i, s := range stores {
 		for w := range writers {
-			putIncident(t, s, testIncident(fmt.Sprintf("inc-%d-%d", i, w), "i-1"))
+			PutIncident(t, s, Incident(fmt.Sprintf("inc-%d-%d", i, w), "i-1"))
 		}
-		applies[i] = beginApply(t, s, fmt.Sprintf("plan-%d", i), KindApply)
+		applies[i] = BeginApply(t, s, fmt.Sprintf("plan-%d", i), state.KindApply)
 	}
 
 	var writing sync.WaitGroup
@@ -38,7 +40,7 @@ func TestConcurrentActions(t *testing.T) {
 				inc := fmt.Sprintf("inc-%d-%d", i, w)
 				for n := range actions {
 					instance := fmt.Sprintf("i-%d", n)
-					id, err := s.ActionStarted(ctx, testAction(applies[i], inc, "isolate", instance))
+					id, err := s.ActionStarted(ctx, Action(applies[i], inc, "isolate", instance))
 					if err != nil {
 						errs <- err
 						return
@@ -47,7 +49,7 @@ func TestConcurrentActions(t *testing.T) {
 						errs <- fmt.Errorf("action id %d given twice", id)
 						return
 					}
-					if err := s.ActionFinished(ctx, id, applied(`{"security_groups":["sg-iso"]}`)); err != nil {
+					if err := s.ActionFinished(ctx, id, Applied(`{"security_groups":["sg-iso"]}`)); err != nil {
 						errs <- err
 						return
 					}
@@ -60,13 +62,13 @@ func TestConcurrentActions(t *testing.T) {
 	for _, s := range stores {
 		reading.Go(func() {
 			for !stop.Load() {
-				list, err := s.Incidents(ctx, IncidentFilter{})
+				list, err := s.Incidents(ctx, state.IncidentFilter{})
 				if err != nil {
 					errs <- err
 					return
 				}
 				for _, is := range list {
-					if is.Actions[ResultApplied]+is.Actions[ResultStarted] > actions {
+					if is.Actions[state.ResultApplied]+is.Actions[state.ResultStarted] > actions {
 						errs <- fmt.Errorf("%s: inconsistent counts %v", is.ID, is.Actions)
 						return
 					}
@@ -90,7 +92,7 @@ func TestConcurrentActions(t *testing.T) {
 		t.Error(err)
 	}
 
-	list, err := a.Incidents(ctx, IncidentFilter{})
+	list, err := a.Incidents(ctx, state.IncidentFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,11 +100,11 @@ func TestConcurrentActions(t *testing.T) {
 		t.Fatalf("%d incidents, want %d", len(list), len(stores)*writers)
 	}
 	for _, is := range list {
-		if is.Status != StatusResponded || is.Actions[ResultApplied] != actions {
+		if is.Status != state.StatusResponded || is.Actions[state.ResultApplied] != actions {
 			t.Errorf("%s: status %s, actions %v", is.ID, is.Status, is.Actions)
 		}
 	}
-	if started, err := b.StartedActions(ctx); err != nil || len(started) != 0 {
+	if started, err := c.StartedActions(ctx); err != nil || len(started) != 0 {
 		t.Errorf("started actions left: %d, %v", len(started), err)
 	}
 }
