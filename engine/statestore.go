@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,8 +11,21 @@ import (
 	"github.com/cordonhq/cordon/engine/state"
 )
 
-// OpenState opens the configuration's state backend (SPEC §8).
+// OpenState opens the configuration's state backend (SPEC §8): the SQLite
+// database at its path, or the PostgreSQL database its dsn names.
+//
+// A PostgreSQL store is opened without a job enqueuer: `cordon serve`
+// gives it its River client's once that exists, with
+// (*state.PostgresStore).SetEnqueuer on the store returned here, so that
+// the writes creating work insert their jobs.
 func (e *Engine) OpenState() (state.Store, error) {
+	if e.cfg.State.Backend == config.BackendPostgres {
+		dsn, err := e.postgresDSN()
+		if err != nil {
+			return nil, err
+		}
+		return state.OpenPostgres(context.Background(), dsn, state.PostgresOptions{})
+	}
 	path, err := e.sqlitePath()
 	if err != nil {
 		return nil, err
@@ -19,7 +33,8 @@ func (e *Engine) OpenState() (state.Store, error) {
 	return state.OpenSQLite(path)
 }
 
-var errNoPostgres = errors.New("the postgres state backend is not available in this release of cordon; use backend = \"sqlite\"")
+// errPostgres says the configuration's state is not a SQLite file.
+var errPostgres = errors.New("the state backend is postgres")
 
 // sqlitePath is the SQLite state database of the configuration, or why
 // there is none.
@@ -36,9 +51,21 @@ func (e *Engine) sqlitePath() (string, error) {
 		}
 		return path, nil
 	case config.BackendPostgres:
-		return "", errNoPostgres
+		return "", errPostgres
 	}
 	return "", fmt.Errorf("unknown state backend %q", s.Backend)
+}
+
+// postgresDSN is the configuration's PostgreSQL DSN. The configuration
+// loads with an empty one (dsn = env("CORDON_PG_DSN") where the variable
+// is unset: validate and plan need no state), so it is checked here, when
+// the state is opened.
+func (e *Engine) postgresDSN() (string, error) {
+	if dsn := e.cfg.State.DSN; dsn != "" {
+		return dsn, nil
+	}
+	return "", errors.New(`the postgres state backend's dsn is empty: set CORDON_PG_DSN to the database's URL ` +
+		`(postgres://USER:PASSWORD@HOST:5432/DATABASE), as state { dsn = env("CORDON_PG_DSN") } reads it`)
 }
 
 // StateCounter counts from state what max_actions_per_hour limits, for
@@ -49,14 +76,25 @@ type StateCounter interface {
 }
 
 // OpenStateReadOnly opens the configuration's state for counting, without
-// writing to it or creating it: nil (and no error) when there is no state
-// yet, so nothing has been counted.
+// creating it: nil (and no error) when there is no state yet, so nothing
+// has been counted. SQLite's is opened read-only. PostgreSQL's is opened
+// only if the database holds cordon's tables already (an older schema is
+// migrated, as by any command); with no dsn set, nothing was counted.
 func (e *Engine) OpenStateReadOnly() (StateCounter, error) {
-	path, err := e.sqlitePath()
-	if errors.Is(err, errNoPostgres) {
-		// Nothing can be applied with it, so nothing was counted.
-		return nil, nil
+	if e.cfg.State.Backend == config.BackendPostgres {
+		if e.cfg.State.DSN == "" {
+			return nil, nil
+		}
+		st, err := state.OpenPostgres(context.Background(), e.cfg.State.DSN, state.PostgresOptions{MustExist: true})
+		if errors.Is(err, state.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
+	path, err := e.sqlitePath()
 	if err != nil {
 		return nil, err
 	}
@@ -72,8 +110,11 @@ func (e *Engine) OpenStateReadOnly() (StateCounter, error) {
 
 // PlanKeys returns where the configuration's state keeps the key that
 // signs plan files (see state.PlanKeys): for SQLite, plan.key beside the
-// database. A PostgreSQL backend will keep it in the database.
+// database; for PostgreSQL, the database itself.
 func (e *Engine) PlanKeys() (state.PlanKeys, error) {
+	if e.cfg.State.Backend == config.BackendPostgres {
+		return postgresPlanKeys{e}, nil
+	}
 	path, err := e.sqlitePath()
 	if err != nil {
 		return nil, err
@@ -84,3 +125,25 @@ func (e *Engine) PlanKeys() (state.PlanKeys, error) {
 // PlanKeyFile is the name of the SQLite backend's plan key, in the state
 // database's directory.
 const PlanKeyFile = "plan.key"
+
+// postgresPlanKeys reads the plan key of the configuration's PostgreSQL
+// state, opening it for the call: a plan is signed or checked once.
+type postgresPlanKeys struct{ e *Engine }
+
+// PlanKey implements state.PlanKeys. Checking a plan against a database
+// that holds no state yet is ErrNoPlanKey, and creates nothing.
+func (k postgresPlanKeys) PlanKey(ctx context.Context, create bool) ([]byte, error) {
+	dsn, err := k.e.postgresDSN()
+	if err != nil {
+		return nil, err
+	}
+	st, err := state.OpenPostgres(ctx, dsn, state.PostgresOptions{MustExist: !create})
+	if !create && errors.Is(err, state.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %v", state.ErrNoPlanKey, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.PlanKey(ctx, create)
+}

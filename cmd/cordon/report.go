@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/cordonhq/cordon/engine"
 	"github.com/cordonhq/cordon/engine/state"
@@ -17,12 +18,12 @@ import (
 // root cause, scope, impact, evidence and actions, as Markdown, a
 // self-contained HTML file or JSON.
 func runReport(ctx context.Context, m *meta, args []string) int {
-	fs := m.flagSet("report INCIDENT [options]", "report INCIDENT [-format md|html|json] [-out FILE] [-config DIR | -state PATH]")
+	fs := m.flagSet("report INCIDENT [options]", "report INCIDENT [-format md|html|json] [-out FILE] [-config DIR | -state PATH|URL]")
 	m.configFlags(fs)
 	var format, out, statePath string
 	fs.StringVar(&format, "format", "md", "report format: `md`, html or json")
 	fs.StringVar(&out, "out", "", "write the report to `FILE` (mode 0600, replaced atomically) instead of stdout")
-	fs.StringVar(&statePath, "state", "", "read this SQLite state database (`PATH`) instead of the configuration's state")
+	fs.StringVar(&statePath, "state", "", "read this state instead of the configuration's: a SQLite database `PATH`, or a PostgreSQL postgres:// URL")
 	pos, code, ok := parseInterspersed(fs, args)
 	if !ok {
 		return code
@@ -76,11 +77,12 @@ func runReport(ctx context.Context, m *meta, args []string) int {
 	return 0
 }
 
-// openReportState opens the state a report reads: the SQLite database at
-// statePath when given (it must exist; no configuration is loaded, so
-// facts are recognised by their shape), else the configuration's state, as
-// cordon state does. It returns the collector types the configuration
-// names (nil with -state).
+// openReportState opens the state a report reads: the state statePath
+// names when given (a SQLite database, which must exist, or a PostgreSQL
+// database by its postgres:// URL, which must hold cordon's state; no
+// configuration is loaded, so facts are recognised by their shape), else
+// the configuration's state, as cordon state does. It returns the
+// collector types the configuration names (nil with -state).
 func (m *meta) openReportState(ctx context.Context, statePath string) (state.Store, map[string]string, int) {
 	if statePath == "" {
 		e, st, code := m.openState(ctx)
@@ -88,6 +90,15 @@ func (m *meta) openReportState(ctx context.Context, statePath string) (state.Sto
 			return nil, nil, code
 		}
 		return st, e.CollectorTypes(), 0
+	}
+	if isPostgresURL(statePath) {
+		// The URL's password stays out of the errors: the store scrubs
+		// them.
+		st, err := state.OpenPostgres(ctx, statePath, state.PostgresOptions{MustExist: true})
+		if err != nil {
+			return nil, nil, m.fail("Cannot open state", err)
+		}
+		return st, nil, 0
 	}
 	fi, err := os.Stat(statePath)
 	if err == nil && fi.IsDir() {
@@ -101,6 +112,12 @@ func (m *meta) openReportState(ctx context.Context, statePath string) (state.Sto
 		return nil, nil, m.fail("Cannot open state", err)
 	}
 	return st, nil, 0
+}
+
+// isPostgresURL reports whether a -state value names a PostgreSQL
+// database rather than a SQLite file.
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
 // parseInterspersed parses flags given before and after the positional
