@@ -9,22 +9,38 @@ import (
 
 	"github.com/cordonhq/cordon/engine/config"
 	"github.com/cordonhq/cordon/engine/state"
+	"github.com/cordonhq/cordon/engine/state/riverjobs"
 )
 
 // OpenState opens the configuration's state backend (SPEC §8): the SQLite
 // database at its path, or the PostgreSQL database its dsn names.
 //
-// A PostgreSQL store is opened without a job enqueuer: `cordon serve`
-// gives it its River client's once that exists, with
-// (*state.PostgresStore).SetEnqueuer on the store returned here, so that
-// the writes creating work insert their jobs.
+// A PostgreSQL store is opened with the job queue's tables migrated and an
+// insert-only River client as its enqueuer, so that a write that creates
+// work from any command (cordon approve) queues its job for the daemon's
+// replicas; `cordon serve` replaces it with its own working client.
 func (e *Engine) OpenState() (state.Store, error) {
 	if e.cfg.State.Backend == config.BackendPostgres {
 		dsn, err := e.postgresDSN()
 		if err != nil {
 			return nil, err
 		}
-		return state.OpenPostgres(context.Background(), dsn, state.PostgresOptions{})
+		ctx := context.Background()
+		st, err := state.OpenPostgres(ctx, dsn, state.PostgresOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if err := riverjobs.Migrate(ctx, st.Pool()); err != nil {
+			st.Close()
+			return nil, err
+		}
+		client, err := riverjobs.NewInsertOnly(st.Pool())
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		st.SetEnqueuer(riverjobs.Enqueuer{Client: client})
+		return st, nil
 	}
 	path, err := e.sqlitePath()
 	if err != nil {

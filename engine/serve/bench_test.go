@@ -25,48 +25,17 @@ import (
 	"github.com/cordonhq/cordon/internal/demo"
 )
 
-// benchFleet is the demo fleet with n more copies of web-1, each with its
-// own instance, network interface and volumes, so every finding of a
-// benchmark acts on a target no other finding touched.
-func benchFleet(b *testing.B, n int) (*awsemu.Seed, []benchInstance) {
+// benchFleet is the demo fleet with n more copies of web-1, so every
+// finding of a benchmark acts on a target no other finding touched.
+func benchFleet(b testing.TB, n int) (*awsemu.Seed, []benchInstance) {
 	b.Helper()
-	seed, err := demo.Fleet()
+	seed, copies, err := demo.ScaledFleet(n)
 	if err != nil {
 		b.Fatal(err)
 	}
-	acct := &seed.Accounts[0]
-	for acct.ID != demo.ProdAccount {
-		acct = &seed.Accounts[1]
-	}
-	region := acct.Regions[demo.Region]
-	var web1 awsemu.SeedInstance
-	for _, in := range region.Instances {
-		if in.ID == web1ID {
-			web1 = in
-		}
-	}
-	var out []benchInstance
-	for i := range n {
-		in := web1
-		in.ID = fmt.Sprintf("i-%017x", 0xbe0000+i)
-		in.Tags = map[string]string{"Name": fmt.Sprintf("bench-%d", i)}
-		eni := web1.NetworkInterfaces[0]
-		eni.ID = fmt.Sprintf("eni-%017x", 0xbe0000+i)
-		eni.PrivateIP = fmt.Sprintf("10.0.1.%d", 30+i)
-		eni.PublicIP = ""
-		in.NetworkInterfaces = []awsemu.SeedENI{eni}
-		in.Volumes = nil
-		for j, v := range web1.Volumes {
-			v.ID = fmt.Sprintf("vol-%016x%d", 0xbe0000+i, j)
-			in.Volumes = append(in.Volumes, v)
-		}
-		in.AutoScalingGroup, in.TargetGroups, in.LoadBalancers = "", nil, nil
-		region.Instances = append(region.Instances, in)
-		out = append(out, benchInstance{id: in.ID, eni: eni.ID})
-	}
-	acct.Regions[demo.Region] = region
-	if err := seed.Validate(); err != nil {
-		b.Fatal(err)
+	out := make([]benchInstance, len(copies))
+	for i, c := range copies {
+		out[i] = benchInstance{id: c[0], eni: c[1]}
 	}
 	return seed, out
 }
@@ -77,7 +46,7 @@ type benchInstance struct{ id, eni string }
 
 // benchFinding is web-1's finding about instance in: its own id, instance
 // and network interface.
-func benchFinding(b *testing.B, base map[string]any, i int, in benchInstance) []byte {
+func benchFinding(b testing.TB, base map[string]any, i int, in benchInstance) []byte {
 	raw, _ := json.Marshal(base)
 	var m map[string]any
 	json.Unmarshal(raw, &m)

@@ -363,7 +363,7 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 // race this one's for the same inbox. (A PostgreSQL state is shared by
 // replicas that claim work through the database instead.)
 func (d *Daemon) lockState(ctx context.Context) error {
-	if d.engine().Config().State.Backend == config.BackendPostgres {
+	if _, replicated := d.store.(pooled); replicated {
 		return nil
 	}
 	release, err := d.store.Lock(ctx, []string{"daemon"}, ownerName(), 0)
