@@ -23,12 +23,13 @@ func runServe(ctx context.Context, m *meta, args []string) int {
 	var (
 		listen, metricsListen, tokenFile string
 		logFormat, logLevel, factsPath   string
-		shutdownTimeout                  time.Duration
+		shutdownTimeout, rescueAfter     time.Duration
 	)
 	fs.StringVar(&listen, "listen", serve.DefaultListen, "`ADDR` of the HTTP API (POST /v1/findings, incidents, plans, approvals) and of /livez, /readyz, /metrics")
 	fs.StringVar(&metricsListen, "metrics-listen", "", "also serve /livez, /readyz and /metrics on `ADDR`, without a token (e.g. for Prometheus)")
 	fs.StringVar(&tokenFile, "token-file", "", "read the API bearer token from `FILE` (default: $CORDON_API_TOKEN; on a loopback -listen without either, one is generated into .cordon/api-token)")
 	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGTERM, how long in-flight investigations and applies may take to finish before they are cancelled (they resume at the next start)")
+	fs.DurationVar(&rescueAfter, "rescue-after", serve.DefaultRescueAfter, "with a PostgreSQL state: how long a replica's job may run before another replica presumes it dead and takes the job over (running a job twice is safe, only wasteful)")
 	fs.StringVar(&logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&factsPath, "facts", "", "use facts from `FILE` instead of running collectors (offline trials)")
@@ -61,7 +62,7 @@ func runServe(ctx context.Context, m *meta, args []string) int {
 	}
 	d, diags, err := serve.New(ctx, serve.Options{
 		Engine: eopts, Listen: listen, MetricsListen: metricsListen, Token: token,
-		ShutdownTimeout: shutdownTimeout, Logger: log, FactsFile: factsPath,
+		ShutdownTimeout: shutdownTimeout, Logger: log, FactsFile: factsPath, RescueAfter: rescueAfter,
 	})
 	if d != nil {
 		defer d.Close()

@@ -20,6 +20,10 @@ type workQueue interface {
 	// deadline; then it cancels it. What was not finished stays in state
 	// (or in the job queue) for the next start or another replica.
 	stop(deadline time.Time) (clean bool)
+	// claimPlan lets the worker that made an approved plan apply it at
+	// once: ok is true when it may (release ends the claim), false when the
+	// queue gives the plan's own job to a worker instead.
+	claimPlan(id string) (release func(), ok bool)
 }
 
 // localQueue runs the dispatcher and its workers in this process.
@@ -45,6 +49,16 @@ func (q *localQueue) start(ctx context.Context) error {
 }
 
 func (q *localQueue) notify() { q.p.notify() }
+
+func (q *localQueue) claimPlan(id string) (func(), bool) {
+	q.p.mu.Lock()
+	defer q.p.mu.Unlock()
+	if q.p.plans[id] {
+		return nil, false
+	}
+	q.p.plans[id] = true
+	return func() { q.p.release(task{planID: id}) }, true
+}
 
 func (q *localQueue) stop(deadline time.Time) bool {
 	q.cancelDispatch()

@@ -76,6 +76,10 @@ func (q *riverQueue) start(ctx context.Context) error {
 // notify does nothing: River hears of new jobs through the database.
 func (q *riverQueue) notify() {}
 
+// claimPlan declines: the plan's apply job, inserted with it, applies it
+// on whichever replica claims it, and survives this replica's death.
+func (q *riverQueue) claimPlan(string) (func(), bool) { return nil, false }
+
 func (q *riverQueue) stop(deadline time.Time) bool {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()

@@ -160,6 +160,18 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 		rec.Status = state.PlanApproved
 		rec.DecidedBy = "cordon (approval = \"auto\")"
 	}
+	// The worker applies the plan it made itself when the queue lets it
+	// (claimed before it is stored, so the dispatcher does not hand it to
+	// another worker too); on PostgreSQL the plan's own job applies it,
+	// on whichever replica claims it.
+	var release func()
+	inline := false
+	if rec.Status == state.PlanApproved {
+		release, inline = d.dispatch.claimPlan(rec.ID)
+		if inline {
+			defer release()
+		}
+	}
 	if err := d.store.FinishDelivery(ctx, id, result, rec); err != nil {
 		return err
 	}
@@ -173,6 +185,9 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 		d.metrics.plansPending.Inc()
 		log.Warn("plan held for approval", "plan", rec.ID, "reason", hold, "expires_at", rec.ExpiresAt.UTC().Format(time.RFC3339))
 		d.notifyPending(ctx, eng, file, rec, log)
+		return nil
+	}
+	if !inline {
 		return nil
 	}
 	d.reactionStart(inc.ID, dl.ReceivedAt)
@@ -198,6 +213,14 @@ func (d *Daemon) applyPlan(ctx context.Context, id string) error {
 		// State holds what cordon wrote; this is corruption, not input.
 		d.log.Error("stored plan is unreadable", "plan", id, "incident_id", rec.IncidentID, "error", err)
 		return d.store.FinishPlan(ctx, id, state.PlanFailed, 0, "stored plan is unreadable: "+err.Error())
+	}
+	if rec.DeliveryID != 0 && rec.DecidedAt == nil {
+		// Applied as soon as it was made (by another worker or replica):
+		// the reaction runs from its finding's arrival.
+		if dl, err := d.store.Delivery(ctx, rec.DeliveryID); err == nil {
+			d.reactionStart(rec.IncidentID, dl.ReceivedAt)
+			defer d.reacted(rec.IncidentID, "", "")
+		}
 	}
 	return d.applyFile(ctx, rec, f)
 }
