@@ -20,6 +20,10 @@ type Env struct {
 	Debug io.Writer
 	// Incident is the summary a notification sends.
 	Incident *IncidentSummary
+	// Delivery is the notification's delivery key (DeliveryKey), sent as
+	// X-Cordon-Delivery: the same whenever this notification is sent
+	// again, so its receiver can drop a copy. Empty: a new random key.
+	Delivery string
 }
 
 // IncidentSummary is the JSON a notification posts: what happened, what

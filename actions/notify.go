@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	crand "crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -281,9 +282,33 @@ func scrub(s string, secrets []string) string {
 	return s
 }
 
-// deliveryID identifies one notification across its retries, so a receiver
-// can drop the duplicate a timed-out attempt that did arrive would cause.
-func deliveryID() string {
+// DeliveryKey is the delivery key of a notification: 32 hex digits of a
+// SHA-256 over what identifies it, the kind of sending ("apply": the
+// response's notification), the incident, the action's address and the
+// update of the finding it is about. A notification cannot be read back
+// from its receiver, so after a crash cordon cannot know whether it
+// arrived and sends it again (the resumed apply, or the next plan of the
+// incident): with the same key, which the receiver uses to drop the copy.
+// A recurrence (a newer update of the finding) is a new notification, with
+// a new key. Each part is length-prefixed, so no choice of values makes two
+// different notifications' keys equal.
+func DeliveryKey(kind, incident, address, findingUpdatedAt string) string {
+	h := sha256.New()
+	for _, part := range []string{"cordon-delivery-v1", kind, incident, address, findingUpdatedAt} {
+		fmt.Fprintf(h, "%d:%s", len(part), part)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// deliveryKey is the X-Cordon-Delivery of the notification env sends: the
+// engine's key, else a random one (a notification cordon does not record,
+// such as an approval request). Either stays the same across the retries
+// of one POST, so a receiver can drop the duplicate a timed-out attempt
+// that did arrive would cause.
+func deliveryKey(env *Env) string {
+	if env.Delivery != "" {
+		return env.Delivery
+	}
 	var b [16]byte
 	_, _ = crand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	return hex.EncodeToString(b[:])

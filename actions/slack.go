@@ -17,6 +17,12 @@ import (
 
 // slack posts the incident summary to a Slack incoming webhook. The URL is
 // the credential, so it is shown redacted and never logged.
+//
+// Slack's incoming webhooks take no idempotency key (a header or a field
+// Slack would use to drop a copy), so a message whose delivery a crash made
+// unknown, which cordon sends again (see webhook), may show twice in the
+// channel. A notification about the same incident and finding update is
+// otherwise posted once.
 type slack struct {
 	url      string
 	channel  string

@@ -24,7 +24,7 @@ import (
 //	POST <url>
 //	Content-Type: application/json
 //	User-Agent: cordon/<version>
-//	X-Cordon-Delivery: <32 hex digits, the same on every retry of one notification>
+//	X-Cordon-Delivery: <32 hex digits: the notification's idempotency key>
 //	X-Cordon-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with secret>   (with secret only)
 //	<configured headers>
 //
@@ -32,10 +32,24 @@ import (
 //
 // As with GitHub's webhooks, a receiver verifies the signature by computing
 // the HMAC of the body bytes exactly as received and comparing it to the
-// header in constant time (hmac.Equal), before parsing the JSON. A failed
-// POST is retried on 5xx, 429, timeouts and connection errors (4 attempts,
-// exponential backoff), so a receiver may see a delivery twice: the
-// X-Cordon-Delivery id tells the duplicates apart.
+// header in constant time (hmac.Equal), before parsing the JSON.
+//
+// A receiver may see one notification more than once, and X-Cordon-Delivery
+// is how it tells: a receiver that must not act twice keeps the keys it has
+// handled (for a few days) and answers 2xx to a key it has seen, without
+// acting again. The key is the same on
+//   - every retry of one POST: a failed POST is retried on 5xx, 429,
+//     timeouts and connection errors (4 attempts, exponential backoff), and
+//     a timed-out attempt may have arrived;
+//   - every send of the same notification: cordon records a notification as
+//     delivered only once the receiver's 2xx is recorded, so one that a
+//     crash interrupted is sent again, by the resumed apply or the incident's
+//     next plan, and may be a copy of one the receiver got.
+//
+// The key is derived from the incident, the action's address and the
+// finding's update (DeliveryKey): a recurrence of the finding (a newer
+// update) is a new notification with a new key. The body of a copy may
+// differ (what the apply had done when it was sent); the key does not.
 type webhook struct {
 	url     string
 	headers map[string]string
@@ -113,7 +127,7 @@ func (a webhook) Apply(ctx context.Context, env *Env, req *Request, _ map[string
 		h.Set(k, v)
 		secrets = append(secrets, v)
 	}
-	h.Set("X-Cordon-Delivery", deliveryID())
+	h.Set("X-Cordon-Delivery", deliveryKey(env))
 	if a.secret != "" {
 		h.Set("X-Cordon-Signature", signature(a.secret, body))
 		secrets = append(secrets, a.secret)

@@ -253,3 +253,69 @@ func TestWebhookConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestDeliveryKey(t *testing.T) {
+	const (
+		inc  = "inc-0123456789abcdef"
+		addr = `action.notify["i-0a1b2c3d4e5f60101"]`
+		upd  = "2025-03-14T09:58:03.559Z"
+	)
+	key := DeliveryKey("apply", inc, addr, upd)
+	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(key) {
+		t.Fatalf("key %q is not 32 hex digits", key)
+	}
+	if again := DeliveryKey("apply", inc, addr, upd); again != key {
+		t.Errorf("the same notification has keys %s and %s", key, again)
+	}
+	// Each part makes another notification; so does moving a boundary
+	// between two parts.
+	for name, other := range map[string]string{
+		"kind":             DeliveryKey("approval", inc, addr, upd),
+		"incident":         DeliveryKey("apply", "inc-0123456789abcdee", addr, upd),
+		"address":          DeliveryKey("apply", inc, `action.page["i-0a1b2c3d4e5f60101"]`, upd),
+		"a recurrence":     DeliveryKey("apply", inc, addr, "2025-03-14T10:58:03.559Z"),
+		"no update":        DeliveryKey("apply", inc, addr, ""),
+		"a moved boundary": DeliveryKey("apply", inc+addr[:6], addr[6:], upd),
+	} {
+		if other == key {
+			t.Errorf("another %s, the same key %s", name, key)
+		}
+	}
+}
+
+// The engine's delivery key is the X-Cordon-Delivery of every retry and of
+// every later send of the notification; without one, each notification
+// gets a random key of its own.
+func TestWebhookDeliveryHeader(t *testing.T) {
+	srv := newHookServer(t, hookStep{status: 503}, hookStep{status: 200})
+	w := newWebhook(t, srv.URL, nil)
+	key := DeliveryKey("apply", "inc-0123456789abcdef", `action.notify["i-0a1b2c3d4e5f60101"]`, "2025-03-14T09:58:03.559Z")
+	env := &Env{HTTP: srv.Client(), Incident: testIncident(), Delivery: key}
+	for range 2 { // a retried POST, then the notification sent again
+		if _, _, err := w.Apply(bg, env, instanceRequest(web1), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := srv.requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests, want 3 (a retry, then the notification again)", len(reqs))
+	}
+	for i, r := range reqs {
+		if got := r.header.Get("X-Cordon-Delivery"); got != key {
+			t.Errorf("request %d: X-Cordon-Delivery %q, want the engine's %q", i, got, key)
+		}
+	}
+
+	random := newHookServer(t, hookStep{status: 200})
+	w = newWebhook(t, random.URL, nil)
+	for range 2 {
+		if _, _, err := w.Apply(bg, &Env{HTTP: random.Client(), Incident: testIncident()}, instanceRequest(web1), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs = random.requests()
+	a, b := reqs[0].header.Get("X-Cordon-Delivery"), reqs[1].header.Get("X-Cordon-Delivery")
+	if a == b || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(a) || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(b) {
+		t.Errorf("notifications without a key got %q and %q; want distinct random keys", a, b)
+	}
+}

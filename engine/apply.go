@@ -600,8 +600,10 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 	env := a.env
 	if notify && a.kind == state.KindApply {
 		// A notification cannot be read back from its receiver, so state
-		// is its live state: one already sent for this incident by an
-		// earlier plan is not sent again.
+		// is its live state: one recorded as delivered (the receiver's
+		// 2xx recorded) for this incident's update by an earlier plan is
+		// not sent again. One a crash interrupted is not recorded as
+		// delivered, and is sent again with the same delivery key.
 		sent, err := a.alreadySent(ctx, j)
 		if err != nil {
 			return err
@@ -615,6 +617,7 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 			return finish(id, state.ResultNoChange, "", map[string]any{})
 		}
 		env.Incident = a.summaryFor(j)
+		env.Delivery = deliveryKey(j)
 	}
 	verb := "Applying"
 	if a.kind == state.KindRevert {
@@ -730,9 +733,12 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 	return finish(id, state.ResultApplied, "", after)
 }
 
-// alreadySent reports whether state records j's notification as sent for
-// its incident about the same update of the finding: a re-published
+// alreadySent reports whether state records j's notification as delivered
+// for its incident about the same update of the finding: a re-published
 // finding (a recurrence) is notified once more, a redelivered one is not.
+// Only an applied record (the receiver answered 2xx) counts, and a
+// recovered one from versions that counted a notification a crash
+// interrupted as sent; one recorded interrupted does not.
 func (a *applier) alreadySent(ctx context.Context, j *job) (bool, error) {
 	recs, err := a.opts.Store.AppliedActions(ctx, j.incident)
 	if errors.Is(err, state.ErrNotFound) {
@@ -759,11 +765,23 @@ func (a *applier) alreadySent(ctx context.Context, j *job) (bool, error) {
 }
 
 // notifiedKey is the before-state attribute of a notification: the update
-// of the finding it is about.
-const notifiedKey = "finding_updated_at"
+// of the finding it is about. deliveredKey is its delivery key, the
+// X-Cordon-Delivery its receiver gets, recorded so that the receiver's log
+// can be matched with state after a crash.
+const (
+	notifiedKey  = "finding_updated_at"
+	deliveredKey = "delivery"
+)
 
 func notifiedOf(j *job) map[string]any {
-	return map[string]any{notifiedKey: findingUpdatedAt(j)}
+	return map[string]any{notifiedKey: findingUpdatedAt(j), deliveredKey: deliveryKey(j)}
+}
+
+// deliveryKey is the delivery key of j's notification: the same for every
+// send of it (a retry, the resumed apply, the incident's next plan), a new
+// one for a recurrence.
+func deliveryKey(j *job) string {
+	return actions.DeliveryKey(string(state.KindApply), j.incident, j.action.Address, findingUpdatedAt(j))
 }
 
 func findingUpdatedAt(j *job) string {

@@ -31,8 +31,9 @@ type RecoverResult struct {
 // it takes each target's lock (an action still in flight in a live apply
 // holds it, and is left alone), re-reads the target's live state, and
 // records the action as recovered when the change was made, interrupted
-// when it was not. It never repeats a step: a later apply of the same plan
-// does what is left.
+// when it was not. A notification has no live state to re-read: it is
+// interrupted, its delivery unknown. It never repeats a step: a later
+// apply of the same plan does what is left, a notification included.
 func (e *Engine) Recover(ctx context.Context, opts ApplyOptions) ([]RecoverResult, error) {
 	a, err := e.newApplier(ctx, opts, state.KindApply, "")
 	if err != nil {
@@ -106,6 +107,18 @@ func (a *applier) recoverStarted(ctx context.Context, jobs []*job) error {
 	return nil
 }
 
+// notificationNote says why a notification left started is interrupted,
+// and what becomes of it.
+func notificationNote(rec state.ActionRecord) string {
+	note := "whether the receiver got the notification is unknown (no answer was recorded before the crash); the next apply of this plan, or the incident's next plan, sends it again"
+	var before map[string]any
+	json.Unmarshal(rec.Before, &before)
+	if key, ok := before[deliveredKey].(string); ok && key != "" {
+		note += " with the same delivery key (X-Cordon-Delivery " + key + ")"
+	}
+	return note
+}
+
 func noteSuffix(n string) string {
 	if n == "" {
 		return ""
@@ -127,9 +140,12 @@ func (a *applier) recoverOne(ctx context.Context, rec state.ActionRecord, j *job
 		return res, err
 	}
 	if rec.Phase == actions.Notify.String() {
-		// A notification cannot be read back; sending it again could
-		// duplicate a page. It is counted as sent.
-		return finish(state.ResultRecovered, "the notification may have been sent before the crash; it is not sent again", nil)
+		// A notification cannot be read back from its receiver: it was
+		// delivered only if its receiver's 2xx was recorded, and a started
+		// record says it was not. Counting it as sent could lose it for
+		// good; sent again, it carries the same delivery key, which the
+		// receiver uses to drop a copy (Slack cannot, and may show one).
+		return finish(state.ResultInterrupted, notificationNote(rec), nil)
 	}
 	exec, err := a.e.executorFor(rec)
 	if err != nil {
