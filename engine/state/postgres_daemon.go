@@ -396,10 +396,10 @@ func pgInsertPlan(ctx context.Context, tx pgx.Tx, p *PlanRecord) (bool, error) {
 		delivery = p.DeliveryID
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO plans (id, incident_id, delivery_id, status, reason, config_digest,
-        actions, file, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        actions, file, created_at, expires_at, decided_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT (id) DO NOTHING`,
 		p.ID, p.IncidentID, delivery, p.Status, p.Reason, p.ConfigDigest, p.Actions, p.File,
-		orNow(p.CreatedAt), p.ExpiresAt)
+		orNow(p.CreatedAt), p.ExpiresAt, p.DecidedBy)
 	if isPgForeignKeyError(err) {
 		return false, fmt.Errorf("plan %s: incident %s is not recorded: %w", p.ID, p.IncidentID, ErrNotFound)
 	}

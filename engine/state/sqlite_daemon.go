@@ -396,10 +396,10 @@ func insertPlan(ctx context.Context, tx *sql.Tx, p *PlanRecord) error {
 		expires = formatTime(*p.ExpiresAt)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO plans (id, incident_id, delivery_id, status, reason, config_digest,
-        actions, file, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        actions, file, created_at, expires_at, decided_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (id) DO NOTHING`,
 		p.ID, p.IncidentID, delivery, p.Status, p.Reason, p.ConfigDigest, p.Actions, p.File,
-		formatTime(orNow(p.CreatedAt)), expires)
+		formatTime(orNow(p.CreatedAt)), expires, p.DecidedBy)
 	if isForeignKeyError(err) {
 		return fmt.Errorf("plan %s: incident %s is not recorded: %w", p.ID, p.IncidentID, ErrNotFound)
 	}

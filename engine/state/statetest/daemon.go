@@ -216,6 +216,14 @@ func testApprovals(t *testing.T, open Opener) {
 		_, err = s.DecidePlan(ctx, "plan-1", state.PlanDecision{Status: state.PlanRejected, By: "mallory"})
 		WantErr(t, err, state.ErrPlanDecided)
 		WantErr(t, err, "approved (by alice")
+		auto := *pending("plan-auto")
+		auto.Status, auto.DecidedBy, auto.ExpiresAt = state.PlanApproved, "cordon (approval = \"auto\")", nil
+		if err := s.PutPlan(ctx, auto); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Plan(ctx, "plan-auto"); got == nil || got.DecidedBy != auto.DecidedBy || got.DecidedAt != nil {
+			t.Errorf("an automatically approved plan reads back as %+v", got)
+		}
 		if err := s.FinishPlan(ctx, "plan-1", state.PlanApplied, 0, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +235,7 @@ func testApprovals(t *testing.T, open Opener) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(inc.Events) != 1 || inc.Events[0].Kind != state.EventApproved || len(inc.Plans) != 1 || inc.Plans[0].Status != state.PlanApplied {
+		if len(inc.Events) != 1 || inc.Events[0].Kind != state.EventApproved || len(inc.Plans) != 2 || inc.Plans[0].Status != state.PlanApplied {
 			t.Fatalf("incident events %+v plans %+v", inc.Events, inc.Plans)
 		}
 	})
