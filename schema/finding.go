@@ -19,23 +19,28 @@ const (
 // Finding is the normalized shape of a detector's finding (SPEC §3).
 // Optional fields are empty when the source lacks them, never invented.
 type Finding struct {
-	ID            string     `json:"id"`
-	Source        string     `json:"source"`
-	Type          string     `json:"type"`
-	Title         string     `json:"title,omitempty"`
-	Description   string     `json:"description,omitempty"`
-	Severity      string     `json:"severity"`
-	SeverityScore float64    `json:"severity_score"`
-	Account       string     `json:"account,omitempty"`
-	Region        string     `json:"region,omitempty"`
-	Partition     string     `json:"partition,omitempty"`
-	CreatedAt     string     `json:"created_at,omitempty"`
-	UpdatedAt     string     `json:"updated_at,omitempty"`
-	Count         int        `json:"count"`
-	Resource      Resource   `json:"resource"`
-	Resources     []Resource `json:"resources"`
-	Network       *Network   `json:"network,omitempty"`
-	Actor         *Actor     `json:"actor,omitempty"`
+	ID            string  `json:"id"`
+	Source        string  `json:"source"`
+	Type          string  `json:"type"`
+	Title         string  `json:"title,omitempty"`
+	Description   string  `json:"description,omitempty"`
+	Severity      string  `json:"severity"`
+	SeverityScore float64 `json:"severity_score"`
+	Account       string  `json:"account,omitempty"`
+	Region        string  `json:"region,omitempty"`
+	Partition     string  `json:"partition,omitempty"`
+	CreatedAt     string  `json:"created_at,omitempty"`
+	UpdatedAt     string  `json:"updated_at,omitempty"`
+	Count         int     `json:"count"`
+	// Sample is true for a sample finding: GuardDuty's generated samples
+	// (service.additionalInfo.sample), ASFF's Sample. A sample finding never
+	// plans an action that changes anything unless its rule sets
+	// allow_sample_findings (SPEC §3).
+	Sample    bool       `json:"sample,omitempty"`
+	Resource  Resource   `json:"resource"`
+	Resources []Resource `json:"resources"`
+	Network   *Network   `json:"network,omitempty"`
+	Actor     *Actor     `json:"actor,omitempty"`
 	// Raw is the original finding as it appeared in its input (the element
 	// of an array or envelope, not the whole file): token for token, with
 	// the line breaks and indentation of pretty-printed input dropped.
@@ -49,6 +54,9 @@ type Finding struct {
 	// productKey is ProductKey's value, worked out by the parser; it is
 	// not part of the normalized shape (policies see the product in raw).
 	productKey string
+
+	// sampleMark is where the parser found the sample mark (SampleMark).
+	sampleMark string
 }
 
 // Resource is an affected cloud resource, typed with Terraform's AWS resource

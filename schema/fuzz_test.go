@@ -26,7 +26,9 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{gdCamel, gdPascal, asffMin, ocsfMin, "[" + gdCamel + "," + asffMin + "]", gdCamel + "\n\n" + ocsfMin,
 		`{"detail-type":"Security Hub Findings - Imported","detail":{"findings":[` + asffMin + `]}}`, `{"Findings":[]}`, `[]`, ``,
 		strings.Replace(asffMin, `"Id":"sh1"`, `"Id":"arn:aws:guardduty:eu-west-1:111122223333:detector/d/finding/f1"`, 1),
-		strings.Replace(asffMin, `product/aws/securityhub"`, `product/aws/guardduty","ProductFields":{"aws/guardduty/service/count":"3"}`, 1)} {
+		strings.Replace(asffMin, `product/aws/securityhub"`, `product/aws/guardduty","ProductFields":{"aws/guardduty/service/count":"3"}`, 1),
+		gdWith(`{"value":"{\"sample\":true}","type":"default"}`), asffGD(`{"Label":"LOW","Product":2}`, `"aws/guardduty/service/additionalInfo/sample":"true"`, ``),
+		ocsfGD(`{"Sample":"true","Severity.Product":"7"}`)} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -73,6 +75,16 @@ func FuzzParse(f *testing.F) {
 			again.productKey, again.decoded = "", nil
 			if k := again.ProductKey(); k != key {
 				t.Fatalf("key %q from the parser, %q from raw", key, k)
+			}
+			// The sample mark: said where it is, and read the same from
+			// the raw finding alone.
+			mark := f.SampleMark()
+			if f.Sample != (mark != "") || f.Sample != (f.SampleDescription() != "") {
+				t.Fatalf("sample %v, mark %q, description %q", f.Sample, mark, f.SampleDescription())
+			}
+			again.sampleMark = ""
+			if m := again.SampleMark(); m != mark {
+				t.Fatalf("sample mark %q from the parser, %q from raw", mark, m)
 			}
 			if f.FromGuardDuty() && f.Source != SourceGuardDuty {
 				m, _ := f.decoded.(map[string]any)

@@ -87,6 +87,8 @@ const (
 	blockRDS
 	blockLambda
 	blockContainer
+	blockK8sWorkload
+	blockK8sUser
 	numBlocks
 )
 
@@ -106,24 +108,27 @@ var primaryBlocks = map[string]int{
 }
 
 // guardDutyResources maps a finding's resource block: the primary resource
-// as resourceType says, then every other resource the block details (the
-// access key used on an S3 bucket, the instance whose credentials a key
-// belongs to …).
+// as resourceType says (for a container, the host it runs on: runtime.go),
+// then every other resource the block details (the access key used on an
+// S3 bucket, the instance whose credentials a key belongs to …).
 func guardDutyResources(res, svc map[string]any) []Resource {
 	if res == nil {
 		return nil
 	}
 	rs := make([]Resource, 0, 4)
-	primary := -1
+	var done [numBlocks]bool
 	rtype := str(res, "resourceType")
-	if b, ok := primaryBlocks[rtype]; ok {
-		primary = b
+	if crs, used, ok := containerResources(res, rtype); ok {
+		rs, done = append(rs, crs...), used
+		done[blockK8sWorkload] = true
+	} else if b, ok := primaryBlocks[rtype]; ok {
 		rs = gdBlock(rs, res, b)
+		done[b] = true
 	} else if rtype == "AttackSequence" {
 		rs = append(rs, sequenceResources(svc)...)
 	}
 	for b := 0; b < numBlocks; b++ {
-		if b != primary {
+		if !done[b] {
 			rs = gdBlock(rs, res, b)
 		}
 	}
@@ -170,12 +175,18 @@ func gdBlock(rs []Resource, res map[string]any, block int) []Resource {
 	case blockContainer:
 		if d := obj(res, "containerDetails"); d != nil {
 			r := newResource(ResourceContainer, str(d, "id"), "")
-			setStr(r.Details, "id", str(d, "id"))
-			setStr(r.Details, "name", str(d, "name"))
-			setStr(r.Details, "image", str(d, "image"))
-			setStr(r.Details, "image_id", str(d, "imageId"))
-			setStr(r.Details, "container_runtime", str(d, "containerRuntime"))
+			for k, v := range containerDetails(d) {
+				r.Details[k] = v
+			}
 			rs = append(rs, r)
+		}
+	case blockK8sWorkload:
+		if w := pathObj(res, "kubernetesDetails", "kubernetesWorkloadDetails"); w != nil {
+			rs = append(rs, kubernetesWorkload(w))
+		}
+	case blockK8sUser:
+		if p, ok := kubernetesPrincipal(pathObj(res, "kubernetesDetails", "kubernetesUserDetails")); ok {
+			rs = append(rs, p)
 		}
 	}
 	return rs

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -39,20 +40,30 @@ func parseOCSF(m map[string]any) (*Finding, error) {
 	f.Title = str(fi, "title")
 	f.Description = firstNonEmpty(str(fi, "desc"), str(m, "message"))
 
+	gd := ocsfFromGuardDuty(m)
 	types := arr(fi, "types")
-	if ocsfFromGuardDuty(m) {
+	if gd {
 		f.Type = guardDutyTypeOf(types, f.Title)
 	}
-	if f.Type == "" && len(types) > 0 {
-		f.Type = asString(types[0])
-	}
 	if f.Type == "" {
-		f.Type = f.Title
+		f.Type = ocsfType(m, fi, types, f.Title)
 	}
 
 	var err error
 	if f.Severity, f.SeverityScore, err = ocsfSeverity(m); err != nil {
 		return nil, err
+	}
+	if gd {
+		// GuardDuty's own score, as the ASFF it was mapped from kept it
+		// (securityhub.go, guardDutyProductScore).
+		u := obj(m, "unmapped")
+		if score, ok := guardDutyProductScore(
+			unmappedStr(u, "Severity.Product"),
+			unmappedStr(u, "FindingProviderFields.Severity.Original"),
+			unmappedStr(u, "Severity.Original"),
+		); ok {
+			f.SeverityScore, f.Severity = score, GuardDutySeverity(score)
+		}
 	}
 
 	cloud := obj(m, "cloud")
@@ -86,6 +97,88 @@ func parseOCSF(m map[string]any) (*Finding, error) {
 	return f, nil
 }
 
+// ocsfType chooses the type of an OCSF finding that is not GuardDuty's:
+// finding_info.types[0], unless it is a category word or taxonomy path
+// that many unrelated findings share ("Data Protection", ASFF's
+// "Software and Configuration Checks/…"), which a rule's finding_types
+// cannot tell apart. Then the producer's own name for what it detected
+// wins: the analytic (finding_info.analytic.name, else its uid: OCSF
+// 1.1's "rule or model that produced the finding"), else
+// metadata.event_code ("the Event ID, Code, or Name that the product uses
+// to primarily identify the event": Prowler's check id). The title is prose
+// for people, often naming the resource ("Infection found on 1.183.190.110"):
+// it is the type only of a finding with no types at all, as before.
+func ocsfType(m, fi map[string]any, types []any, title string) string {
+	first := ""
+	if len(types) > 0 {
+		first = strings.TrimSpace(asString(types[0]))
+	}
+	if first != "" && !genericType(first) {
+		return first
+	}
+	analytic := obj(fi, "analytic")
+	if s := firstNonEmpty(str(analytic, "name"), str(analytic, "uid")); s != "" {
+		return s
+	}
+	if first == "" && title != "" {
+		return title
+	}
+	if code := pathStr(m, "metadata", "event_code"); code != "" && !strings.ContainsAny(code, " \t") {
+		return code
+	}
+	return firstNonEmpty(first, title)
+}
+
+// asffNamespaces are the top level of ASFF's type taxonomy
+// (namespace/category/classifier), which OCSF producers mapping from
+// Security Hub keep in types.
+var asffNamespaces = []string{
+	"Software and Configuration Checks", "TTPs", "Effects", "Unusual Behaviors",
+	"Sensitive Data Identifications",
+}
+
+// genericTypes are single words producers put in types that name a
+// class of finding, not a detection.
+var genericTypes = map[string]bool{
+	"finding": true, "findings": true, "detection": true, "alert": true, "threat": true,
+	"other": true, "unknown": true, "security": true, "vulnerability": true, "compliance": true,
+	"malware": true, "policy": true, "detection finding": true, "security finding": true,
+}
+
+// genericType reports whether an OCSF type is a category rather than the
+// name of a detection: an ASFF taxonomy path, a known class word, or a
+// phrase of plain words ("Data Protection", "Privilege Escalation"),
+// where a detection's name is an identifier ("malware_infection",
+// "acm_certificates_expiration_check", "Stealth:IAMUser/…").
+func genericType(t string) bool {
+	if genericTypes[strings.ToLower(t)] {
+		return true
+	}
+	for _, ns := range asffNamespaces {
+		if t == ns || strings.HasPrefix(t, ns+"/") {
+			return true
+		}
+	}
+	if !strings.Contains(t, " ") {
+		return false
+	}
+	for _, r := range t {
+		if !(r == ' ' || r == '-' || r == '&' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// unmappedStr reads a key of OCSF's unmapped object, flattened
+// ("Severity.Product") as Security Lake writes it, or nested.
+func unmappedStr(u map[string]any, key string) string {
+	if v, ok := u[key]; ok {
+		return asString(v)
+	}
+	return pathStr(u, strings.Split(key, ".")...)
+}
+
 // ocsfFromGuardDuty reports whether the finding was mapped from a
 // GuardDuty one through Security Hub. OCSF has no signature, so what
 // proves it is what only that route writes: metadata.product.uid is the
@@ -101,9 +194,12 @@ func ocsfFromGuardDuty(m map[string]any) bool {
 // at the middle of the label's band on GuardDuty's scale (0, 2.5, 5.5,
 // 8.0, 9.5); 6 (Fatal) is critical at 10. 0 (Unknown) and 99 (Other) take
 // the severity caption when it names a label, else informational at 0: a
-// severity the producer did not give is not raised.
+// severity the producer did not give is not raised. A finding without
+// severity_id (some producers send only the caption) is read from its
+// caption when that is one of OCSF's labels, and rejected otherwise.
 func ocsfSeverity(m map[string]any) (string, float64, error) {
-	caption := strings.ToLower(strings.TrimSpace(str(m, "severity")))
+	text := strings.TrimSpace(str(m, "severity"))
+	caption := strings.ToLower(text)
 	id, ok := asInt(m["severity_id"])
 	switch {
 	case ok && id >= 1 && id <= 5:
@@ -115,10 +211,16 @@ func ocsfSeverity(m map[string]any) (string, float64, error) {
 	if _, known := SeverityRank(caption); known {
 		return caption, labelScores[caption], nil
 	}
+	if caption == "fatal" {
+		return SeverityCritical, 10, nil
+	}
 	if ok {
 		return SeverityInformational, 0, nil
 	}
-	return "", 0, errors.New("OCSF finding: severity_id is missing")
+	if text == "" {
+		return "", 0, errors.New("OCSF finding: severity_id is missing, and so is severity")
+	}
+	return "", 0, fmt.Errorf("OCSF finding: severity_id is missing, and severity %q is not one of OCSF's labels (Informational, Low, Medium, High, Critical, Fatal)", text)
 }
 
 // ocsfTime reads the timestamp name of m: name_dt (a date-time string)

@@ -204,6 +204,7 @@ func (p *parser) add(f *Finding, err error, decoded map[string]any, raw []byte, 
 	f.Raw = compactJSON(raw)
 	f.decoded = decoded
 	f.productKey = productKey(f, decoded)
+	f.Sample, f.sampleMark = sampleOf(f.Source, decoded)
 	p.findings = append(p.findings, f)
 	return nil
 }

@@ -317,7 +317,7 @@ func TestResourceMapping(t *testing.T) {
 		{"ECS cluster and container", gd(`{"resourceType":"ECSCluster","ecsClusterDetails":{"name":"c","arn":"arn:aws:ecs:us-east-1:1:cluster/c"},"containerDetails":{"id":"abc","image":"nginx"}}`, `{}`),
 			[]string{"aws_ecs_cluster/c", "container/abc"}},
 		{"container on an instance", gd(`{"resourceType":"Container","containerDetails":{"id":"abc","name":"web"},"instanceDetails":{"instanceId":"i-2"}}`, `{}`),
-			[]string{"container/abc", "aws_instance/i-2"}},
+			[]string{"aws_instance/i-2", "container/abc"}},
 		{"no resource block: affected resources", `{"id":"x","type":"T:X/Y","severity":5,"service":{"serviceName":"guardduty","action":{"actionType":"AWS_API_CALL",` +
 			`"awsApiCallAction":{"affectedResources":{"AWS::S3::Bucket":"b1","AWS::IAM::Role":"arn:aws:iam::1:role/path/r1"}}}}}`,
 			[]string{"aws_iam_role/r1", "aws_s3_bucket/b1"}},

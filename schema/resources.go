@@ -26,19 +26,36 @@ var detailKeys = map[string][]string{
 		"availability_zone", "platform", "launch_time", "public_ip", "private_ip",
 		"public_dns_name", "private_dns_name", "subnet_id", "vpc_id", "security_groups",
 		"iam_instance_profile_arn", "iam_instance_profile_id", "network_interfaces",
+		"container",
 	},
 	ResourceAccessKey:  {"access_key_id", "principal_id", "user_name", "user_type"},
 	ResourceIAMUser:    {"user_name", "principal_id"},
 	ResourceIAMRole:    {"role_name", "principal_id"},
 	ResourceS3Bucket:   {"name", "arn", "created_at", "owner_id", "public_access", "encryption_type"},
-	ResourceEKSCluster: {"name", "arn", "vpc_id", "status", "created_at"},
+	ResourceEKSCluster: {"name", "arn", "vpc_id", "status", "created_at", "container"},
 	ResourceDBInstance: {"db_instance_identifier", "engine", "engine_version", "db_cluster_identifier", "arn"},
 	ResourceLambda:     {"function_name", "function_arn", "runtime", "role", "last_modified_at"},
 	ResourceEBSVolume:  {"volume_id", "device_name", "size_gb", "encrypted", "volume_type", "snapshot_id"},
-	ResourceECSCluster: {"name", "arn", "status"},
-	ResourceContainer:  {"id", "name", "image", "image_id", "container_runtime"},
-	ResourceAccount:    {"account_id"},
+	ResourceECSCluster: {"name", "arn", "status", "container"},
+	ResourceContainer: {"id", "name", "image", "image_id", "image_prefix", "container_runtime",
+		"privileged", "allow_privilege_escalation", "volume_mounts", "container"},
+	ResourceECSTask: {"arn", "cluster", "cluster_arn", "definition_arn", "version", "group",
+		"launch_type", "started_by", "started_at", "created_at", "containers"},
+	ResourceECSService:            {"name", "cluster", "cluster_arn"},
+	ResourceKubernetesPod:         kubernetesDetailKeys,
+	ResourceKubernetesDeployment:  kubernetesDetailKeys,
+	ResourceKubernetesDaemonSet:   kubernetesDetailKeys,
+	ResourceKubernetesStatefulSet: kubernetesDetailKeys,
+	ResourceKubernetesJob:         kubernetesDetailKeys,
+	ResourceKubernetesCronJob:     kubernetesDetailKeys,
+	ResourceKubernetesWorkload:    kubernetesDetailKeys,
+	ResourceAccount:               {"account_id"},
 }
+
+// kubernetesDetailKeys are the details of every Kubernetes workload type
+// (runtime.go, kubernetesWorkload).
+var kubernetesDetailKeys = []string{"name", "namespace", "uid", "workload_type", "service_account_name",
+	"host_network", "host_ipc", "host_pid", "containers"}
 
 // DetailKeys lists the known resource.details keys of a resource type
 // (FACTS.md), so HCL conditions can see absent ones as null. Types without
@@ -171,7 +188,8 @@ func principalResource(userType, userName, principalID string) (Resource, bool) 
 		r.Details["user_name"] = userName
 		setStr(r.Details, "principal_id", principalID)
 		return r, true
-	case "AssumedRole":
+	case "AssumedRole", "Role":
+		// "Role" is how GuardDuty's EKS findings type a role's key.
 		r := newResource(ResourceIAMRole, userName, "")
 		r.Details["role_name"] = userName
 		// An assumed role's principal id is "AROA…:session"; the role's

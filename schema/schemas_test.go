@@ -370,7 +370,7 @@ func TestDetailKeys(t *testing.T) {
 
 func TestFindingKeys(t *testing.T) {
 	want := []string{"id", "source", "type", "title", "description", "severity", "severity_score", "account",
-		"region", "partition", "created_at", "updated_at", "count", "resource", "resources", "network", "actor", "raw"}
+		"region", "partition", "created_at", "updated_at", "count", "sample", "resource", "resources", "network", "actor", "raw"}
 	if got := FindingKeys(); !slices.Equal(got, want) {
 		t.Errorf("FindingKeys() = %v, want %v", got, want)
 	}

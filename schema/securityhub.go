@@ -51,6 +51,17 @@ func parseASFF(m map[string]any) (*Finding, error) {
 	}
 
 	gd := isGuardDutyASFF(m)
+	if gd {
+		// GuardDuty's own score, which its native form carries, so that
+		// the native, ASFF and OCSF forms of a finding agree.
+		if score, ok := guardDutyProductScore(
+			pathStr(m, "Severity", "Product"),
+			pathStr(m, "FindingProviderFields", "Severity", "Original"),
+			pathStr(m, "Severity", "Original"),
+		); ok {
+			f.SeverityScore, f.Severity = score, GuardDutySeverity(score)
+		}
+	}
 	types := arr(m, "Types")
 	if gd {
 		f.Type = guardDutyTypeOf(types, f.Title)
@@ -121,6 +132,22 @@ func asffSeverity(m map[string]any) (string, float64, error) {
 		label = asffLabel(score)
 	}
 	return label, clampScore(score), nil
+}
+
+// guardDutyProductScore reads GuardDuty's own severity score (on its 1–10
+// scale) from the first of the values that holds one. Security Hub's
+// Normalized (0–100) and Label are its own mapping of that score and can
+// put a finding in another band than GuardDuty does (Product 2, "LOW",
+// Normalized 40: score 4.0, which is GuardDuty's medium), so for a finding
+// proven GuardDuty's, GuardDuty's number wins and its label is GuardDuty's
+// band of that number.
+func guardDutyProductScore(values ...string) (float64, bool) {
+	for _, v := range values {
+		if s, ok := asFloat(v); ok && s > 0 && s <= 10 {
+			return s, true
+		}
+	}
+	return 0, false
 }
 
 // labelScores is the score given to a label when the source has no number:

@@ -74,6 +74,7 @@ func findingValue(f *schema.Finding, withRaw bool) (cty.Value, cty.Value) {
 		"created_at":     optString(f.CreatedAt),
 		"updated_at":     optString(f.UpdatedAt),
 		"count":          cty.NumberIntVal(int64(f.Count)),
+		"sample":         cty.BoolVal(f.Sample),
 		"resource":       primary,
 		"resources":      resources,
 		"network":        networkValue(f.Network),
@@ -148,7 +149,10 @@ var resourceTypes = func() []string {
 		schema.ResourceEKSCluster, schema.ResourceIAMRole, schema.ResourceIAMUser,
 		schema.ResourceInstance, schema.ResourceLambda, schema.ResourceS3Bucket,
 		schema.ResourceECSCluster, schema.ResourceSecurityGroup, schema.ResourceAccount,
-		schema.ResourceContainer,
+		schema.ResourceContainer, schema.ResourceECSTask, schema.ResourceECSService,
+		schema.ResourceKubernetesPod, schema.ResourceKubernetesDeployment, schema.ResourceKubernetesDaemonSet,
+		schema.ResourceKubernetesStatefulSet, schema.ResourceKubernetesJob, schema.ResourceKubernetesCronJob,
+		schema.ResourceKubernetesWorkload,
 	}
 	sort.Strings(out)
 	return out

@@ -41,6 +41,7 @@ var (
 	keyCreatedAt     = ast.StringTerm("created_at")
 	keyUpdatedAt     = ast.StringTerm("updated_at")
 	keyCount         = ast.StringTerm("count")
+	keySample        = ast.StringTerm("sample")
 	keyResources     = ast.StringTerm("resources")
 	keyNetwork       = ast.StringTerm("network")
 	keyActor         = ast.StringTerm("actor")
@@ -173,6 +174,9 @@ func (c *converter) finding(f *schema.Finding, primary *schema.Resource, p, prim
 	}
 	if p.has("count") {
 		c.put(keyCount, ast.InternedTerm(f.Count))
+	}
+	if f.Sample && p.has("sample") {
+		c.put(keySample, ast.InternedTerm(true))
 	}
 
 	var (
