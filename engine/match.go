@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/engine/config"
+	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -267,4 +268,110 @@ func conditionWarnings(diags hcl.Diagnostics, f *schema.Finding, where string) h
 		out = append(out, &w)
 	}
 	return out
+}
+
+// nearMisses explains a finding no rule matched (SPEC §7's unmatched
+// list): for each rule whose sources and finding_types take it, what kept
+// the rule from matching, every obstacle named, so that whoever expected
+// a response sees what to change. A rule that is disabled or whose
+// min_severity is above the finding's says so; then, unless a scope
+// admits the primary resource, each scope says why it does not (account,
+// region, resource type, tags, exclude_tags, condition), and if one does,
+// whether the rule's condition is false. Conditions are evaluated again
+// here, their failures already reported by matchFinding as warnings.
+func (e *Engine) nearMisses(f *schema.Finding) []plan.NearMiss {
+	var (
+		out []plan.NearMiss
+		cv  = conditionValues{cfg: e.cfg, f: f}
+	)
+	for _, rm := range e.rules {
+		if rm.sources != nil && !rm.sources[f.Source] || !rm.findingTypes.matchAny(f.Type) {
+			continue
+		}
+		name := rm.cfg.Name
+		if !rm.cfg.Enabled {
+			out = append(out, plan.NearMiss{Rule: name, Why: "the rule is disabled (enabled = false)"})
+		}
+		if rm.minRank >= 0 {
+			if rank, ok := schema.SeverityRank(f.Severity); !ok || rank < rm.minRank {
+				out = append(out, plan.NearMiss{Rule: name, Why: fmt.Sprintf("severity %q is under the rule's min_severity %q", f.Severity, rm.cfg.MinSeverity)})
+			}
+		}
+		var (
+			admitted *scopeMatcher
+			misses   []plan.NearMiss
+		)
+		for _, sm := range rm.scopes {
+			why := sm.whyNot(f.Account, f.Region, &f.Resource)
+			if why == "" && sm.cfg.Condition != nil {
+				fv, rv := cv.get()
+				why = conditionWhy(e.cfg.EvalCondition(sm.cfg.Condition, fv, rv))
+			}
+			if why == "" {
+				admitted = sm
+				break
+			}
+			misses = append(misses, plan.NearMiss{Rule: name, Scope: sm.cfg.Name, Why: why})
+		}
+		switch {
+		case admitted == nil:
+			out = append(out, misses...)
+		case rm.cfg.Condition != nil:
+			fv, rv := cv.get()
+			if why := conditionWhy(e.cfg.EvalCondition(rm.cfg.Condition, fv, rv)); why != "" {
+				out = append(out, plan.NearMiss{Rule: name, Scope: admitted.cfg.Name, Why: "the rule's " + strings.TrimPrefix(why, "its ")})
+			}
+		}
+	}
+	return out
+}
+
+// conditionWhy says why a condition's result does not admit, or "".
+func conditionWhy(ok bool, diags hcl.Diagnostics) string {
+	switch {
+	case diags.HasErrors():
+		return "its condition failed: " + diags[0].Summary
+	case !ok:
+		return "its condition is false"
+	}
+	return ""
+}
+
+// whyNot says why the scope does not admit a resource in an account and
+// region, naming every filter but the condition that fails, or returns ""
+// when they all hold. Values are quoted as HCL writes them.
+func (m *scopeMatcher) whyNot(account, region string, r *schema.Resource) string {
+	var why []string
+	if m.accounts != nil && !m.accounts[account] {
+		why = append(why, notIn("account", account, "accounts", m.cfg.Accounts))
+	}
+	if len(m.regions) > 0 && !m.regions.matchAny(region) {
+		why = append(why, notIn("region", region, "regions", m.cfg.Regions))
+	}
+	if m.resourceTypes != nil && !m.resourceTypes[r.Type] {
+		why = append(why, notIn("resource type", r.Type, "resource_types", m.cfg.ResourceTypes))
+	}
+	for _, t := range m.tags {
+		v, ok := r.Tags[t.key]
+		switch {
+		case !ok:
+			why = append(why, fmt.Sprintf("tag %q is missing (tags wants %q)", t.key, t.value.pattern))
+		case !t.value.match(v):
+			why = append(why, fmt.Sprintf("tag %q = %q does not match %q", t.key, v, t.value.pattern))
+		}
+	}
+	if t := m.excludedBy(r.Tags); t != nil {
+		why = append(why, fmt.Sprintf("exclude_tags excludes tag %q = %q", t.key, r.Tags[t.key]))
+	}
+	return strings.Join(why, "; ")
+}
+
+// notIn says that a value of the finding is not in a scope's list:
+// `region "eu-west-1" is not in regions ["us-*"]`, or, for a finding that
+// has none, `no region (regions = ["us-*"])`.
+func notIn(what, v, attr string, list []string) string {
+	if v == "" {
+		return "no " + what + " (" + attr + " = [" + joinQuoted(list) + "])"
+	}
+	return fmt.Sprintf("%s %q is not in %s [%s]", what, v, attr, joinQuoted(list))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/actions"
 	"github.com/cordonhq/cordon/engine/config"
 	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/schema"
@@ -148,7 +149,7 @@ func (e *Engine) checkIncident(inc *plan.Incident, data *plan.IncidentData, rule
 		return mismatch("the finding it holds for apply differs from its raw finding")
 	}
 	if shown.ID != fd.ID || shown.Source != fd.Source || shown.Type != fd.Type || shown.Severity != fd.Severity ||
-		shown.Account != fd.Account || shown.Region != fd.Region ||
+		shown.Account != fd.Account || shown.Region != fd.Region || shown.Sample != fd.Sample ||
 		shown.Resource.Type != fd.Resource.Type || shown.Resource.ID != fd.Resource.ID {
 		return mismatch("the finding the plan shows differs from the finding it holds for apply")
 	}
@@ -304,6 +305,8 @@ func (e *Engine) checkAction(a *plan.Action, ic *incidentCheck) error {
 			return fmt.Errorf("rule %s does not list action %s", name, a.Action)
 		case !ic.matching[name]:
 			return fmt.Errorf("rule %s does not match the incident's finding", name)
+		case fd.Sample && !rm.cfg.AllowSampleFindings && a.Phase != actions.Notify.String():
+			return fmt.Errorf("its finding is %s, and rule %s does not set allow_sample_findings = true", fd.SampleDescription(), name)
 		}
 		if sm, why := e.targetInScope(rm, a.Target.Account, a.Target.Region, &res, conditionFinding); sm == nil {
 			return fmt.Errorf("its target %s %q is outside every scope of rule %s (%s)", res.Type, res.ID, name, why)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -165,7 +166,9 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 			if !updated.Equal(prev.updatedAt) {
 				reason = "older update of finding " + p.Incidents[prev.index].Finding.ID + " (incident " + id + ")"
 			}
-			p.Unmatched = append(p.Unmatched, &plan.Unmatched{FindingID: older.Finding.ID, Reason: reason})
+			u := unmatchedSummary(older.Finding)
+			u.Reason = reason
+			p.Unmatched = append(p.Unmatched, u)
 		}
 	}
 	if err := e.withhold(ctx, p, opts); err != nil {
@@ -272,6 +275,51 @@ func (e *Engine) withhold(ctx context.Context, p *plan.Plan, opts PlanOptions) e
 	return nil
 }
 
+// withholdSample keeps a sample finding (SPEC §3: GuardDuty's generated
+// samples, on made-up resources) from planning anything that changes a
+// resource: every action but a notification is withheld unless each rule
+// that planned it sets allow_sample_findings (the stricter rule wins, as
+// with approval and max_actions_per_hour). It runs before
+// max_actions_per_hour, so withheld samples spend no rule's budget.
+func (e *Engine) withholdSample(inc *plan.Incident, f *schema.Finding) {
+	allowed := make(map[string]bool, len(e.cfg.Rules))
+	for _, r := range e.cfg.Rules {
+		allowed[r.Name] = r.AllowSampleFindings
+	}
+	kept := inc.Actions[:0]
+	for _, a := range inc.Actions {
+		var refusing []string
+		if a.Phase != actions.Notify.String() {
+			for _, r := range a.Rules {
+				if !allowed[r] {
+					refusing = append(refusing, r)
+				}
+			}
+		}
+		if len(refusing) == 0 {
+			kept = append(kept, a)
+			continue
+		}
+		who := "rule " + refusing[0] + " does"
+		if len(refusing) > 1 {
+			who = "rules " + strings.Join(refusing, ", ") + " do"
+		}
+		inc.Withheld = append(inc.Withheld, withheldAction(a,
+			"the finding is "+f.SampleDescription()+"; "+who+" not set allow_sample_findings = true"))
+	}
+	clear(inc.Actions[len(kept):])
+	inc.Actions = kept
+}
+
+// unmatchedSummary describes a finding that makes no incident, from what
+// the plan shows of it.
+func unmatchedSummary(s plan.FindingSummary) *plan.Unmatched {
+	return &plan.Unmatched{
+		FindingID: s.ID, Source: s.Source, Type: s.Type, Severity: s.Severity, Sample: s.Sample,
+		Resource: &plan.UnmatchedTarget{Type: s.Resource.Type, ID: s.Resource.ID, Account: s.Account, Region: s.Region},
+	}
+}
+
 func withheldAction(a *plan.Action, reason string) *plan.Withheld {
 	return &plan.Withheld{
 		Address: a.Address, Action: a.Action, Type: a.Type, Phase: a.Phase,
@@ -297,23 +345,27 @@ func IncidentID(f *schema.Finding) string {
 
 // investigate plans the response to one finding.
 func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string, facts *factsSource) outcome {
+	summary := plan.FindingSummary{
+		ID: f.ID, Source: f.Source, Type: f.Type, Severity: f.Severity,
+		Account: f.Account, Region: f.Region,
+		Resource: plan.ResourceRef{Type: f.Resource.Type, ID: f.Resource.ID},
+		Sample:   f.Sample,
+	}
 	matches, diags := e.matchFinding(f)
 	if len(matches) == 0 {
-		id := f.ID
-		if id == "" {
-			id = "(finding without id in " + file + ")"
+		u := unmatchedSummary(summary)
+		if u.FindingID == "" {
+			u.FindingID = "(finding without id in " + file + ")"
 		}
-		return outcome{unmatched: &plan.Unmatched{FindingID: id, Reason: "no rule matched"}, diags: diags}
+		u.Reason = plan.ReasonNoRuleMatched
+		u.NearMisses = e.nearMisses(f)
+		return outcome{unmatched: u, diags: diags}
 	}
 
 	incID := IncidentID(f)
 	inc := &plan.Incident{
-		ID: incID,
-		Finding: plan.FindingSummary{
-			ID: f.ID, Source: f.Source, Type: f.Type, Severity: f.Severity,
-			Account: f.Account, Region: f.Region,
-			Resource: plan.ResourceRef{Type: f.Resource.Type, ID: f.Resource.ID},
-		},
+		ID:       incID,
+		Finding:  summary,
 		Matches:  make([]plan.Match, 0, len(matches)),
 		Verdicts: []plan.Verdict{},
 		Actions:  []*plan.Action{},
@@ -350,6 +402,9 @@ func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string
 		inc.Actions = append(inc.Actions, a)
 	}
 	sortActions(inc.Actions)
+	if f.Sample {
+		e.withholdSample(inc, f)
+	}
 	data.Resources = dedupeResources(inv.resources)
 	return outcome{incident: inc, data: data, diags: diags, updatedAt: f.UpdatedAt}
 }

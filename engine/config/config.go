@@ -183,8 +183,12 @@ type Rule struct {
 	Approval string
 	// MaxActionsPerHour is a guardrail per rule; 0 means unlimited.
 	MaxActionsPerHour int
-	Enabled           bool
-	DeclRange         hcl.Range
+	// AllowSampleFindings lets the rule plan actions that change things
+	// for a sample finding (GuardDuty's generated samples); off, only its
+	// notifications are planned for one (SPEC §3).
+	AllowSampleFindings bool
+	Enabled             bool
+	DeclRange           hcl.Range
 }
 
 // Rule defaults and enumerations.

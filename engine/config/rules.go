@@ -17,7 +17,8 @@ var ruleSchema = &hcl.BodySchema{
 		{Name: "description"}, {Name: "scopes", Required: true}, {Name: "sources"},
 		{Name: "finding_types"}, {Name: "min_severity"}, {Name: "condition"},
 		{Name: "collect"}, {Name: "verdict"}, {Name: "response"}, {Name: "actions"},
-		{Name: "approval"}, {Name: "max_actions_per_hour"}, {Name: "enabled"},
+		{Name: "approval"}, {Name: "max_actions_per_hour"}, {Name: "allow_sample_findings"},
+		{Name: "enabled"},
 	},
 }
 
@@ -123,6 +124,17 @@ func (l *loader) decodeRule(b *hcl.Block) {
 			} else {
 				r.MaxActionsPerHour = int(i)
 			}
+		}
+	}
+	// allow_sample_findings (default false): GuardDuty's "Generate sample
+	// findings" writes findings of every type on made-up resources
+	// (i-99999999, GeneratedFindingUserName); the contract lets none of
+	// them plan an action that changes anything unless its rule opts in
+	// here, as a rule written to exercise cordon on samples does.
+	// Notifications are planned either way.
+	if a := attr(content, "allow_sample_findings"); a != nil {
+		if b, ok := l.boolValue(a); ok {
+			r.AllowSampleFindings = b
 		}
 	}
 	if a := attr(content, "enabled"); a != nil {

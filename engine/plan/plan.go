@@ -69,6 +69,9 @@ type FindingSummary struct {
 	Account  string      `json:"account"`
 	Region   string      `json:"region"`
 	Resource ResourceRef `json:"resource"`
+	// Sample marks a sample finding (SPEC §3), whose changing actions are
+	// withheld unless their rules set allow_sample_findings.
+	Sample bool `json:"sample,omitempty"`
 }
 
 // ResourceRef names a resource by type and id.
@@ -111,7 +114,9 @@ type Action struct {
 
 // Withheld is an action planned but withheld because a rule that planned
 // it reached its max_actions_per_hour, or because an earlier action on its
-// target was withheld (SPEC §2). It is reported, never applied.
+// target was withheld (SPEC §2), or because its finding is a sample
+// finding and a rule that planned it does not set allow_sample_findings
+// (SPEC §3). It is reported, never applied.
 type Withheld struct {
 	Address string         `json:"address"`
 	Action  string         `json:"action"`
@@ -130,10 +135,63 @@ type IncidentError struct {
 	Detail  string `json:"detail"`
 }
 
-// Unmatched is a finding no rule matched.
+// ReasonNoRuleMatched is the reason of an unmatched finding that was read
+// and matched no rule (SPEC §7).
+const ReasonNoRuleMatched = "no rule matched"
+
+// Unmatched is a finding that makes no incident: one no rule matched, a
+// record that could not be read (Reason "rejected: …"), or a copy of
+// another finding of the plan.
 type Unmatched struct {
 	FindingID string `json:"finding_id"`
 	Reason    string `json:"reason"`
+	// What the finding is, where it was read: its source, type, severity
+	// and primary resource.
+	Source   string           `json:"source,omitempty"`
+	Type     string           `json:"type,omitempty"`
+	Severity string           `json:"severity,omitempty"`
+	Sample   bool             `json:"sample,omitempty"`
+	Resource *UnmatchedTarget `json:"resource,omitempty"`
+	// NearMisses are, for a finding no rule matched, the rules whose
+	// sources and finding_types take it, each with why it did not match;
+	// empty when no rule takes its type.
+	NearMisses []NearMiss `json:"near_misses,omitempty"`
+}
+
+// MarshalJSON writes near_misses, [] when empty, for every finding no rule
+// matched (so scripts can read it without a default), and leaves it out of
+// the other entries, which were not matched against the rules.
+func (u Unmatched) MarshalJSON() ([]byte, error) {
+	type plain Unmatched
+	if u.Reason != ReasonNoRuleMatched || u.Resource == nil {
+		return json.Marshal(plain(u))
+	}
+	near := u.NearMisses
+	if near == nil {
+		near = []NearMiss{}
+	}
+	return json.Marshal(struct {
+		plain
+		NearMisses []NearMiss `json:"near_misses"`
+	}{plain(u), near})
+}
+
+// UnmatchedTarget is an unmatched finding's primary resource, where it is.
+type UnmatchedTarget struct {
+	Type    string `json:"type"`
+	ID      string `json:"id"`
+	Account string `json:"account"`
+	Region  string `json:"region"`
+}
+
+// NearMiss is a rule that takes a finding's source and type but did not
+// match it, and why: the rule is disabled, the severity is under its
+// min_severity, its condition is false, or Scope (when set) does not admit
+// the finding's primary resource.
+type NearMiss struct {
+	Rule  string `json:"rule"`
+	Scope string `json:"scope,omitempty"`
+	Why   string `json:"why"`
 }
 
 // Summary counts what the plan holds.

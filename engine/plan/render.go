@@ -56,7 +56,7 @@ func (p *Plan) Render(w io.Writer, opts RenderOptions) error {
 		}
 		b.WriteString(c.paint(ansiBold, "Findings no rule matched:") + "\n")
 		for _, u := range p.Unmatched {
-			fmt.Fprintf(&b, "  - %s (%s)\n", ui.Safe(u.FindingID), ui.Safe(u.Reason))
+			renderUnmatched(&b, c, u)
 		}
 	}
 	if b.Len() > 0 {
@@ -93,7 +93,11 @@ func renderIncident(b *strings.Builder, c painter, inc *Incident) {
 	if id == "" {
 		id = "(no id)"
 	}
-	fmt.Fprintf(b, "%s · %s · %s\n", c.paint(ansiBold, "Finding "+ui.Safe(id)), ui.Safe(f.Type), ui.Safe(f.Severity))
+	sample := ""
+	if f.Sample {
+		sample = " · " + c.paint(ansiYellow, "sample finding")
+	}
+	fmt.Fprintf(b, "%s · %s · %s%s\n", c.paint(ansiBold, "Finding "+ui.Safe(id)), ui.Safe(f.Type), ui.Safe(f.Severity), sample)
 	fmt.Fprintf(b, "  resource  %s.%s (%s, %s)\n", orDash(f.Resource.Type), orDash(f.Resource.ID), orDash(f.Account), orDash(f.Region))
 	for i, m := range inc.Matches {
 		label := "matched "
@@ -140,6 +144,43 @@ func renderIncident(b *strings.Builder, c painter, inc *Incident) {
 		}
 	}
 	renderWithheld(b, c, inc.Withheld)
+}
+
+// renderUnmatched writes a finding that made no incident and why; for one
+// no rule matched, what it is and each rule's near miss (the rules that
+// take its source and type, and what kept them from matching):
+//
+//	Findings no rule matched:
+//	  - 60baffd3… (no rule matched)
+//	      finding   guardduty · Backdoor:EC2/C&CActivity.B!DNS · high
+//	      resource  aws_instance.i-99999999 (123456789012, eu-west-1)
+//	      near miss rule.ec2_compromise via scope.prod_web: region "eu-west-1" is not in regions ["us-*"]
+func renderUnmatched(b *strings.Builder, c painter, u *Unmatched) {
+	fmt.Fprintf(b, "  - %s (%s)\n", ui.Safe(u.FindingID), ui.Safe(u.Reason))
+	if u.Resource == nil {
+		return
+	}
+	sample := ""
+	if u.Sample {
+		sample = " · sample finding"
+	}
+	fmt.Fprintf(b, "      finding   %s · %s · %s%s\n", orDash(u.Source), orDash(u.Type), orDash(u.Severity), sample)
+	r := u.Resource
+	fmt.Fprintf(b, "      resource  %s.%s (%s, %s)\n", orDash(r.Type), orDash(r.ID), orDash(r.Account), orDash(r.Region))
+	if u.Reason != ReasonNoRuleMatched {
+		return
+	}
+	if len(u.NearMisses) == 0 {
+		b.WriteString("      " + c.paint(ansiDim, "no rule takes its source and type (sources, finding_types)") + "\n")
+		return
+	}
+	for _, m := range u.NearMisses {
+		where := "rule." + ui.Safe(m.Rule)
+		if m.Scope != "" {
+			where += " via scope." + ui.Safe(m.Scope)
+		}
+		fmt.Fprintf(b, "      near miss %s: %s\n", where, ui.Safe(m.Why))
+	}
 }
 
 // renderWithheld writes the actions max_actions_per_hour withheld, as

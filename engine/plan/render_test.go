@@ -38,7 +38,7 @@ func planWith(s func() string) *Plan {
 		Incidents: []*Incident{{
 			ID: "inc-1",
 			Finding: FindingSummary{ID: s(), Source: "guardduty", Type: s(), Severity: s(), Account: s(), Region: s(),
-				Resource: ResourceRef{Type: s(), ID: s()}},
+				Resource: ResourceRef{Type: s(), ID: s()}, Sample: true},
 			Matches: []Match{{Rule: s(), Scope: s()}, {Rule: s(), Scope: s()}},
 			Verdicts: []Verdict{
 				{Rule: s(), Verdict: s(), Confidence: &conf, Reasons: []string{s(), s()}, RootCause: s(), Impact: s()},
@@ -54,7 +54,12 @@ func planWith(s func() string) *Plan {
 				Rules: []string{s(), s()},
 			}},
 		}},
-		Unmatched: []*Unmatched{{FindingID: s(), Reason: s()}},
+		Unmatched: []*Unmatched{
+			{FindingID: s(), Reason: s()},
+			{FindingID: s(), Reason: ReasonNoRuleMatched, Source: s(), Type: s(), Severity: s(), Sample: true,
+				Resource:   &UnmatchedTarget{Type: s(), ID: s(), Account: s(), Region: s()},
+				NearMisses: []NearMiss{{Rule: s(), Scope: s(), Why: s()}, {Rule: s(), Why: s()}}},
+		},
 	}
 	p.Recount(2)
 	return p

@@ -1,0 +1,3 @@
+package cordon.verdict
+
+verdict := "malicious"

@@ -1,0 +1,3 @@
+package test.verdict
+
+verdict := "malicious"
