@@ -29,7 +29,7 @@ func runServe(ctx context.Context, m *meta, args []string) int {
 	fs.StringVar(&metricsListen, "metrics-listen", "", "also serve /livez, /readyz and /metrics on `ADDR`, without a token (e.g. for Prometheus)")
 	fs.StringVar(&tokenFile, "token-file", "", "read the API bearer token from `FILE` (default: $CORDON_API_TOKEN; on a loopback -listen without either, one is generated into .cordon/api-token)")
 	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGTERM, how long in-flight investigations and applies may take to finish before they are cancelled (they resume at the next start)")
-	fs.DurationVar(&rescueAfter, "rescue-after", serve.DefaultRescueAfter, "with a PostgreSQL state: how long a replica's job may run before another replica presumes it dead and takes the job over (running a job twice is safe, only wasteful)")
+	fs.DurationVar(&rescueAfter, "rescue-after", serve.DefaultRescueAfter, "with a PostgreSQL state: how long an investigation or apply may run before it is presumed dead, cancelled and given to another replica (which resumes it from the journal); keep it above the longest collector timeout and apply")
 	fs.StringVar(&logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&factsPath, "facts", "", "use facts from `FILE` instead of running collectors (offline trials)")

@@ -100,7 +100,12 @@ func (d *daemon) waitLog(s string) {
 
 func waitUntil(t *testing.T, what string, cond func() bool, logs func() string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	waitUntilFor(t, 30*time.Second, what, cond, logs)
+}
+
+func waitUntilFor(t *testing.T, timeout time.Duration, what string, cond func() bool, logs func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if cond() {
 			return

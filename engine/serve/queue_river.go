@@ -14,12 +14,14 @@ import (
 	"github.com/cordonhq/cordon/engine/state/riverjobs"
 )
 
-// DefaultRescueAfter is how long a job may run before River gives it to
-// another replica (its replica is presumed dead). Running it twice is
-// safe: a delivery's investigation holds its incident's lock and finds the
-// delivery processed; a plan's apply holds its targets' locks and the apply
-// journal skips what is done.
-const DefaultRescueAfter = 2 * time.Minute
+// DefaultRescueAfter is how long a job may run before it is presumed dead:
+// River cancels it where it runs and gives it to another replica (River's
+// rescuer runs every 30 s on the elected leader). It must be longer than
+// the longest investigation (its collectors' timeouts) and apply. Running
+// a job twice is safe: a delivery's investigation holds its incident's
+// lock and finds the delivery processed; a plan's apply holds its targets'
+// locks and the apply journal skips what is done.
+const DefaultRescueAfter = 15 * time.Minute
 
 // riverQueue claims the daemon's work through River on the PostgreSQL
 // state. Jobs are inserted by the state store in the transactions that
@@ -56,7 +58,9 @@ func (d *Daemon) riverQueue(ctx context.Context) (workQueue, bool, error) {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: d.engine().Config().Serve.MaxConcurrent}},
 		Workers:              workers,
-		JobTimeout:           -1, // collectors and actions have their own timeouts
+		// River rescues only a job that ran longer than its timeout (an
+		// infinite one never), so the two are one bound.
+		JobTimeout:           rescue,
 		RescueStuckJobsAfter: rescue,
 		FetchCooldown:        20 * time.Millisecond,
 		Logger:               d.log.With("component", "river"),
@@ -66,6 +70,13 @@ func (d *Daemon) riverQueue(ctx context.Context) (workQueue, bool, error) {
 		return nil, false, err
 	}
 	p.SetEnqueuer(riverjobs.Enqueuer{Client: client})
+	var longest time.Duration
+	for _, c := range d.engine().Config().Collectors {
+		longest = max(longest, c.Timeout)
+	}
+	if longest >= rescue {
+		d.log.Warn("a collector's timeout is not below -rescue-after: its investigations may be cancelled and retried", "collector_timeout", longest, "rescue_after", rescue)
+	}
 	return &riverQueue{d: d, client: client}, true, nil
 }
 
