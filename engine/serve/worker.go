@@ -257,6 +257,15 @@ func (d *Daemon) applyFile(ctx context.Context, rec *state.PlanRecord, f *plan.F
 			// resumed at the next start.
 			return ctx.Err()
 		}
+		if errors.Is(err, state.ErrApplyTakenOver) {
+			// Another replica resumed this apply (this one's lock sessions
+			// were lost): it finishes the plan.
+			log.Warn("apply taken over by another replica; stopping here", "error", err)
+			return nil
+		}
+		if errors.Is(err, state.ErrApplyInProgress) {
+			return err // another process still applies it: try later
+		}
 		var le *state.LockError
 		if errors.As(err, &le) {
 			// Another investigation acts on the target; the plan stays

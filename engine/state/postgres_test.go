@@ -132,8 +132,9 @@ func (p *pgState) tryExec(query string, args ...any) error {
 func TestPostgresConformance(t *testing.T) {
 	pgDSN(t)
 	statetest.Run(t, statetest.Backend{
-		New:         func(t *testing.T) statetest.State { return newPGState(t) },
-		CrashHelper: "TestPostgresCrashHelper",
+		New:          func(t *testing.T) statetest.State { return newPGState(t) },
+		CrashHelper:  "TestPostgresCrashHelper",
+		SessionLocks: true,
 	})
 }
 

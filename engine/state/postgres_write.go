@@ -64,13 +64,11 @@ func (s *PostgresStore) BeginApply(ctx context.Context, start ApplyStart) (int64
 				ErrAlreadyApplied, start.PlanID, owner, formatNullTime(finished), status)
 		case kind != start.Kind:
 			return fmt.Errorf("plan %s is recorded as kind %q, not %q", start.PlanID, kind, start.Kind)
-		// As in SQLite: this process's own apply is resumed; another
-		// process's is judged by its pid, boot id and start time on this
-		// host; one on another host is a crashed one, since the caller
-		// holds the plan's target locks, which a live apply would hold.
-		case !(host == me.Host && pid == me.PID) && liveness(me, h) == LivenessAlive:
-			return fmt.Errorf("%w: plan %s is being applied by %s (pid %d on %s) since %s",
-				ErrApplyInProgress, start.PlanID, owner, pid, host, formatTime(startedAt))
+		// The caller holds the plan's target locks, which are database
+		// sessions' locks: a live apply of the plan would hold them, so a
+		// running one is a crashed one, or one whose lock sessions were
+		// lost (a database restart). Resuming makes this process its
+		// owner, which fences the old one off (see ActionStarted).
 		case !start.Resume:
 			return fmt.Errorf("%w: plan %s: the apply %s started at %s (pid %d on %s) did not finish; apply the plan again to resume it, or run `cordon state recover`",
 				ErrApplyInterrupted, start.PlanID, owner, formatTime(startedAt), pid, host)
@@ -226,7 +224,10 @@ func (s *PostgresStore) ActionStarted(ctx context.Context, start ActionStart) (i
 		id, withheld = 0, nil
 		var kind Kind
 		var status ApplyStatus
-		err := tx.QueryRow(ctx, `SELECT kind, status FROM applies WHERE id = $1 FOR SHARE`, start.ApplyID).Scan(&kind, &status)
+		var owner process
+		err := tx.QueryRow(ctx, `SELECT kind, status, pid, host, boot_id, proc_start FROM applies WHERE id = $1 FOR SHARE`,
+			start.ApplyID).Scan(&kind, &status, &owner.PID, &owner.Host, &owner.BootID, &owner.Start)
+		me := s.self()
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("action %s: apply %d: %w", start.Address, start.ApplyID, ErrNotFound)
@@ -234,6 +235,12 @@ func (s *PostgresStore) ActionStarted(ctx context.Context, start ActionStart) (i
 			return err
 		case status != ApplyRunning:
 			return fmt.Errorf("action %s: apply %d is finished (%s)", start.Address, start.ApplyID, status)
+		case owner.PID != me.PID || owner.Host != me.Host || owner.BootID != me.BootID || owner.Start != me.Start:
+			// Another replica resumed this apply holding its target locks
+			// (this one's lock session was lost, to a database restart or
+			// a network failure): the record is the fencing token, and
+			// this process must not go on acting for it.
+			return fmt.Errorf("%w: action %s: apply %d is now run by pid %d on %s", ErrApplyTakenOver, start.Address, start.ApplyID, owner.PID, owner.Host)
 		case kind == KindApply && start.RevertOf != 0:
 			return fmt.Errorf("action %s: apply %d is not a revert, but the action reverts action %d", start.Address, start.ApplyID, start.RevertOf)
 		case kind == KindRevert && start.RevertOf == 0:

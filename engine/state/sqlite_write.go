@@ -26,7 +26,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		stmt  **sql.Stmt
 		query string
 	}{
-		{&w.applyState, `SELECT kind, status FROM applies WHERE id = ?`},
+		{&w.applyState, `SELECT kind, status, pid, host FROM applies WHERE id = ?`},
 		{&w.actionInsert, `INSERT INTO actions (apply_id, incident_id, kind, address, action_name, action_type,
             phase, target_type, target_id, target_account, target_region, reversible, revert_of,
             before_state, config, planned, rules, result, started_at)
@@ -244,7 +244,9 @@ func (s *SQLiteStore) ActionStarted(ctx context.Context, start ActionStart) (int
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var kind Kind
 		var status ApplyStatus
-		err := tx.StmtContext(ctx, s.stmts.applyState).QueryRowContext(ctx, start.ApplyID).Scan(&kind, &status)
+		var pid int
+		var host string
+		err := tx.StmtContext(ctx, s.stmts.applyState).QueryRowContext(ctx, start.ApplyID).Scan(&kind, &status, &pid, &host)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("action %s: apply %d: %w", start.Address, start.ApplyID, ErrNotFound)
@@ -252,6 +254,10 @@ func (s *SQLiteStore) ActionStarted(ctx context.Context, start ActionStart) (int
 			return err
 		case status != ApplyRunning:
 			return fmt.Errorf("action %s: apply %d is finished (%s)", start.Address, start.ApplyID, status)
+		case pid != s.pid || host != s.host:
+			// Another process resumed this apply (it found this one dead):
+			// the apply is no longer this process's to continue.
+			return fmt.Errorf("%w: action %s: apply %d is now run by pid %d on %s", ErrApplyTakenOver, start.Address, start.ApplyID, pid, host)
 		case kind == KindApply && start.RevertOf != 0:
 			return fmt.Errorf("action %s: apply %d is not a revert, but the action reverts action %d", start.Address, start.ApplyID, start.RevertOf)
 		case kind == KindRevert && start.RevertOf == 0:

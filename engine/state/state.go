@@ -160,6 +160,7 @@ var (
 	ErrSchemaTooNew     = errors.New("schema is newer than this cordon supports")
 	ErrNotStateDatabase = errors.New("not a cordon state database")
 	ErrWithheld         = errors.New("action withheld by a guardrail")
+	ErrApplyTakenOver   = errors.New("apply was taken over by another process")
 	ErrPlanDecided      = errors.New("plan is not pending")
 )
 

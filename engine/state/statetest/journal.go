@@ -85,14 +85,20 @@ func testBeginApply(t *testing.T, b Backend) {
 			start: start("plan-1", true),
 		},
 		{
+			// With row locks, another live process on this host still runs
+			// it. With session locks, the caller holding the plan's locks
+			// proves the other's sessions are gone: it is taken over.
 			name: "running in another live process here",
 			setup: func(t *testing.T, f *fixture) int64 {
 				id := BeginApply(t, f.s, "plan-1", state.KindApply)
 				f.st.SetApplyProcess(t, id, os.Getppid(), f.host) // the test's parent lives
+				if b.SessionLocks {
+					return id
+				}
 				return 0
 			},
 			start: start("plan-1", true),
-			want:  state.ErrApplyInProgress,
+			want:  liveOtherWant(b),
 		},
 		{
 			// A daemon whose apply was cancelled (drained) resumes it
@@ -624,4 +630,28 @@ func testCloseMidApply(t *testing.T, b Backend) {
 	if d.Status != state.StatusApplying {
 		t.Errorf("status = %s, want applying", d.Status)
 	}
+}
+
+// liveOtherWant is what BeginApply gives for a plan another live process
+// on this host runs (see Backend.SessionLocks).
+func liveOtherWant(b Backend) any {
+	if b.SessionLocks {
+		return nil
+	}
+	return state.ErrApplyInProgress
+}
+
+// testTakenOverApplyIsFenced: once another process resumed an apply (it
+// holds the plan's locks and found this one dead, or its lock sessions
+// lost), this process can record no more actions for it.
+func testTakenOverApplyIsFenced(t *testing.T, b Backend) {
+	st := b.New(t)
+	s := st.Open(t)
+	PutIncident(t, s, Incident("inc-1", "i-1"))
+	id := BeginApply(t, s, "plan-1", state.KindApply)
+	Record(t, s, Action(id, "inc-1", "tag", "i-1"), state.ResultApplied)
+	st.SetApplyProcess(t, id, 1, "elsewhere")
+	_, err := s.ActionStarted(context.Background(), Action(id, "inc-1", "isolate", "i-1"))
+	WantErr(t, err, state.ErrApplyTakenOver)
+	WantErr(t, err, "pid 1 on elsewhere")
 }

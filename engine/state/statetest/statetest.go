@@ -35,6 +35,10 @@ type Backend struct {
 	// child process with the State's Env, opens that state and calls
 	// CrashChild. Empty skips the crash test.
 	CrashHelper string
+	// SessionLocks says target locks are database sessions' locks, lost
+	// with the session: a process holding a plan's locks may take over
+	// that plan's apply from any other process, and fences it off.
+	SessionLocks bool
 }
 
 // State is one state under test: a SQLite file, a PostgreSQL schema.
@@ -89,6 +93,7 @@ func Run(t *testing.T, b Backend) {
 		fn   func(*testing.T, Backend)
 	}{
 		{"BeginApply", testBeginApply},
+		{"TakenOverApplyIsFenced", testTakenOverApplyIsFenced},
 		{"ConcurrentActions", testConcurrentActions},
 		{"LockConflictTakesNothing", testLockConflictTakesNothing},
 		{"LockWaitsForRelease", testLockWaitsForRelease},
