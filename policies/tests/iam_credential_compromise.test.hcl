@@ -73,6 +73,10 @@ run "anomalous_persistence_disables_the_key" {
   }
 }
 
+# A GuardDuty sample finding ("Generate sample findings" in the console, on
+# made-up resources) is judged like any other, but nothing that changes
+# anything is planned for it: only the notification. The plan lists the key
+# and user actions as withheld, and says why.
 run "published_malicious_ip_sample" {
   finding = "testdata/findings/guardduty_Recon_IAMUser_MaliciousIPCaller.Custom.json"
 
@@ -80,9 +84,12 @@ run "published_malicious_ip_sample" {
     verdict = "malicious"
     rules   = ["iam_credential_compromise"]
     actions = [
-      "action.disable_key[\"GeneratedFindingAccessKeyId\"]",
-      "action.deny_all[\"GeneratedFindingUserName\"]",
       "action.notify[\"GeneratedFindingAccessKeyId\"]",
     ]
+  }
+
+  assert {
+    condition     = length(plan.incidents[0].withheld) == 2 && strcontains(plan.incidents[0].withheld[0].reason, "sample finding")
+    error_message = "the key and user actions are withheld because the finding is a sample"
   }
 }
