@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/hmac"
@@ -90,11 +91,10 @@ func (d *IncidentData) Resource(id string) (schema.Resource, bool) {
 // has one id however often it is written, and state can tell whether it
 // was applied.
 func ID(f *File) (string, error) {
-	body, err := canonical(f)
+	sum, err := digest(f)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(body)
 	return idOf(sum), nil
 }
 
@@ -162,43 +162,42 @@ func Seal(f *File, key []byte) ([]byte, error) {
 }
 
 func encode(f *File, key []byte) ([]byte, error) {
-	canon, err := canonical(f)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := encodeTo(&buf, f, key); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(canon)
+	return buf.Bytes(), nil
+}
+
+// encodeTo writes f's plan file bytes to w, streaming: one pass digests the
+// content, a second writes it with its id (and mac) through gzip.
+func encodeTo(w io.Writer, f *File, key []byte) error {
+	sum, err := digest(f)
+	if err != nil {
+		return err
+	}
 	f.ID, f.MAC = idOf(sum), ""
 	if key != nil {
 		f.MAC = mac(key, sum)
 	}
-	body := splice(canon, f.ID, f.MAC)
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(body); err != nil {
-		return nil, fmt.Errorf("encoding plan: %w", err)
+	zw := gzip.NewWriter(w)
+	if err := writeCanonical(zw, f, f.ID, f.MAC); err != nil {
+		return err
 	}
 	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("encoding plan: %w", err)
+		return fmt.Errorf("encoding plan: %w", err)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // Write writes f to path atomically (a temporary file renamed into place)
 // with mode 0600: plans hold findings and facts, which are sensitive. It
 // sets f.ID from the content, so two identical plans have one id, and
-// signs the content with key (nil: unsigned, which apply refuses).
+// signs the content with key (nil: unsigned, which apply refuses). The
+// file is written as it is encoded, never held whole in memory.
 func Write(path string, f *File, key []byte) error {
-	var (
-		data []byte
-		err  error
-	)
-	if key == nil {
-		data, err = Encode(f)
-	} else {
-		data, err = Seal(f, key)
-	}
-	if err != nil {
-		return err
+	if key != nil && len(key) == 0 {
+		return errors.New("signing plan: the plan key is empty")
 	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".cordon-plan-*")
@@ -210,7 +209,12 @@ func Write(path string, f *File, key []byte) error {
 		tmp.Close()
 		return fmt.Errorf("writing plan file: %w", err)
 	}
-	if _, err := tmp.Write(data); err != nil {
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	if err := encodeTo(bw, f, key); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing plan file: %w", err)
 	}
