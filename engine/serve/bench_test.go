@@ -67,10 +67,18 @@ func benchFinding(b testing.TB, base map[string]any, i int, in benchInstance) []
 // to the start of the first containment call (the isolation's
 // ModifyNetworkInterfaceAttribute reaching the emulator), with in-memory
 // facts and no emulator latency, one finding at a time. It reports the
-// median and 99th percentile beside ns/op.
+// median and 99th percentile beside ns/op, on SQLite, and on PostgreSQL
+// with one and two replicas (the findings posted to the first; with two,
+// either may do the work). The PostgreSQL cases need CORDON_PG_DSN.
 //
 //	go test ./engine/serve -run XXX -bench Reaction -benchtime 200x
 func BenchmarkReaction(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchReaction(b, 0) })
+	b.Run("postgres", func(b *testing.B) { benchReaction(b, 1) })
+	b.Run("postgres-2-replicas", func(b *testing.B) { benchReaction(b, 2) })
+}
+
+func benchReaction(b *testing.B, replicas int) {
 	if b.N > 200 {
 		b.Skip("the bench fleet has 200 instances: use -benchtime 200x or fewer")
 	}
@@ -87,27 +95,47 @@ func BenchmarkReaction(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := state.OpenSQLite(filepath.Join(b.TempDir(), "state.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
 	facts := filepath.Join(b.TempDir(), "facts.json")
 	os.WriteFile(facts, []byte(`{}`), 0o600)
-	listening := make(chan string, 1)
-	d, diags, err := serve.New(context.Background(), serve.Options{
-		Engine: engine.Options{Dir: "testdata/daemon", Values: map[string]cty.Value{"webhook_url": cty.StringVal(hook.URL)}},
-		Listen: "127.0.0.1:0", Token: testToken, Store: st, AWS: aws, FactsFile: facts,
-		Logger:   slog.New(slog.DiscardHandler),
-		OnListen: func(api, _ string) { listening <- api },
-	})
-	if err != nil {
-		b.Fatal(err, diags)
+	var stores []state.Store
+	if replicas == 0 {
+		st, err := state.OpenSQLite(filepath.Join(b.TempDir(), "state.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		stores = append(stores, st)
+	} else {
+		dsn, schema := pgSchema(b)
+		for range replicas {
+			st, err := state.OpenPostgres(context.Background(), dsn, state.PostgresOptions{Schema: schema})
+			if err != nil {
+				b.Fatal(err)
+			}
+			stores = append(stores, st)
+		}
 	}
+	var base string
+	var done []chan error
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	base := "http://" + <-listening
+	for _, st := range stores {
+		defer st.Close()
+		listening := make(chan string, 1)
+		d, diags, err := serve.New(context.Background(), serve.Options{
+			Engine: engine.Options{Dir: "testdata/daemon", Values: map[string]cty.Value{"webhook_url": cty.StringVal(hook.URL)}},
+			Listen: "127.0.0.1:0", Token: testToken, Store: st, AWS: aws, FactsFile: facts,
+			Logger:   slog.New(slog.DiscardHandler),
+			OnListen: func(api, _ string) { listening <- api },
+		})
+		if err != nil {
+			b.Fatal(err, diags)
+		}
+		ch := make(chan error, 1)
+		done = append(done, ch)
+		go func() { ch <- d.Run(ctx) }()
+		if addr := <-listening; base == "" {
+			base = "http://" + addr
+		}
+	}
 
 	var finding map[string]any
 	raw, _ := os.ReadFile(web1Finding)
@@ -149,7 +177,9 @@ func BenchmarkReaction(b *testing.B) {
 	}
 	b.StopTimer()
 	cancel()
-	<-done
+	for _, ch := range done {
+		<-ch
+	}
 	slices.Sort(reactions)
 	q := func(p int) float64 {
 		i := (len(reactions)*p + 99) / 100

@@ -22,8 +22,11 @@ type workQueue interface {
 	stop(deadline time.Time) (clean bool)
 	// claimPlan lets the worker that made an approved plan apply it at
 	// once: ok is true when it may (release ends the claim), false when the
-	// queue gives the plan's own job to a worker instead.
+	// queue gives the plan's own job to a worker instead. backup is how
+	// long the plan's own job waits, as the safety net should this process
+	// die before it has applied the plan.
 	claimPlan(id string) (release func(), ok bool)
+	backup() time.Duration
 }
 
 // localQueue runs the dispatcher and its workers in this process.
@@ -49,6 +52,9 @@ func (q *localQueue) start(ctx context.Context) error {
 }
 
 func (q *localQueue) notify() { q.p.notify() }
+
+// backup is zero: the local dispatcher finds an approved plan in state.
+func (q *localQueue) backup() time.Duration { return 0 }
 
 func (q *localQueue) claimPlan(id string) (func(), bool) {
 	q.p.mu.Lock()

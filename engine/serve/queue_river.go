@@ -56,15 +56,18 @@ func (d *Daemon) riverQueue(ctx context.Context) (workQueue, bool, error) {
 		rescue = DefaultRescueAfter
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: d.engine().Config().Serve.MaxConcurrent}},
-		Workers:              workers,
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: d.engine().Config().Serve.MaxConcurrent}},
+		Workers: workers,
 		// River rescues only a job that ran longer than its timeout (an
 		// infinite one never), so the two are one bound.
 		JobTimeout:           rescue,
 		RescueStuckJobsAfter: rescue,
-		FetchCooldown:        20 * time.Millisecond,
-		Logger:               d.log.With("component", "river"),
-		SoftStopTimeout:      d.opts.ShutdownTimeout,
+		FetchCooldown:        time.Millisecond,
+		// LISTEN/NOTIFY wakes a replica as a job is inserted; polling is
+		// the fallback (a lost notification, a reconnect).
+		FetchPollInterval: 200 * time.Millisecond,
+		Logger:            d.log.With("component", "river"),
+		SoftStopTimeout:   d.opts.ShutdownTimeout,
 	})
 	if err != nil {
 		return nil, false, err
@@ -87,9 +90,21 @@ func (q *riverQueue) start(ctx context.Context) error {
 // notify does nothing: River hears of new jobs through the database.
 func (q *riverQueue) notify() {}
 
-// claimPlan declines: the plan's apply job, inserted with it, applies it
-// on whichever replica claims it, and survives this replica's death.
-func (q *riverQueue) claimPlan(string) (func(), bool) { return nil, false }
+// claimPlan accepts: the replica that made the plan applies it at once.
+// The plan's apply job, inserted with it, waits (backup) and then finds
+// the plan applied, or applies it if this replica died before it did.
+func (q *riverQueue) claimPlan(string) (func(), bool) { return func() {}, true }
+
+// applyBackup is how long a plan's apply job waits behind the replica that
+// applies the plan itself. When it runs while that apply holds the
+// targets' locks, it is put back for a while (lockBusySnooze) rather than
+// holding a worker while it waits.
+const (
+	applyBackup    = 2 * time.Second
+	lockBusySnooze = 5 * time.Second
+)
+
+func (q *riverQueue) backup() time.Duration { return applyBackup }
 
 func (q *riverQueue) stop(deadline time.Time) bool {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -133,10 +148,15 @@ type applyWorker struct {
 	d *Daemon
 }
 
-// Work applies one approved plan.
+// Work applies one approved plan, or puts the job back while another
+// apply holds its targets.
 func (w *applyWorker) Work(ctx context.Context, job *river.Job[riverjobs.ApplyArgs]) error {
-	err := w.d.applyPlan(ctx, job.Args.PlanID)
-	if errors.Is(err, state.ErrNotFound) {
+	err := w.d.applyPlanWaiting(ctx, job.Args.PlanID, 0)
+	var le *state.LockError
+	switch {
+	case errors.As(err, &le):
+		return river.JobSnooze(lockBusySnooze)
+	case errors.Is(err, state.ErrNotFound):
 		return river.JobCancel(err)
 	}
 	return err

@@ -186,7 +186,8 @@ func (rs *replicaSet) idleAll(st state.Store) {
 		}
 		var jobs int
 		err = rs.replicas[0].store.Pool().QueryRow(ctx,
-			`SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&jobs)
+			`SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable', 'pending')
+            OR (state = 'scheduled' AND scheduled_at < now() + interval '10 seconds')`).Scan(&jobs)
 		return err == nil && jobs == 0
 	})
 }

@@ -170,6 +170,7 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 		release, inline = d.dispatch.claimPlan(rec.ID)
 		if inline {
 			defer release()
+			result.ApplyJobDelay = d.dispatch.backup()
 		}
 	}
 	if err := d.store.FinishDelivery(ctx, id, result, rec); err != nil {
@@ -194,13 +195,23 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 	defer d.reacted(inc.ID, "", "") // forgets it, if no change was made
 	// The plan just stored is applied from memory: reading it back would
 	// only decode what was encoded.
-	return d.applyFile(ctx, rec, file)
+	return d.applyFile(ctx, rec, file, applyLockWait)
 }
 
 // applyPlan applies a stored, approved plan. An apply a crash interrupted
 // is resumed (the apply journal decides what is left); a plan already
 // applied is only marked so.
 func (d *Daemon) applyPlan(ctx context.Context, id string) error {
+	return d.applyPlanWaiting(ctx, id, applyLockWait)
+}
+
+// applyLockWait is how long an apply waits for another apply's locks on
+// its targets.
+const applyLockWait = 2 * time.Minute
+
+// applyPlanWaiting is applyPlan waiting at most lockWait for the targets'
+// locks: a job queue that can put the job back (River) waits none.
+func (d *Daemon) applyPlanWaiting(ctx context.Context, id string, lockWait time.Duration) error {
 	rec, err := d.store.Plan(ctx, id)
 	if err != nil {
 		return err
@@ -222,11 +233,11 @@ func (d *Daemon) applyPlan(ctx context.Context, id string) error {
 			defer d.reacted(rec.IncidentID, "", "")
 		}
 	}
-	return d.applyFile(ctx, rec, f)
+	return d.applyFile(ctx, rec, f, lockWait)
 }
 
 // applyFile applies an approved plan's file.
-func (d *Daemon) applyFile(ctx context.Context, rec *state.PlanRecord, f *plan.File) error {
+func (d *Daemon) applyFile(ctx context.Context, rec *state.PlanRecord, f *plan.File, lockWait time.Duration) error {
 	id := rec.ID
 	log := d.log.With("plan", id, "incident_id", rec.IncidentID)
 	if len(f.Plan.Incidents) > 0 && f.Plan.Incidents[0].Finding.ID != "" {
@@ -237,6 +248,7 @@ func (d *Daemon) applyFile(ctx context.Context, rec *state.PlanRecord, f *plan.F
 		return d.replanStale(ctx, eng, rec, f, log)
 	}
 	opts := d.applyOptions(log)
+	opts.LockTimeout = lockWait
 	// An approved plan is its own approval, as a saved plan is; its
 	// incidents were recorded with it.
 	opts.ApproveManual = true
@@ -270,7 +282,7 @@ func (d *Daemon) applyFile(ctx context.Context, rec *state.PlanRecord, f *plan.F
 		if errors.As(err, &le) {
 			// Another investigation acts on the target; the plan stays
 			// approved and is tried again.
-			log.Warn("target locked by another apply; will retry", "error", err)
+			log.Info("another apply holds the targets; will try again", "error", err)
 			return err
 		}
 		log.Error("apply failed", "error", err)

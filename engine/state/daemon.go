@@ -162,8 +162,12 @@ type DeliveryResult struct {
 	// Incident, when set, is recorded (inserted or updated) first.
 	Incident *Incident
 	// Events are appended to their incidents' timelines.
-	Events     []IncidentEvent
-	FinishedAt time.Time
+	Events []IncidentEvent
+	// ApplyJobDelay, with a plan stored approved, delays its apply job
+	// (see Job): the caller applies the plan itself at once, and the job
+	// is the safety net that applies it if the caller dies first.
+	ApplyJobDelay time.Duration
+	FinishedAt    time.Time
 }
 
 // Rejection is input a source could not accept.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -23,6 +24,9 @@ type Job struct {
 	PlanID string
 	// IncidentID is the incident the work is about.
 	IncidentID string
+	// Delay holds the job back for a while after its commit (zero: it may
+	// run at once).
+	Delay time.Duration
 }
 
 // JobKind is what a job does.

@@ -70,6 +70,10 @@ type PostgresStore struct {
 
 	mu   sync.Mutex
 	held map[string]*pgLock // lock token → its session, released on Close
+	// idle are lock sessions whose locks were released, kept for the next
+	// Lock: opening a session costs a connection and its setup, on the
+	// path between a finding and its containment.
+	idle chan *pgx.Conn
 	done bool
 }
 
@@ -239,6 +243,7 @@ func (s *PostgresStore) Close() error {
 	for _, l := range held {
 		errs = append(errs, s.unlock(l))
 	}
+	s.closeIdle()
 	s.pool.Close()
 	return errors.Join(errs...)
 }

@@ -282,7 +282,7 @@ func (s *PostgresStore) FinishDelivery(ctx context.Context, id int64, res Delive
 				return err
 			}
 			if inserted && rec.Status == PlanApproved {
-				jobs = append(jobs, Job{Kind: JobApply, PlanID: rec.ID, IncidentID: rec.IncidentID})
+				jobs = append(jobs, Job{Kind: JobApply, PlanID: rec.ID, IncidentID: rec.IncidentID, Delay: res.ApplyJobDelay})
 			}
 		}
 		var planID any

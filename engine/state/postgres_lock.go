@@ -146,6 +146,9 @@ func (s *PostgresStore) closed() bool {
 // locks. An idle_session_timeout would end it, and its locks, while an
 // apply runs: it is turned off for the session where the server has it.
 func (s *PostgresStore) lockSession(ctx context.Context) (*pgx.Conn, error) {
+	if conn := s.idleSession(ctx); conn != nil {
+		return conn, nil
+	}
 	conn, err := pgx.ConnectConfig(ctx, s.lockConf)
 	if err != nil {
 		return nil, err
@@ -267,7 +270,11 @@ func (s *PostgresStore) unlock(l *pgLock) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	tag, err := l.conn.Exec(ctx, `DELETE FROM locks WHERE token = $1`, l.token)
-	l.conn.Close(ctx)
+	if err == nil {
+		s.keepSession(ctx, l.conn)
+	} else {
+		l.conn.Close(ctx)
+	}
 	if err != nil {
 		lost := err
 		if _, err := s.pool.Exec(ctx, `DELETE FROM locks WHERE token = $1`, l.token); err != nil {
@@ -429,4 +436,70 @@ func (s *PostgresStore) LockEvents(ctx context.Context) ([]LockEvent, error) {
 		out = append(out, e)
 	}
 	return out, s.dbError(rows.Err())
+}
+
+// maxIdleSessions bounds the lock sessions kept for reuse.
+const maxIdleSessions = 8
+
+// keepSession releases every advisory lock of a session whose Lock is
+// over and keeps it for the next Lock, or closes it (which releases them
+// as well) when enough are kept or the store is closing.
+func (s *PostgresStore) keepSession(ctx context.Context, conn *pgx.Conn) {
+	s.mu.Lock()
+	if s.idle == nil {
+		s.idle = make(chan *pgx.Conn, maxIdleSessions)
+	}
+	idle, done := s.idle, s.done
+	s.mu.Unlock()
+	if done {
+		conn.Close(ctx)
+		return
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+		conn.Close(ctx)
+		return
+	}
+	select {
+	case idle <- conn:
+	default:
+		conn.Close(ctx)
+	}
+}
+
+// idleSession returns a kept lock session that still answers, or nil.
+func (s *PostgresStore) idleSession(ctx context.Context) *pgx.Conn {
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
+	for idle != nil {
+		select {
+		case conn := <-idle:
+			if conn.IsClosed() {
+				continue
+			}
+			if err := conn.Ping(ctx); err != nil {
+				conn.Close(context.Background())
+				continue
+			}
+			return conn
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// closeIdle closes the kept lock sessions.
+func (s *PostgresStore) closeIdle() {
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
+	for idle != nil {
+		select {
+		case conn := <-idle:
+			conn.Close(context.Background())
+		default:
+			return
+		}
+	}
 }

@@ -12,6 +12,7 @@ package riverjobs
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -55,11 +56,15 @@ func (e Enqueuer) Enqueue(ctx context.Context, tx pgx.Tx, jobs []state.Job) erro
 	}
 	params := make([]river.InsertManyParams, 0, len(jobs))
 	for _, j := range jobs {
+		var opts *river.InsertOpts
+		if j.Delay > 0 {
+			opts = &river.InsertOpts{ScheduledAt: time.Now().Add(j.Delay)}
+		}
 		switch j.Kind {
 		case state.JobInvestigate:
-			params = append(params, river.InsertManyParams{Args: InvestigateArgs{DeliveryID: j.DeliveryID, IncidentID: j.IncidentID}})
+			params = append(params, river.InsertManyParams{Args: InvestigateArgs{DeliveryID: j.DeliveryID, IncidentID: j.IncidentID}, InsertOpts: opts})
 		case state.JobApply:
-			params = append(params, river.InsertManyParams{Args: ApplyArgs{PlanID: j.PlanID, IncidentID: j.IncidentID}})
+			params = append(params, river.InsertManyParams{Args: ApplyArgs{PlanID: j.PlanID, IncidentID: j.IncidentID}, InsertOpts: opts})
 		default:
 			return fmt.Errorf("unknown job kind %q", j.Kind)
 		}
