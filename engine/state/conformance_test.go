@@ -58,6 +58,30 @@ func (p sqliteState) SetApplyProcess(t testing.TB, applyID int64, pid int, host 
 	}
 }
 
+// Exec runs a statement through a connection of its own, as another
+// tool would.
+func (p sqliteState) Exec(t testing.TB, query string, args ...any) error {
+	t.Helper()
+	db, err := sql.Open("sqlite", string(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = db.ExecContext(context.Background(), query, args...)
+	return err
+}
+
+// DropAppendOnly drops table's <table>_no_update and <table>_no_delete
+// triggers.
+func (p sqliteState) DropAppendOnly(t testing.TB, table string) {
+	t.Helper()
+	for _, trigger := range []string{table + "_no_update", table + "_no_delete"} {
+		if err := p.Exec(t, `DROP TRIGGER `+trigger); err != nil {
+			t.Fatalf("dropping %s: %v", trigger, err)
+		}
+	}
+}
+
 // TestSQLiteCrashHelper is the child of the suite's CrashMidApply: it
 // opens the database the parent names and dies in the middle of an apply.
 func TestSQLiteCrashHelper(t *testing.T) {

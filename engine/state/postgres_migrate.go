@@ -14,6 +14,13 @@ import (
 // on its own: PostgreSQL's first schema is SQLite's third, whole.
 var postgresMigrations = []migration{
 	{1, "incidents, applies, actions, evidence, locks, lock events; the daemon's inbox, rejections, cursors, plans, incident events; the plan key", pgSchemaV1},
+	{2, "the custody log, with the evidence recorded before it chained", pgSchemaV2},
+}
+
+// postgresMigrationSteps are what a migration does besides its SQL, in its
+// transaction, by version: what SQL alone does not compute.
+var postgresMigrationSteps = map[int]func(context.Context, pgx.Tx) error{
+	2: pgChainEvidence,
 }
 
 // pgMigrationsComment marks a schema_migrations table as cordon's, as
@@ -293,6 +300,37 @@ CREATE TABLE plan_key (
 );
 `
 
+// pgSchemaV2 is SQLite's version 4: the custody log (see custody.go and
+// sqlite_migrate.go's schemaV4), with PostgreSQL's types and its
+// append-only triggers, TRUNCATE included. meta is json, kept as written,
+// like evidence's, since its text is hashed; at is timestamptz, which
+// holds the microseconds the hash covers. evidence_id links an entry to
+// its evidence record without a foreign key: VerifyCustody checks the
+// link, and a reference would turn TRUNCATE evidence into another error
+// than the trigger's.
+const pgSchemaV2 = `
+CREATE TABLE custody (
+    incident_id text COLLATE "C" NOT NULL REFERENCES incidents (id),
+    seq         bigint NOT NULL CHECK (seq >= 1),
+    kind        text NOT NULL,
+    name        text NOT NULL,
+    sha256      text NOT NULL,
+    size        bigint NOT NULL CHECK (size >= 0),
+    in_state    boolean NOT NULL,
+    meta        json,
+    at          timestamptz NOT NULL,
+    prev_hash   text NOT NULL,
+    hash        text NOT NULL,
+    evidence_id bigint UNIQUE,
+    PRIMARY KEY (incident_id, seq),
+    CHECK ((seq = 1) = (prev_hash = ''))
+);
+CREATE TRIGGER custody_append_only BEFORE UPDATE OR DELETE ON custody
+FOR EACH ROW EXECUTE FUNCTION cordon_refuse('the custody log is append-only');
+CREATE TRIGGER custody_no_truncate BEFORE TRUNCATE ON custody
+FOR EACH STATEMENT EXECUTE FUNCTION cordon_refuse('the custody log is append-only');
+`
+
 // migratePostgres brings the schema to the last of ms, in one transaction
 // that first takes an advisory lock on the schema's name: replicas
 // starting together wait for the first, and find the schema migrated.
@@ -374,6 +412,11 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, schema string, ms 
 		for _, m := range ms[current:] {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("migrating schema to version %d (%s): %w", m.Version, m.Name, err)
+			}
+			if step := postgresMigrationSteps[m.Version]; step != nil {
+				if err := step(ctx, tx); err != nil {
+					return fmt.Errorf("migrating schema to version %d (%s): %w", m.Version, m.Name, err)
+				}
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())`,
 				m.Version, m.Name); err != nil {

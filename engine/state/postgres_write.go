@@ -413,21 +413,36 @@ func (s *PostgresStore) ActionFinished(ctx context.Context, actionID int64, out 
 	})
 }
 
-// PutEvidence implements Store. The insert is one statement; a
-// concurrent insert of the same item waits on its unique key and then
-// does nothing.
+// PutEvidence implements Store. It takes the incident's custody lock (see
+// custody_postgres.go) before the insert, so a new record and its custody
+// entry are appended in one transaction, after the incident's last entry,
+// whatever other replica records evidence of it; the same item recorded
+// concurrently waits for the lock, then finds the record and does
+// nothing.
 func (s *PostgresStore) PutEvidence(ctx context.Context, ev Evidence) error {
-	if err := ev.prepare(); err != nil {
+	entry, err := ev.prepareCustody()
+	if err != nil {
 		return err
 	}
 	return s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO evidence (incident_id, kind, name, sha256, size, data, meta, created_at)
+		if err := s.lockCustody(ctx, tx, ev.IncidentID); err != nil {
+			return err
+		}
+		e := entry
+		err := tx.QueryRow(ctx, `INSERT INTO evidence (incident_id, kind, name, sha256, size, data, meta, created_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (incident_id, kind, name, sha256) DO NOTHING`,
-			ev.IncidentID, ev.Kind, ev.Name, ev.SHA256, ev.Size, ev.Data, jsonArg(ev.Meta), orNow(ev.CreatedAt))
+            ON CONFLICT (incident_id, kind, name, sha256) DO NOTHING
+            RETURNING id`,
+			ev.IncidentID, ev.Kind, ev.Name, ev.SHA256, ev.Size, ev.Data, jsonArg(ev.Meta), ev.CreatedAt).Scan(&e.EvidenceID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // recorded before: it is chained already
+		}
 		if isPgForeignKeyError(err) {
 			return fmt.Errorf("evidence %s/%s: incident %s is not recorded: %w", ev.Kind, ev.Name, ev.IncidentID, ErrNotFound)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return pgAppendCustody(ctx, tx, &e)
 	})
 }

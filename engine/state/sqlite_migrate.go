@@ -21,6 +21,13 @@ var sqliteMigrations = []migration{
 	{1, "incidents, applies, actions, evidence, locks", schemaV1},
 	{2, "the daemon: inbox, rejections, cursors, plans, incident events; rules of actions", schemaV2},
 	{3, "holders' boot id and process start time; lock events", schemaV3},
+	{4, "the custody log, with the evidence recorded before it chained", schemaV4},
+}
+
+// sqliteMigrationSteps are what a migration does besides its SQL, in its
+// transaction, by version: what SQL alone cannot compute.
+var sqliteMigrationSteps = map[int]func(context.Context, *sql.Tx) error{
+	4: sqliteChainEvidence,
 }
 
 // schemaV1 is the first schema. Tables are STRICT, so a value of the wrong
@@ -309,6 +316,40 @@ BEGIN
 END;
 `
 
+// schemaV4 adds the custody log. Entries keep the hashed time as the
+// hashed text, so a chain can be recomputed from the table with sqlite3
+// and a script (docs/custody.md). evidence_id links an entry to the
+// evidence record it records; it is checked by VerifyCustody rather than
+// by a foreign key, like the rest of the chain. Evidence recorded before
+// this version is chained when the migration runs (sqliteChainEvidence).
+const schemaV4 = `
+CREATE TABLE custody (
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    seq         INTEGER NOT NULL CHECK (seq >= 1),
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    size        INTEGER NOT NULL CHECK (size >= 0),
+    in_state    INTEGER NOT NULL CHECK (in_state IN (0, 1)),
+    meta        TEXT,
+    at          TEXT NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    evidence_id INTEGER UNIQUE,
+    PRIMARY KEY (incident_id, seq),
+    CHECK ((seq = 1) = (prev_hash = ''))
+) STRICT;
+
+CREATE TRIGGER custody_no_update BEFORE UPDATE ON custody
+BEGIN
+    SELECT RAISE(ABORT, 'the custody log is append-only');
+END;
+CREATE TRIGGER custody_no_delete BEFORE DELETE ON custody
+BEGIN
+    SELECT RAISE(ABORT, 'the custody log is append-only');
+END;
+`
+
 // migrate brings the schema of db up to the last of ms, each migration in
 // its own transaction with its schema_migrations row, so a failure leaves
 // the database at the previous version. Transactions begin IMMEDIATE (the
@@ -369,6 +410,11 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration, latest int) er
 	}
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return fmt.Errorf("migrating schema to version %d (%s): %w", m.Version, m.Name, err)
+	}
+	if step := sqliteMigrationSteps[m.Version]; step != nil {
+		if err := step(ctx, tx); err != nil {
+			return fmt.Errorf("migrating schema to version %d (%s): %w", m.Version, m.Name, err)
+		}
 	}
 	// A migration that rebuilds a table can leave dangling references,
 	// which foreign key enforcement does not check retroactively.

@@ -19,6 +19,9 @@ type writeStmts struct {
 	actionFinish  *sql.Stmt
 	actionResult  *sql.Stmt
 	incidentTouch *sql.Stmt
+	// custodyLast and custodyInsert append evidence's custody entries.
+	custodyLast   *sql.Stmt
+	custodyInsert *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -36,6 +39,8 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.actionResult, `SELECT result FROM actions WHERE id = ?`},
 		{&w.incidentTouch, `UPDATE incidents SET updated_at = max(updated_at, ?)
             WHERE id = (SELECT incident_id FROM actions WHERE id = ?)`},
+		{&w.custodyLast, sqliteCustodyLast},
+		{&w.custodyInsert, sqliteCustodyInsert},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -48,7 +53,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (w *writeStmts) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{w.applyState, w.actionInsert, w.actionFinish, w.actionResult, w.incidentTouch} {
+	for _, s := range []*sql.Stmt{w.applyState, w.actionInsert, w.actionFinish, w.actionResult, w.incidentTouch, w.custodyLast, w.custodyInsert} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -423,20 +428,33 @@ func (s *SQLiteStore) ActionFinished(ctx context.Context, actionID int64, out Ou
 	})
 }
 
-// PutEvidence implements Store.
+// PutEvidence implements Store. A new record and its custody entry are
+// inserted in one transaction; the writer serialises transactions, so the
+// entry follows the incident's last one.
 func (s *SQLiteStore) PutEvidence(ctx context.Context, ev Evidence) error {
-	if err := ev.prepare(); err != nil {
+	entry, err := ev.prepareCustody()
+	if err != nil {
 		return err
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO evidence (incident_id, kind, name, sha256, size, data, meta, created_at)
+		res, err := tx.ExecContext(ctx, `INSERT INTO evidence (incident_id, kind, name, sha256, size, data, meta, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (incident_id, kind, name, sha256) DO NOTHING`,
 			ev.IncidentID, ev.Kind, ev.Name, ev.SHA256, ev.Size, ev.Data, jsonArg(ev.Meta),
-			formatTime(orNow(ev.CreatedAt)))
+			formatTime(ev.CreatedAt))
 		if isForeignKeyError(err) {
 			return fmt.Errorf("evidence %s/%s: incident %s is not recorded: %w", ev.Kind, ev.Name, ev.IncidentID, ErrNotFound)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // recorded before: it is chained already
+		}
+		e := entry
+		if e.EvidenceID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return sqliteAppendCustody(ctx, tx, &s.stmts, &e)
 	})
 }

@@ -84,9 +84,19 @@ type Journal interface {
 	// once; finishing it again is ErrActionFinished.
 	ActionFinished(ctx context.Context, actionID int64, out Outcome) error
 	// PutEvidence records a fact or artefact of an incident with its
-	// SHA-256 digest. Evidence is append-only: the same item recorded
-	// twice is one record, and a record is never changed.
+	// SHA-256 digest, and appends the entry that records it to the
+	// incident's custody log in the same transaction (see custody.go).
+	// Evidence is append-only: the same item recorded twice is one record
+	// (and one entry), and a record is never changed.
 	PutEvidence(ctx context.Context, ev Evidence) error
+	// AppendCustody appends a custody event that is not an evidence record
+	// (a report written, with its digest; a snapshot copied to a forensic
+	// account) to its incident's custody log, and returns the entry as
+	// appended: numbered, linked and hashed. PutEvidence appends the entry
+	// of each new evidence record itself, in the record's transaction. An
+	// incident's entries are appended one at a time whatever process
+	// appends them, so the log never forks.
+	AppendCustody(ctx context.Context, e CustodyEntry) (CustodyEntry, error)
 	// AddIncidentEvent appends an event to an incident's timeline (a
 	// recurrence, a plan held for approval, a decision). Events are
 	// append-only.
@@ -119,6 +129,9 @@ type Reader interface {
 	AppliedActions(ctx context.Context, incidentID string) ([]ActionRecord, error)
 	// Evidence returns an incident's evidence with its data, oldest first.
 	Evidence(ctx context.Context, incidentID string) ([]Evidence, error)
+	// Custody returns an incident's custody log, by sequence number, as
+	// stored: VerifyCustody checks it. An unknown incident is ErrNotFound.
+	Custody(ctx context.Context, incidentID string) ([]CustodyEntry, error)
 }
 
 // Locker keeps two applies off one target.

@@ -55,6 +55,14 @@ type State interface {
 	// alone decides whether it lives), going around the store's API as
 	// another process's record would.
 	SetApplyProcess(t testing.TB, applyID int64, pid int, host string)
+	// Exec runs one SQL statement on the state through a connection of
+	// its own, going around the store as another tool with access to the
+	// database would, and returns its error (a trigger refusing it, say).
+	// Placeholders are $1, $2, … (SQLite takes them too).
+	Exec(t testing.TB, query string, args ...any) error
+	// DropAppendOnly removes the triggers that keep table append-only, as
+	// an attacker with access to the database would before changing it.
+	DropAppendOnly(t testing.TB, table string)
 }
 
 // Opener opens a new, empty store, closed when the test ends.
@@ -83,6 +91,8 @@ func Run(t *testing.T, b Backend) {
 		{"DoneActions", testDoneActions},
 		{"AppliedActions", testAppliedActions},
 		{"Evidence", testEvidence},
+		{"CustodyLog", testCustodyLog},
+		{"AppendCustodyErrors", testAppendCustodyErrors},
 		{"LockArguments", testLockArguments},
 		{"LockIsNotReentrant", testLockIsNotReentrant},
 	} {
@@ -105,6 +115,9 @@ func Run(t *testing.T, b Backend) {
 		{"CloseReleasesLocks", testCloseReleasesLocks},
 		{"CloseMidApplyLeavesActionStarted", testCloseMidApply},
 		{"CrashMidApply", testCrashMidApply},
+		{"CustodyIsAppendOnly", testCustodyIsAppendOnly},
+		{"CustodyTampering", testCustodyTampering},
+		{"ConcurrentCustody", testConcurrentCustody},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
 	}
