@@ -23,8 +23,8 @@ func (e *Engine) CollectorTypes() map[string]string {
 	return out
 }
 
-// BuildReport reads incident id and its evidence from st and builds its
-// report (SPEC §8). collectorTypes maps collector names to types (nil when
+// BuildReport reads incident id, its evidence and its custody log from st
+// and builds its report (SPEC §8), the chain of custody verified. collectorTypes maps collector names to types (nil when
 // no configuration is at hand: the report then recognises facts by their
 // shape). A missing incident is state.ErrNotFound.
 func BuildReport(ctx context.Context, st state.Store, id string, collectorTypes map[string]string) (*report.Report, error) {
@@ -36,7 +36,12 @@ func BuildReport(ctx context.Context, st state.Store, id string, collectorTypes 
 	if err != nil {
 		return nil, fmt.Errorf("reading the evidence of incident %s: %w", id, err)
 	}
+	custody, err := st.Custody(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading the custody log of incident %s: %w", id, err)
+	}
 	r := report.Build(d, ev, collectorTypes)
+	r.AddCustody(custody, ev)
 	r.CordonVersion = Version
 	r.GeneratedAt = time.Now().UTC().Truncate(time.Second)
 	return r, nil

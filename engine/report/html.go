@@ -76,6 +76,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	p.scope()
 	p.actions()
 	p.evidence()
+	p.custody()
 	p.notes()
 	p.footer()
 	if p.err != nil {
@@ -200,7 +201,9 @@ func (p *htmlPage) header() {
 	p.elem("span", strconv.Itoa(len(r.Scope.Resources)), a("class", "n"))
 	p.raw("</a><a href=\"#actions\">Response ")
 	p.elem("span", strconv.Itoa(len(r.Actions)), a("class", "n"))
-	p.raw("</a><a href=\"#evidence\">Evidence</a>")
+	p.raw("</a><a href=\"#evidence\">Evidence</a><a href=\"#custody\">Custody ")
+	p.elem("span", strconv.Itoa(len(r.Custody.Entries)), a("class", "n"))
+	p.raw("</a>")
 	if len(r.Notes) > 0 {
 		p.raw("<a href=\"#notes\">Notes ")
 		p.elem("span", strconv.Itoa(len(r.Notes)), a("class", "n warn"))
@@ -663,6 +666,63 @@ func (p *htmlPage) evidence() {
 		p.tableEnd()
 		p.raw("\n  ")
 	}
+	p.raw("\n</section>\n\n")
+}
+
+// custody is the custody log: the chain head, whether it verified, and
+// every entry.
+func (p *htmlPage) custody() {
+	c := &p.r.Custody
+	p.raw("<section id=\"custody\" aria-labelledby=\"h-custody\">\n  <h2 id=\"h-custody\">Chain of custody</h2>\n  <div class=\"custody\">\n    <p><strong>Chain head</strong> (the last entry's hash, which covers every entry before it): ")
+	if c.Head != "" {
+		p.elem("code", c.Head, a("class", "hash"))
+	} else {
+		p.raw("<span class=\"muted\">no entries</span>")
+	}
+	p.verified(c.Verified)
+	p.raw("</p>\n")
+	if b := c.Break; b != nil {
+		p.raw("    <p class=\"err\"><strong>Broken at ")
+		if b.Seq == 0 {
+			p.text("evidence record " + strconv.FormatInt(b.EvidenceID, 10))
+		} else {
+			p.text("entry " + strconv.FormatInt(b.Seq, 10))
+		}
+		p.raw("</strong> (")
+		p.text(b.Kind + " ")
+		p.elem("code", b.Name)
+		p.raw("): ")
+		p.text(string(b.Problem) + ": " + b.Detail)
+		p.raw("</p>\n")
+	}
+	p.raw("  </div>\n")
+	if len(c.Entries) == 0 {
+		p.raw("  <p class=\"muted\">No custody entries were recorded.</p>\n</section>\n\n")
+		return
+	}
+	p.tableStart("", "Custody log", "#", "Kind", "Name", "SHA-256", "Size", "Recorded", "Hash")
+	for i := range c.Entries {
+		e := &c.Entries[i]
+		p.raw("<tr>")
+		p.elem("td", strconv.FormatInt(e.Seq, 10), a("class", "num"))
+		p.elem("td", e.Kind)
+		p.raw("<td>")
+		p.elem("code", e.Name)
+		p.raw("</td><td>")
+		if e.SHA256 != "" {
+			p.elem("code", e.SHA256, a("class", "hash small"))
+		}
+		p.raw("</td><td class=\"nowrap\">")
+		if e.SHA256 != "" || e.Size > 0 {
+			p.text(byteSize(e.Size))
+		}
+		p.raw("</td>")
+		p.elem("td", timeUTC(e.At), a("class", "nowrap"))
+		p.raw("<td>")
+		p.elem("code", e.Hash, a("class", "hash small"))
+		p.raw("</td></tr>\n    ")
+	}
+	p.tableEnd()
 	p.raw("\n</section>\n\n")
 }
 

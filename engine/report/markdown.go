@@ -23,6 +23,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	m.timeline(r)
 	m.actions(r)
 	m.evidence(r)
+	m.custody(r)
 	if len(r.Notes) > 0 {
 		b.WriteString("\n## Notes\n\n")
 		for _, n := range r.Notes {
@@ -345,6 +346,38 @@ func (m *mdWriter) evidence(r *Report) {
 			}
 			m.printf("\n")
 		}
+	}
+}
+
+// custody is the custody log: each entry, and the chain head.
+func (m *mdWriter) custody(r *Report) {
+	c := &r.Custody
+	m.printf("\n## Chain of custody\n\n")
+	if len(c.Entries) == 0 {
+		m.printf("No custody entries were recorded.\n")
+		if c.Break != nil {
+			m.printf("\n> **Broken:** %s: %s\n", mdText(string(c.Break.Problem)), mdText(c.Break.Detail))
+		}
+		return
+	}
+	m.printf("Chain head %s (%s)%s.", mdCode(c.Head, false), count(len(c.Entries), "entry", "entries"), verifiedText(c.Verified))
+	m.printf(" Each entry's hash covers the entry and the hash of the entry before it; %s checks that the chain still holds this head.\n",
+		mdCode("cordon state verify "+r.Incident.ID+" -head "+c.Head, false))
+	if b := c.Break; b != nil {
+		where := fmt.Sprintf("entry %d", b.Seq)
+		if b.Seq == 0 {
+			where = fmt.Sprintf("evidence record %d", b.EvidenceID)
+		}
+		m.printf("\n> **Broken at %s** (%s %s): %s: %s\n", where, mdText(b.Kind), mdCode(b.Name, false), mdText(string(b.Problem)), mdText(b.Detail))
+	}
+	m.printf("\n| # | Kind | Name | SHA-256 | Size | Recorded | Hash |\n|---|---|---|---|---|---|---|\n")
+	for _, e := range c.Entries {
+		size := ""
+		if e.SHA256 != "" || e.Size > 0 {
+			size = byteSize(e.Size)
+		}
+		m.printf("| %d | %s | %s | %s | %s | %s | %s |\n", e.Seq, mdText(e.Kind), mdCode(e.Name, true), mdCode(e.SHA256, true),
+			size, timeUTC(e.At), mdCode(e.Hash, true))
 	}
 }
 

@@ -3,8 +3,8 @@
 // root cause and impact, the scope (the affected resources and the other
 // findings on them), a timeline merging the finding's own times, the
 // collectors' facts and cordon's actions, the digests that keep the
-// evidence's chain of custody, and every action with its before → after
-// and result.
+// evidence's chain of custody and the custody log with its head, and every
+// action with its before → after and result.
 //
 // A Report renders as GitHub-flavoured Markdown for a ticket (Markdown),
 // as one self-contained HTML file with a visual timeline (HTML), and as a
@@ -64,7 +64,9 @@ type Report struct {
 	Timeline Events      `json:"timeline"`
 	Facts    FactsDigest `json:"facts"`
 	Evidence Evidence    `json:"evidence"`
-	Actions  []Action    `json:"actions"`
+	// Custody is the chain of custody: set by AddCustody.
+	Custody Custody  `json:"custody"`
+	Actions []Action `json:"actions"`
 	// Notes are problems met reading the record: unreadable facts, a
 	// digest that does not match. Empty for a sound record.
 	Notes []string `json:"notes"`
@@ -287,6 +289,7 @@ func Build(d *state.IncidentDetail, evidence []state.Evidence, collectorTypes ma
 			CreatedAt: inc.CreatedAt.UTC(), UpdatedAt: inc.UpdatedAt.UTC(),
 		},
 		Verdicts: nonNil(inc.Verdicts),
+		Custody:  Custody{Entries: []CustodyEntry{}},
 		Notes:    []string{},
 	}
 	if len(evidence) == 0 {

@@ -28,7 +28,9 @@ func load(t testing.TB, name string) *reporttest.Fixture {
 
 func build(t testing.TB, name string) *report.Report {
 	fx := load(t, name)
-	return report.Build(fx.Detail, fx.Evidence, fx.CollectorTypes)
+	r := report.Build(fx.Detail, fx.Evidence, fx.CollectorTypes)
+	r.AddCustody(fx.Custody, fx.Evidence)
+	return r
 }
 
 // golden compares got with testdata/golden/name, rewriting it with -update.

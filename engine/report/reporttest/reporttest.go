@@ -1,8 +1,8 @@
 // Package reporttest loads recorded incidents for the tests of the report
 // and of `cordon report`: each is a directory holding the detector's raw
 // finding, the facts its collectors gathered, the actions cordon took and
-// the evidence it kept, which Load turns into what state would return and
-// Record writes into a real state store.
+// the evidence it kept, which Load turns into what state would return (the
+// custody log included) and Record writes into a real state store.
 //
 // A fixture directory holds:
 //
@@ -42,6 +42,10 @@ type Fixture struct {
 	// CollectorTypes maps collector names to types, as the configuration
 	// that collected the facts had them.
 	CollectorTypes map[string]string
+	// Custody is the incident's custody log, as Store.Custody returns it:
+	// an entry for each evidence record, in order, chained as a store
+	// chains them.
+	Custody []state.CustodyEntry
 }
 
 // incidentFile is incident.json.
@@ -155,6 +159,13 @@ func Load(dir string) (*Fixture, error) {
 		}
 		add(ev)
 	}
+	entries := make([]state.CustodyEntry, 0, len(fx.Evidence))
+	for i := range fx.Evidence {
+		ev := fx.Evidence[i]
+		ev.CreatedAt = ev.CreatedAt.UTC().Truncate(time.Microsecond)
+		entries = append(entries, state.EvidenceCustody(&ev))
+	}
+	fx.Custody = state.ChainCustody(entries)
 	fx.Detail = d
 	return fx, nil
 }
