@@ -113,6 +113,11 @@ func (r *request) group() (*AutoScalingGroup, []*Instance, error) {
 		}
 		ins = append(ins, in)
 	}
+	// DetachInstances and AttachInstances act on the group
+	// (autoScalingGroup*), not on the instances.
+	if err := r.authorize(r.action(), plainItem(g.ARN)); err != nil {
+		return nil, nil, err
+	}
 	return g, ins, nil
 }
 

@@ -47,6 +47,10 @@ func init() {
 		"ReplaceIamInstanceProfileAssociation":   replaceIamInstanceProfileAssociation,
 		"GetConsoleOutput":                       getConsoleOutput,
 		"GetConsoleScreenshot":                   getConsoleScreenshot,
+		"CreateSecurityGroup":                    createSecurityGroup,
+		"RevokeSecurityGroupEgress":              revokeSecurityGroupRules(true),
+		"AuthorizeSecurityGroupIngress":          authorizeSecurityGroupRules(false),
+		"AuthorizeSecurityGroupEgress":           authorizeSecurityGroupRules(true),
 	}
 }
 
@@ -776,6 +780,9 @@ func modifyInstanceAttribute(r *request) (any, error) {
 		return false, ec2Err("InvalidParameterValue", "Value (%s) for parameter %s is invalid. Expected a boolean.", value, attr)
 	}
 
+	// The instance, and the volumes or groups the change names (optional
+	// resource types of ec2:ModifyInstanceAttribute).
+	items := []authzItem{r.instanceItem(in)}
 	var apply func()
 	switch attr {
 	case "DisableApiTermination", "DisableApiStop", "SourceDestCheck", "EbsOptimized":
@@ -843,6 +850,7 @@ func modifyInstanceAttribute(r *request) (any, error) {
 				return nil, ec2Err("InvalidParameterValue", "The volume %s is not attached at %s", vid, dev)
 			}
 			changes = append(changes, change{vol, dot})
+			items = append(items, r.ec2Item("volume", vol.ID, vol.Tags, "ec2:VolumeID", vol.ID))
 		}
 		apply = func() {
 			for _, c := range changes {
@@ -862,9 +870,13 @@ func modifyInstanceAttribute(r *request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		items = append(items, r.groupItems(groups)...)
 		apply = func() { eni.Groups = groups }
 	default:
 		return nil, ec2Err("InvalidParameterValue", "Modifying attribute %s is not supported", attr)
+	}
+	if err := r.authorize(r.action(), items...); err != nil {
+		return nil, err
 	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
@@ -1060,6 +1072,15 @@ func modifyNetworkInterfaceAttribute(r *request) (any, error) {
 	if len(given) > 1 {
 		return nil, ec2Err("InvalidParameterCombination", "Fields for multiple attribute types specified: %s", strings.Join(given, ", "))
 	}
+	// The interface, the groups it is given and the instance it is
+	// attached to: ec2:ModifyNetworkInterfaceAttribute's network-interface*
+	// and its optional instance and security-group resource types.
+	items := []authzItem{r.eniItem(eni)}
+	if eni.Attachment != nil {
+		if in := r.region.Instances[eni.Attachment.InstanceID]; in != nil {
+			items = append(items, r.instanceItem(in))
+		}
+	}
 	var apply func()
 	switch given[0] {
 	case "SecurityGroupId":
@@ -1067,6 +1088,7 @@ func modifyNetworkInterfaceAttribute(r *request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		items = append(items, r.groupItems(groups)...)
 		apply = func() { eni.Groups = groups }
 	case "Description.Value":
 		d := p.get("Description.Value")
@@ -1090,6 +1112,9 @@ func modifyNetworkInterfaceAttribute(r *request) (any, error) {
 		}
 		apply = func() { eni.Attachment.DeleteOnTermination = b }
 	}
+	if err := r.authorize(r.action(), items...); err != nil {
+		return nil, err
+	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
 	}
@@ -1111,6 +1136,10 @@ type xIPPermission struct {
 		CIDR        string `xml:"cidrIp"`
 		Description string `xml:"description,omitempty"`
 	} `xml:"ipRanges>item"`
+	IPv6Ranges []struct {
+		CIDR        string `xml:"cidrIpv6"`
+		Description string `xml:"description,omitempty"`
+	} `xml:"ipv6Ranges>item"`
 }
 
 func xPermissions(rules []Rule, account string) []xIPPermission {
@@ -1130,6 +1159,12 @@ func xPermissions(rules []Rule, account string) []xIPPermission {
 		for _, c := range rule.CIDRs {
 			x.IPRanges = append(x.IPRanges, struct {
 				CIDR        string `xml:"cidrIp"`
+				Description string `xml:"description,omitempty"`
+			}{c, rule.Description})
+		}
+		for _, c := range rule.IPv6CIDRs {
+			x.IPv6Ranges = append(x.IPv6Ranges, struct {
+				CIDR        string `xml:"cidrIpv6"`
 				Description string `xml:"description,omitempty"`
 			}{c, rule.Description})
 		}
@@ -1336,11 +1371,13 @@ func createTags(r *request) (any, error) {
 		return nil, err
 	}
 	targets := make([]*map[string]string, 0, len(ids))
+	var items []authzItem
 	for _, id := range ids {
-		t, _, err := r.taggable(id)
+		t, typ, err := r.taggable(id)
 		if err != nil {
 			return nil, err
 		}
+		items = append(items, r.ec2Item(typ, id, *t))
 		n := len(*t)
 		for k := range tags {
 			if _, ok := (*t)[k]; !ok {
@@ -1351,6 +1388,14 @@ func createTags(r *request) (any, error) {
 			return nil, ec2Err("TagLimitExceeded", "The maximum number of Tags for a resource has been reached.")
 		}
 		targets = append(targets, t)
+	}
+	requested := make(map[string]string, len(tags))
+	for k, v := range tags {
+		requested[k] = *v
+	}
+	r.setRequestTags(requested)
+	if err := r.authorize(r.action(), items...); err != nil {
+		return nil, err
 	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
@@ -1379,12 +1424,20 @@ func deleteTags(r *request) (any, error) {
 		return nil, err
 	}
 	targets := make([]*map[string]string, 0, len(ids))
+	var items []authzItem
 	for _, id := range ids {
-		t, _, err := r.taggable(id)
+		t, typ, err := r.taggable(id)
 		if err != nil {
 			return nil, err
 		}
+		items = append(items, r.ec2Item(typ, id, *t))
 		targets = append(targets, t)
+	}
+	if len(tags) > 0 {
+		r.setRequestKey("aws:TagKeys", sortedKeys(tags)...)
+	}
+	if err := r.authorize(r.action(), items...); err != nil {
+		return nil, err
 	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
@@ -1656,6 +1709,25 @@ func (r *request) tagSpecifications(want string) (map[string]string, error) {
 	return out, nil
 }
 
+// authorizeCreateTags authorizes tagging resources as they are created
+// (TagSpecifications): ec2:CreateTags on each, with ec2:CreateAction
+// naming the creating action, when the request carries tags.
+func (r *request) authorizeCreateTags(createAction string, tags map[string]string, created ...authzItem) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	items := make([]authzItem, len(created))
+	for i, it := range created {
+		keys := make(map[string][]string, len(it.keys)+1)
+		for k, v := range it.keys {
+			keys[k] = v
+		}
+		keys["ec2:createaction"] = []string{createAction}
+		items[i] = authzItem{arn: it.arn, keys: keys}
+	}
+	return r.authorize("ec2:CreateTags", items...)
+}
+
 // newSnapshot starts a snapshot of v. It shows "pending" in the response,
 // then completes after the configured number of DescribeSnapshots calls.
 func (r *request) newSnapshot(v *Volume, desc string, tags map[string]string) *Snapshot {
@@ -1695,10 +1767,21 @@ func createSnapshot(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	v := found[0]
+	// ec2:CreateSnapshot's volume* and snapshot* resources; tags applied
+	// at creation also need ec2:CreateTags on the new snapshot.
+	r.setRequestTags(tags)
+	snap := r.ec2Item("snapshot", "*", nil, "ec2:ParentVolume", r.ec2Item("volume", v.ID, nil).arn)
+	if err := r.authorize(r.action(), r.ec2Item("volume", v.ID, v.Tags, "ec2:VolumeID", v.ID), snap); err != nil {
+		return nil, err
+	}
+	if err := r.authorizeCreateTags("CreateSnapshot", tags, snap); err != nil {
+		return nil, err
+	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
 	}
-	s := r.newSnapshot(found[0], desc, tags)
+	s := r.newSnapshot(v, desc, tags)
 	x := xSnapshotOf(s)
 	x.Progress = ""
 	return &struct {
@@ -1765,6 +1848,21 @@ func createSnapshots(r *request) (any, error) {
 	}
 	if len(vols) == 0 {
 		return nil, ec2Err("InvalidParameterValue", "Instance %s has no volumes to snapshot after the exclusions", in.ID)
+	}
+	// ec2:CreateSnapshots' instance*, volume* and snapshot* resources;
+	// tags applied at creation also need ec2:CreateTags on the snapshots.
+	r.setRequestTags(tags)
+	items := []authzItem{r.instanceItem(in)}
+	var snaps []authzItem
+	for _, v := range vols {
+		items = append(items, r.ec2Item("volume", v.ID, v.Tags, "ec2:VolumeID", v.ID))
+		snaps = append(snaps, r.ec2Item("snapshot", "*", nil, "ec2:ParentVolume", r.ec2Item("volume", v.ID, nil).arn))
+	}
+	if err := r.authorize(r.action(), append(items, snaps...)...); err != nil {
+		return nil, err
+	}
+	if err := r.authorizeCreateTags("CreateSnapshots", tags, snaps...); err != nil {
+		return nil, err
 	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
@@ -1917,6 +2015,9 @@ func stopInstances(r *request) (any, error) {
 			return nil, ec2Err("OperationNotPermitted", "The instance '%s' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.", in.ID)
 		}
 	}
+	if err := r.authorizeInstances(ins...); err != nil {
+		return nil, err
+	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
 	}
@@ -1949,6 +2050,9 @@ func startInstances(r *request) (any, error) {
 			return nil, ec2Err("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be started.", in.ID)
 		}
 	}
+	if err := r.authorizeInstances(ins...); err != nil {
+		return nil, err
+	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
 	}
@@ -1967,6 +2071,31 @@ func startInstances(r *request) (any, error) {
 		out.Changes = append(out.Changes, xStateChange{in.ID, xStateOf(cur), xStateOf(prev)})
 	}
 	return out, nil
+}
+
+// authorizeInstances authorizes the request's action on instances, its
+// only (required) resource type.
+func (r *request) authorizeInstances(ins ...*Instance) error {
+	items := make([]authzItem, len(ins))
+	for i, in := range ins {
+		items[i] = r.instanceItem(in)
+	}
+	return r.authorize(r.action(), items...)
+}
+
+// authorizePassRole authorizes iam:PassRole of a profile's role to EC2,
+// which associating the profile with an instance does (a dependent
+// action of ec2:AssociateIamInstanceProfile in the Service Authorization
+// Reference), with iam:PassedToService and iam:AssociatedResourceArn.
+func (r *request) authorizePassRole(ip *InstanceProfile, in *Instance) error {
+	role := r.acct.Roles[ip.Role]
+	if role == nil {
+		return nil // a profile without a role passes none
+	}
+	it := iamItem(role.ARN, role.Tags)
+	it.keys["iam:passedtoservice"] = []string{"ec2.amazonaws.com"}
+	it.keys["iam:associatedresourcearn"] = []string{r.instanceItem(in).arn}
+	return r.authorize("iam:PassRole", it)
 }
 
 // transition moves an instance through a transitional state, at once or
@@ -2104,6 +2233,12 @@ func associateIamInstanceProfile(r *request) (any, error) {
 	if in.Profile != nil {
 		return nil, ec2Err("IncorrectState", "There is an existing association for instance %s", in.ID)
 	}
+	if err := r.authorizeInstances(in); err != nil {
+		return nil, err
+	}
+	if err := r.authorizePassRole(ip, in); err != nil {
+		return nil, err
+	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
 	}
@@ -2127,6 +2262,9 @@ func disassociateIamInstanceProfile(r *request) (any, error) {
 		return nil, err
 	}
 	if err := r.resources(in.ID); err != nil {
+		return nil, err
+	}
+	if err := r.authorizeInstances(in); err != nil {
 		return nil, err
 	}
 	if err := r.dryRun(); err != nil {
@@ -2159,6 +2297,12 @@ func replaceIamInstanceProfileAssociation(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.authorizeInstances(in); err != nil {
+		return nil, err
+	}
+	if err := r.authorizePassRole(ip, in); err != nil {
+		return nil, err
+	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
 	}
@@ -2177,6 +2321,9 @@ const consoleOutputLimit = 64 << 10
 func getConsoleOutput(r *request) (any, error) {
 	in, err := r.instance()
 	if err != nil {
+		return nil, err
+	}
+	if err := r.authorizeInstances(in); err != nil {
 		return nil, err
 	}
 	if err := r.dryRun(); err != nil {
@@ -2206,6 +2353,9 @@ func getConsoleScreenshot(r *request) (any, error) {
 	// display to capture.
 	if strings.HasSuffix(in.Type, ".metal") {
 		return nil, ec2Err("UnsupportedOperation", "The instance '%s' is of type '%s', which does not support console screenshots.", in.ID, in.Type)
+	}
+	if err := r.authorizeInstances(in); err != nil {
+		return nil, err
 	}
 	if err := r.dryRun(); err != nil {
 		return nil, err

@@ -310,6 +310,9 @@ func registerTargets(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.authorize(r.action(), plainItem(tg.ARN)); err != nil {
+		return nil, err
+	}
 	targets, err := r.targetsParam(tg, true)
 	if err != nil {
 		return nil, err
@@ -345,6 +348,9 @@ func registerTargets(r *request) (any, error) {
 func deregisterTargets(r *request) (any, error) {
 	tg, err := r.targetGroupParam()
 	if err != nil {
+		return nil, err
+	}
+	if err := r.authorize(r.action(), plainItem(tg.ARN)); err != nil {
 		return nil, err
 	}
 	targets, err := r.targetsParam(tg, true)
@@ -485,6 +491,12 @@ func (r *request) lbInstances() (*LoadBalancer, []string, error) {
 	lb := r.region.LoadBalancers[name]
 	if lb == nil {
 		return nil, nil, loadBalancerNotFound(name)
+	}
+	// Both callers (register and deregister) act on the load balancer
+	// (loadbalancer*).
+	arn := fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/%s", r.region.Name, r.acct.ID, lb.Name)
+	if err := r.authorize(r.action(), plainItem(arn)); err != nil {
+		return nil, nil, err
 	}
 	return lb, ids, nil
 }

@@ -49,6 +49,9 @@ type Emulator struct {
 	results map[string]CommandResult
 	// policies caches parsed inline policies by document.
 	policies map[string]*policy
+	// enforced makes a request that no identity-based policy allows
+	// denied, as in AWS (EnforcePolicies).
+	enforced bool
 
 	faults *Faults
 
@@ -66,8 +69,11 @@ type Call struct {
 	AccessKeyID string    `json:"access_key_id,omitempty"`
 	Time        time.Time `json:"time"`
 	ResourceIDs []string  `json:"resource_ids,omitempty"` // resources the request named
-	ErrorCode   string    `json:"error_code,omitempty"`
-	Status      int       `json:"status"`
+	// Authorizations are what the caller's policies were evaluated
+	// against, in order, up to the first denied one.
+	Authorizations []Authorization `json:"authorizations,omitempty"`
+	ErrorCode      string          `json:"error_code,omitempty"`
+	Status         int             `json:"status"`
 }
 
 // Action is the call's IAM action name, "ec2:DescribeInstances".
@@ -90,6 +96,7 @@ func New(seed *Seed) *Emulator {
 		state:    st,
 		ids:      ids,
 		opts:     opts,
+		enforced: opts.enforcePolicies,
 		clock:    time.Now,
 		results:  map[string]CommandResult{},
 		policies: map[string]*policy{},
@@ -113,6 +120,16 @@ func (e *Emulator) SetClock(now func() time.Time) {
 }
 
 func (e *Emulator) now() time.Time { return e.clock().UTC() }
+
+// EnforcePolicies turns AWS's implicit deny on or off: on, every request
+// needs an Allow in its caller's inline policies (as in AWS), so a test
+// can prove that a policy grants all a run needs; off (the default unless
+// the seed says otherwise), only explicit denies refuse requests.
+func (e *Emulator) EnforcePolicies(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.enforced = on
+}
 
 // Faults returns the fault injector.
 func (e *Emulator) Faults() *Faults { return e.faults }
@@ -261,10 +278,18 @@ func (e *Emulator) serve(r *request, cred credential) (any, error) {
 	if e.faults.consumeServerError(action) {
 		return nil, r.api.internal
 	}
-	if st := e.deniedBy(r, action); st != "" {
-		return nil, r.api.accessDenied(action, caller.arn, st)
+	if !resourceLevel[action] {
+		if err := r.authorize(action, anyResource); err != nil {
+			return nil, err
+		}
 	}
-	return h(r)
+	out, err := h(r)
+	if err == nil && !r.authorized {
+		// A handler of an operation with resource-level permissions
+		// that authorized nothing is a bug of the emulator's.
+		return nil, &apiError{Status: 500, Code: "InternalFailure", Message: action + " was served without an authorization"}
+	}
+	return out, err
 }
 
 // request is one API call as a handler sees it.
@@ -281,6 +306,12 @@ type request struct {
 	caller *principal
 	acct   *Account
 	region *Region // nil for global services
+
+	// reqKeys are the request's own condition keys (aws:RequestTag/…,
+	// aws:TagKeys, ec2:CreateAction …), added to every authorization.
+	reqKeys map[string][]string
+	// authorized is set once the request was authorized.
+	authorized bool
 }
 
 // resources records the resources a request names and applies the Fail
@@ -392,8 +423,12 @@ func (a *api) unknownOperation(op string) *apiError {
 	return errf(400, "InvalidAction", "The action %s is not valid for this web service.", op)
 }
 
-func (a *api) accessDenied(action, arn, why string) *apiError {
-	msg := fmt.Sprintf("User: %s is not authorized to perform: %s with an explicit deny in %s", arn, action, why)
+func (a *api) accessDenied(action, arn, resource, why string) *apiError {
+	on := ""
+	if resource != "*" {
+		on = " on resource: " + resource
+	}
+	msg := fmt.Sprintf("User: %s is not authorized to perform: %s%s %s", arn, action, on, why)
 	if a.id == "ec2" {
 		msg = "You are not authorized to perform this operation. " + msg
 	}

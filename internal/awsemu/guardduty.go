@@ -66,6 +66,11 @@ func (r *request) detector() (*Detector, error) {
 	if d == nil {
 		return nil, badRequest("The request is rejected because the input detectorId is not owned by the current account.")
 	}
+	// ListFindings and GetFindings act on the detector (detector*).
+	arn := fmt.Sprintf("arn:aws:guardduty:%s:%s:detector/%s", r.region.Name, r.acct.ID, d.ID)
+	if err := r.authorize(r.action(), plainItem(arn)); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 

@@ -80,6 +80,9 @@ func (r *request) targetUser() (*User, error) {
 		if err := r.resources(r.caller.user.Name); err != nil {
 			return nil, err
 		}
+		if err := r.authorize(r.action(), iamItem(r.caller.user.ARN, r.caller.user.Tags)); err != nil {
+			return nil, err
+		}
 		return r.caller.user, nil
 	}
 	name, err := r.name("UserName", 128)
@@ -92,6 +95,11 @@ func (r *request) targetUser() (*User, error) {
 	u := r.acct.Users[name]
 	if u == nil {
 		return nil, noSuchEntity("The user with name %s cannot be found.", name)
+	}
+	// Every user operation cordon makes has the user as its resource
+	// (user* in the Service Authorization Reference).
+	if err := r.authorize(r.action(), iamItem(u.ARN, u.Tags)); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -107,6 +115,9 @@ func (r *request) targetRole() (*Role, error) {
 	role := r.acct.Roles[name]
 	if role == nil {
 		return nil, noSuchEntity("The role with name %s cannot be found.", name)
+	}
+	if err := r.authorize(r.action(), iamItem(role.ARN, role.Tags)); err != nil {
+		return nil, err
 	}
 	return role, nil
 }
@@ -304,6 +315,9 @@ func getAccessKeyLastUsed(r *request) (any, error) {
 		// IAM answers only for keys of the caller's own account.
 		return nil, errf(403, "AccessDenied", "User: %s is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key %s", r.caller.arn, id)
 	}
+	if err := r.authorize(r.action(), iamItem(u.ARN, u.Tags)); err != nil {
+		return nil, err
+	}
 	type lastUsed struct {
 		LastUsedDate *xmlTime
 		ServiceName  string
@@ -348,6 +362,9 @@ func getInstanceProfile(r *request) (any, error) {
 	ip := r.acct.InstanceProfiles[name]
 	if ip == nil {
 		return nil, noSuchEntity("Instance Profile %s cannot be found.", name)
+	}
+	if err := r.authorize(r.action(), plainItem(ip.ARN)); err != nil {
+		return nil, err
 	}
 	type profile struct {
 		Path                string
@@ -502,10 +519,6 @@ var tagValueRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
 
 func tagEntity(k entityKind) handler {
 	return func(r *request) (any, error) {
-		name, _, tags, err := k.find(r)
-		if err != nil {
-			return nil, err
-		}
 		items := r.params.items("Tags.member")
 		if len(items) == 0 {
 			return nil, validationError("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null")
@@ -523,6 +536,13 @@ func tagEntity(k entityKind) handler {
 				return nil, errf(400, "InvalidInput", "The specified value for tagValue is invalid.")
 			}
 			add[key] = value
+		}
+		// The tags requested are condition keys of the authorization
+		// find makes (aws:RequestTag, aws:TagKeys).
+		r.setRequestTags(add)
+		name, _, tags, err := k.find(r)
+		if err != nil {
+			return nil, err
 		}
 		n := len(*tags)
 		for key := range add {
@@ -545,13 +565,14 @@ func tagEntity(k entityKind) handler {
 
 func untagEntity(k entityKind) handler {
 	return func(r *request) (any, error) {
-		_, _, tags, err := k.find(r)
-		if err != nil {
-			return nil, err
-		}
 		keys := r.params.list("TagKeys.member")
 		if len(keys) == 0 {
 			return nil, validationError("1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
+		}
+		r.setRequestKey("aws:TagKeys", keys...)
+		_, _, tags, err := k.find(r)
+		if err != nil {
+			return nil, err
 		}
 		for _, key := range keys {
 			delete(*tags, key)

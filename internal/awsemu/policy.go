@@ -6,20 +6,24 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 )
 
-// The emulator allows every call, except those an explicit Deny in the
-// caller's inline policies forbids. That is enough to see cordon's deny-all
-// and revoke-older-sessions policies take effect, without emulating all of
-// IAM's evaluation: Deny statements whose Resource is "*" are evaluated
-// against the call's action and its request context (aws:TokenIssueTime,
-// aws:CurrentTime, aws:PrincipalArn …); statements naming specific
-// resources are accepted but not enforced.
+// The emulator evaluates the caller's inline policies as IAM evaluates
+// identity-based policies, against every authorization of a request (see
+// authz.go): the action, the resource's ARN (Resource and NotResource
+// patterns match part by part, with wildcards) and the condition keys of
+// the request, the resource and the caller (aws:TokenIssueTime,
+// aws:PrincipalArn, ec2:ResourceTag/…, aws:TagKeys …), with IAM's
+// operators, IfExists and set qualifiers. An explicit Deny always wins.
+// By default a request no statement allows is still allowed, so that a
+// seed need not grant anything; with identity policies enforced (the
+// seed's enforce_policies option, Emulator.EnforcePolicies) it is denied,
+// as in AWS. Resource-based policies, permissions boundaries, SCPs and
+// session policies are not modelled.
 
 // IAM's limits on the aggregate size of a principal's inline policies,
 // counted in characters other than white space.
@@ -50,6 +54,9 @@ type condition struct {
 	Values []string
 	// IfExists makes a missing key match.
 	IfExists bool
+	// Set is the set qualifier of a multivalued key: ForAllValues,
+	// ForAnyValue or "".
+	Set string
 }
 
 var conditionOps = map[string]bool{
@@ -160,11 +167,11 @@ func parseStatement(st map[string]json.RawMessage) (statement, error) {
 			return s, fmt.Errorf("Syntax errors in policy. Condition must be an object of operators.")
 		}
 		for _, opName := range sortedKeys(conds) {
-			op := opName
+			op, set := opName, ""
 			if i := strings.Index(op, ":"); i >= 0 {
-				// ForAnyValue: / ForAllValues: qualify multi-valued keys;
-				// every key the emulator knows has one value.
-				if q := op[:i]; q != "ForAnyValue" && q != "ForAllValues" {
+				// ForAnyValue: / ForAllValues: qualify multivalued keys
+				// (aws:TagKeys).
+				if set = op[:i]; set != "ForAnyValue" && set != "ForAllValues" {
 					return s, fmt.Errorf("Invalid Condition type : %s", opName)
 				}
 				op = op[i+1:]
@@ -179,7 +186,7 @@ func parseStatement(st map[string]json.RawMessage) (statement, error) {
 				if err != nil {
 					return s, err
 				}
-				s.Conditions = append(s.Conditions, condition{Op: op, Key: strings.ToLower(key), Values: vals, IfExists: ifExists})
+				s.Conditions = append(s.Conditions, condition{Op: op, Key: strings.ToLower(key), Values: vals, IfExists: ifExists, Set: set})
 			}
 		}
 	}
@@ -239,9 +246,13 @@ func policySize(doc string) int {
 	return n
 }
 
-// deniedBy returns where an explicit Deny of action for the caller comes
-// from, or "" when nothing denies it.
-func (e *Emulator) deniedBy(r *request, action string) string {
+// evaluate applies the caller's inline policies to one authorization the
+// way IAM evaluates identity-based policies: an explicit Deny wins; else,
+// when identity policies are enforced, an Allow is needed; else (the
+// emulator's default, so that a seed need not grant anything) the request
+// is allowed. It returns why the request is denied, "" when it is not.
+// The caller holds e.mu.
+func (e *Emulator) evaluate(r *request, az Authorization) string {
 	var policies map[string]string
 	switch {
 	case r.caller.user != nil:
@@ -249,26 +260,75 @@ func (e *Emulator) deniedBy(r *request, action string) string {
 	case r.caller.role != nil:
 		policies = r.caller.role.Policies
 	}
-	if len(policies) == 0 {
+	parsed := make([]*policy, 0, len(policies))
+	for _, name := range sortedKeys(policies) {
+		if p := e.parsed(policies[name]); p != nil {
+			parsed = append(parsed, p)
+		}
+	}
+	ctx := liveContext{r: r, keys: az.Context}
+	allowed, denied := decide(parsed, az, ctx)
+	switch {
+	case denied:
+		return "with an explicit deny in an identity-based policy"
+	case allowed || !e.enforced || needsNoPermission[az.Action]:
 		return ""
 	}
-	names := make([]string, 0, len(policies))
-	for n := range policies {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		p := e.parsed(policies[name])
-		if p == nil {
-			continue // validated on the way in; unreachable
-		}
+	return "because no identity-based policy allows the " + az.Action + " action"
+}
+
+// needsNoPermission are the actions IAM allows without any policy.
+var needsNoPermission = map[string]bool{"sts:GetCallerIdentity": true}
+
+// decide reports whether some statement of the policies allows az and
+// whether one denies it.
+func decide(policies []*policy, az Authorization, ctx conditionContext) (allowed, denied bool) {
+	for _, p := range policies {
 		for _, s := range p.Statements {
-			if s.Effect == "Deny" && s.appliesTo(action) && s.allResources() && s.conditionsHold(r) {
-				return "an identity-based policy"
+			if !s.appliesTo(az.Action) || !s.coversResource(az.Resource) || !s.conditionsHold(ctx) {
+				continue
 			}
+			if s.Effect == "Deny" {
+				return allowed, true
+			}
+			allowed = true
 		}
 	}
-	return ""
+	return allowed, false
+}
+
+// Allows reports whether the identity-based policy documents grant every
+// authorization of a recorded call, as IAM would evaluate them for a
+// principal holding exactly those policies: each authorization needs an
+// Allow and no Deny. why names the first authorization refused. Condition
+// keys of the caller are evaluated from what the call recorded: its
+// region (aws:RequestedRegion), account (aws:PrincipalAccount) and time
+// (aws:CurrentTime, aws:EpochTime); others are absent.
+func Allows(docs []string, c Call) (ok bool, why string, err error) {
+	var policies []*policy
+	for i, d := range docs {
+		p, err := parsePolicy(d)
+		if err != nil {
+			return false, "", fmt.Errorf("policy %d: %w", i+1, err)
+		}
+		policies = append(policies, p)
+	}
+	azs := c.Authorizations
+	if len(azs) == 0 {
+		// A call refused before its handler authorized anything (or
+		// one the emulator could not route) is judged by its action.
+		azs = []Authorization{{Action: c.Action(), Resource: "*"}}
+	}
+	for _, az := range azs {
+		allowed, denied := decide(policies, az, recordedContext{call: c, keys: az.Context})
+		switch {
+		case denied:
+			return false, fmt.Sprintf("%s on %s is explicitly denied", az.Action, az.Resource), nil
+		case !allowed && !needsNoPermission[az.Action]:
+			return false, fmt.Sprintf("no statement allows %s on %s (context %v)", az.Action, az.Resource, az.Context), nil
+		}
+	}
+	return true, "", nil
 }
 
 // parsed returns a policy document parsed, parsing each document once.
@@ -305,16 +365,122 @@ func actionMatches(patterns []string, action string) bool {
 	return false
 }
 
-func (s statement) allResources() bool {
-	if s.NotResource {
-		return false
-	}
-	for _, r := range s.Resources {
-		if r == "*" {
-			return true
+// coversResource reports whether the statement's Resource (or
+// NotResource) element takes in resource. An action without
+// resource-level permissions is authorized against "*", which only a
+// Resource of "*" covers.
+func (s statement) coversResource(resource string) bool {
+	matched := false
+	for _, p := range s.Resources {
+		if arnMatches(p, resource) {
+			matched = true
+			break
 		}
 	}
-	return false
+	if s.NotResource {
+		return !matched
+	}
+	return matched
+}
+
+// arnMatches matches an ARN against a Resource pattern as IAM does: "*"
+// matches anything; otherwise each of the six colon-separated parts
+// (arn, partition, service, region, account, resource) is matched
+// separately, with * and ? as wildcards within a part (the resource part
+// may itself contain colons).
+func arnMatches(pattern, arn string) bool {
+	if pattern == "*" {
+		return true
+	}
+	if arn == "*" {
+		return false
+	}
+	pp := strings.SplitN(pattern, ":", 6)
+	ap := strings.SplitN(arn, ":", 6)
+	if len(pp) != 6 || len(ap) != 6 {
+		return false
+	}
+	for i := range pp {
+		if !policyGlob(pp[i], ap[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// policyGlob matches a policy string with * and ? wildcards. ${*}, ${?}
+// and ${$} stand for a literal *, ? and $, as in IAM policies; a
+// backslash is an ordinary character.
+func policyGlob(pattern, s string) bool {
+	var b strings.Builder
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		if c == '$' && i+3 < len(pattern) && pattern[i+1] == '{' && pattern[i+3] == '}' {
+			switch lit := pattern[i+2]; lit {
+			case '*', '?':
+				b.WriteByte('\\')
+				b.WriteByte(lit)
+				i += 3
+				continue
+			case '$':
+				b.WriteByte('$')
+				i += 3
+				continue
+			}
+		}
+		if c == '\\' {
+			b.WriteString(`\\`)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return glob(b.String(), s)
+}
+
+// conditionContext gives the values of condition keys (lower case).
+type conditionContext interface {
+	values(key string) ([]string, bool)
+}
+
+// liveContext is a request being served: its recorded keys, then the
+// global keys of its caller.
+type liveContext struct {
+	r    *request
+	keys map[string][]string
+}
+
+func (c liveContext) values(key string) ([]string, bool) {
+	if v, ok := c.keys[key]; ok {
+		return v, true
+	}
+	if v, ok := c.r.contextValue(key); ok {
+		return []string{v}, true
+	}
+	return nil, false
+}
+
+// recordedContext is a recorded call: its keys and what the call record
+// says of its caller.
+type recordedContext struct {
+	call Call
+	keys map[string][]string
+}
+
+func (c recordedContext) values(key string) ([]string, bool) {
+	if v, ok := c.keys[key]; ok {
+		return v, true
+	}
+	switch key {
+	case "aws:requestedregion":
+		return []string{c.call.Region}, c.call.Region != ""
+	case "aws:principalaccount":
+		return []string{c.call.Account}, c.call.Account != ""
+	case "aws:currenttime":
+		return []string{c.call.Time.UTC().Format(time.RFC3339)}, true
+	case "aws:epochtime":
+		return []string{strconv.FormatInt(c.call.Time.Unix(), 10)}, true
+	}
+	return nil, false
 }
 
 // contextValue returns a global condition key's value for the request.
@@ -359,24 +525,57 @@ func (r *request) contextValue(key string) (string, bool) {
 	return "", false
 }
 
-func (s statement) conditionsHold(r *request) bool {
+func (s statement) conditionsHold(ctx conditionContext) bool {
 	for _, c := range s.Conditions {
-		if !c.holds(r) {
+		have, ok := ctx.values(c.Key)
+		if !c.holds(have, ok) {
 			return false
 		}
 	}
 	return true
 }
 
-func (c condition) holds(r *request) bool {
-	v, ok := r.contextValue(c.Key)
+// holds evaluates the condition on the key's values (present: whether
+// the request has the key at all). Without a set qualifier a key with
+// several values (aws:TagKeys) matches when any of them does; with
+// ForAnyValue one value must match; with ForAllValues every value must,
+// which an absent or empty key does vacuously.
+func (c condition) holds(have []string, present bool) bool {
 	if c.Op == "Null" {
-		return len(c.Values) == 1 && strings.EqualFold(c.Values[0], strconv.FormatBool(!ok))
+		return len(c.Values) == 1 && strings.EqualFold(c.Values[0], strconv.FormatBool(!present))
 	}
 	negated := strings.Contains(c.Op, "Not")
-	if !ok {
+	switch c.Set {
+	case "ForAllValues":
+		for _, v := range have {
+			if !c.matchValue(v, negated) {
+				return false
+			}
+		}
+		return true
+	case "ForAnyValue":
+		for _, v := range have {
+			if c.matchValue(v, negated) {
+				return true
+			}
+		}
+		return false
+	}
+	if !present {
 		return c.IfExists || negated
 	}
+	for _, v := range have {
+		if c.matchValue(v, negated) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchValue applies the operator to one value of the request: a
+// positive operator matches when the value equals (or is like …) one of
+// the condition's values, a negated one when it matches none.
+func (c condition) matchValue(v string, negated bool) bool {
 	match := false
 	for _, want := range c.Values {
 		if c.compare(v, want) {
@@ -393,12 +592,15 @@ func (c condition) holds(r *request) bool {
 // compare applies the positive form of the operator to one value.
 func (c condition) compare(have, want string) bool {
 	switch strings.Replace(c.Op, "Not", "", 1) {
-	case "StringEquals", "ArnEquals", "BinaryEquals":
+	case "StringEquals", "BinaryEquals":
 		return have == want
+	case "ArnEquals", "ArnLike":
+		// IAM matches ARNs part by part, with wildcards, for both.
+		return arnMatches(want, have)
 	case "StringEqualsIgnoreCase":
 		return strings.EqualFold(have, want)
-	case "StringLike", "ArnLike":
-		return glob(want, have)
+	case "StringLike":
+		return policyGlob(want, have)
 	case "Bool":
 		return strings.EqualFold(have, want)
 	case "DateEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals":

@@ -52,6 +52,10 @@ type SeedOptions struct {
 	// Epoch stamps seeded resources that give no time of their own.
 	// Default 2025-01-01T00:00:00Z.
 	Epoch *time.Time `json:"epoch"`
+	// EnforcePolicies makes every request need an Allow in its caller's
+	// inline policies, as in AWS; by default only explicit denies refuse
+	// requests, so that a seed need not grant anything.
+	EnforcePolicies bool `json:"enforce_policies"`
 }
 
 // SeedAccount is one account.
@@ -391,6 +395,7 @@ type options struct {
 	transitionDelay, snapshotDelay int
 	invocationDelay, commandPolls  int
 	results                        map[string]CommandResult
+	enforcePolicies                bool
 }
 
 var defaultEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -421,6 +426,7 @@ func buildState(s *Seed, ids *idGen) (*State, options, error) {
 	b.nonNegative("options.transition_delay_calls", o.TransitionDelayCalls)
 	b.nonNegative("options.snapshot_delay_calls", o.SnapshotDelayCalls)
 	b.opts.transitionDelay, b.opts.snapshotDelay = o.TransitionDelayCalls, o.SnapshotDelayCalls
+	b.opts.enforcePolicies = o.EnforcePolicies
 	if o.InvocationDelayCalls != nil {
 		b.nonNegative("options.invocation_delay_calls", *o.InvocationDelayCalls)
 		b.opts.invocationDelay = *o.InvocationDelayCalls

@@ -737,8 +737,19 @@ func (r *request) queueOf(raw *string) (*Queue, error) {
 	if q == nil || (region != "" && region != r.region.Name) {
 		return nil, sqsNoQueue()
 	}
+	// Every operation on a queue acts on it (queue*); a batch operation
+	// is authorized as its single form.
+	action := strings.TrimSuffix(r.action(), "Batch")
+	if err := r.authorize(action, authzItem{arn: r.queueARN(q.Name), keys: tagKeys(q.Tags, "aws:ResourceTag/")}); err != nil {
+		return nil, err
+	}
 	q.settle(r.now)
 	return q, nil
+}
+
+// queueARN is the ARN of a queue of the caller's account and region.
+func (r *request) queueARN(name string) string {
+	return "arn:aws:sqs:" + r.region.Name + ":" + r.acct.ID + ":" + name
 }
 
 // waitUnlocked waits with the state lock released until wake is closed, d
@@ -796,6 +807,10 @@ func createQueue(r *request) (any, error) {
 	if err := attrs.set(in.Attributes, dlqCheck(reg, r.acct.ID)); err != nil {
 		return nil, err
 	}
+	r.setRequestTags(in.Tags)
+	if err := r.authorize(r.action(), plainItem(r.queueARN(name))); err != nil {
+		return nil, err
+	}
 	if q := reg.Queues[name]; q != nil {
 		// Creating an existing queue returns it, unless an attribute given
 		// differs.
@@ -842,6 +857,9 @@ func getQueueURL(r *request) (any, error) {
 	q := r.sqsRegion().Queues[*in.QueueName]
 	if q == nil {
 		return nil, sqsNoQueue()
+	}
+	if err := r.authorize(r.action(), authzItem{arn: r.queueARN(q.Name), keys: tagKeys(q.Tags, "aws:ResourceTag/")}); err != nil {
+		return nil, err
 	}
 	return struct{ QueueUrl string }{r.queueURL(q)}, nil
 }

@@ -322,6 +322,19 @@ func sendCommand(r *request) (any, error) {
 	if len(bad) > 0 {
 		return nil, ssmErr("InvalidInstanceId", "Instances [[%s]] not in a valid state for account %s", strings.Join(bad, ", "), r.acct.ID)
 	}
+	// ssm:SendCommand's document* resource (an AWS-owned document's ARN
+	// has no account) and its instance resources, whose tags are
+	// ssm:resourceTag keys.
+	items := []authzItem{{arn: fmt.Sprintf("arn:aws:ssm:%s::document/%s", r.region.Name, in.DocumentName),
+		keys: map[string][]string{"ssm:documenttype": {"Command"}}}}
+	for _, id := range unique {
+		inst := r.region.Instances[id]
+		items = append(items, authzItem{arn: fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", r.region.Name, r.acct.ID, id),
+			keys: tagKeys(inst.Tags, "ssm:resourceTag/", "aws:ResourceTag/")})
+	}
+	if err := r.authorize(r.action(), items...); err != nil {
+		return nil, err
+	}
 
 	cmd := &Command{
 		ID: r.e.ids.uuid("command", r.acct.ID+"/"+r.region.Name+"/"+strings.Join(unique, ",")), DocumentName: in.DocumentName,

@@ -156,6 +156,7 @@ type Rule struct {
 	FromPort    int      `json:"from_port"`
 	ToPort      int      `json:"to_port"`
 	CIDRs       []string `json:"cidrs,omitempty"`
+	IPv6CIDRs   []string `json:"ipv6_cidrs,omitempty"`
 	Groups      []string `json:"groups,omitempty"`
 	Description string   `json:"description,omitempty"`
 }

@@ -56,6 +56,11 @@ func assumeRole(r *request) (any, error) {
 	if role == nil || role.ARN != roleARN || !trusts(role, r.caller) {
 		return nil, denied
 	}
+	// The caller's own policies must allow sts:AssumeRole on the role,
+	// as well as the role's trust policy the caller.
+	if err := r.authorize(r.action(), authzItem{arn: role.ARN, keys: tagKeys(role.Tags, "aws:ResourceTag/")}); err != nil {
+		return nil, err
+	}
 
 	duration := 3600
 	if n, ok, err := r.params.int("DurationSeconds"); err != nil {
