@@ -3,7 +3,6 @@ package actions
 import (
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -54,16 +53,6 @@ func attrDuration(cfg cty.Value, name string, def time.Duration) (time.Duration,
 			Detail: fmt.Sprintf("%q is not a duration like \"30s\" or \"5m\".", s)}
 	}
 	return d, nil
-}
-
-// checkSecurityGroupID rejects values that cannot be a security group id, so
-// a typo fails at validate rather than at 3 a.m. during an apply.
-func checkSecurityGroupID(attr, id string) error {
-	if !strings.HasPrefix(id, "sg-") || len(id) < 4 || strings.ContainsAny(id, " \t\n") {
-		return &AttributeError{Attribute: attr, Summary: "Invalid security group ID",
-			Detail: fmt.Sprintf("%q is not a security group ID (sg-…).", id)}
-	}
-	return nil
 }
 
 // checkURL accepts absolute http(s) URLs only.

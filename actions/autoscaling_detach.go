@@ -45,13 +45,19 @@ func (autoscalingDetach) Describe(req *Request) Change {
 	return c
 }
 
-func (autoscalingDetach) Permissions() []string {
-	return []string{
-		"autoscaling:AttachInstances",
-		"autoscaling:DescribeAutoScalingInstances",
-		"autoscaling:DetachInstances",
+// Grants: DetachInstances and AttachInstances are authorized on the
+// group (autoScalingGroup*, whose own tags are autoscaling:ResourceTag
+// keys, not the instance's), DescribeAutoScalingInstances on "*"
+// (Service Authorization Reference for Amazon EC2 Auto Scaling).
+func (autoscalingDetach) Grants() []Grant {
+	return []Grant{
+		{Name: "Read", Actions: []string{"autoscaling:DescribeAutoScalingInstances"}, Resources: allResources},
+		{Actions: []string{"autoscaling:AttachInstances", "autoscaling:DetachInstances"},
+			Resources: []string{"arn:${Partition}:autoscaling:${Region}:${Account}:autoScalingGroup:*:autoScalingGroupName/*"}},
 	}
 }
+
+func (a autoscalingDetach) Permissions() []string { return grantActions(a.Grants()) }
 
 // Read returns {autoscaling_group: name or nil}. An instance that is
 // already leaving its group (lifecycle Detaching or Detached) counts as out

@@ -47,9 +47,10 @@ func init() {
 				replacementARN: attrString(cfg, "replacement_profile_arn"),
 				revokeSessions: attrBool(cfg, "revoke_sessions"),
 			}
-			if a.replacementARN != "" && !(strings.HasPrefix(a.replacementARN, "arn:") && strings.Contains(a.replacementARN, ":instance-profile/")) {
-				return nil, &AttributeError{Attribute: "replacement_profile_arn", Summary: "Invalid instance profile ARN",
-					Detail: fmt.Sprintf("%q is not an instance profile ARN (arn:aws:iam::ACCOUNT:instance-profile/NAME).", a.replacementARN)}
+			if a.replacementARN != "" {
+				if err := CheckID("replacement_profile_arn", InstanceProfileARN, a.replacementARN); err != nil {
+					return nil, err
+				}
 			}
 			return a, nil
 		},
@@ -80,15 +81,32 @@ func (a ec2InstanceProfile) Describe(req *Request) Change {
 	return c
 }
 
-func (ec2InstanceProfile) Permissions() []string {
-	return []string{
-		"ec2:AssociateIamInstanceProfile", "ec2:DescribeIamInstanceProfileAssociations", "ec2:DescribeInstances",
-		"ec2:DisassociateIamInstanceProfile", "ec2:ReplaceIamInstanceProfileAssociation",
-		// Associating a profile passes its role to EC2.
-		"iam:PassRole",
-		"iam:DeleteRolePolicy", "iam:GetInstanceProfile", "iam:PutRolePolicy",
+// Grants: the association calls are authorized on the instance
+// (instance*), the target; associating a profile passes its role to EC2
+// (iam:PassRole on the role, with iam:PassedToService); GetInstanceProfile
+// on the profile (instance-profile*). Revoking sessions writes an inline
+// policy onto the instance's role, which is not the target and whose
+// tags the scopes say nothing of: PutRolePolicy and DeleteRolePolicy
+// support no condition on the policy's name (the Service Authorization
+// Reference for IAM lists only aws:ResourceTag, iam:ResourceTag and
+// iam:PermissionsBoundary), so they are granted on roles, only when
+// revoke_sessions is set; the engine denies them on cordon's own role.
+func (a ec2InstanceProfile) Grants() []Grant {
+	grants := []Grant{
+		{Name: "Read", Actions: []string{"ec2:DescribeIamInstanceProfileAssociations", "ec2:DescribeInstances"}, Resources: allResources},
+		{Actions: []string{"ec2:AssociateIamInstanceProfile", "ec2:DisassociateIamInstanceProfile", "ec2:ReplaceIamInstanceProfileAssociation"},
+			Resources: []string{ec2InstanceARN}, TargetTagKey: ec2TagKey},
+		{Name: "PassRole", Actions: []string{"iam:PassRole"}, Resources: []string{iamRoleARN},
+			Conditions: map[string]map[string][]string{"StringEquals": {"iam:PassedToService": {"ec2.amazonaws.com"}}}},
+		{Name: "Profiles", Actions: []string{"iam:GetInstanceProfile"}, Resources: []string{iamProfileARN}},
 	}
+	if a.revokeSessions {
+		grants = append(grants, Grant{Name: "RevokeSessions", Actions: []string{"iam:DeleteRolePolicy", "iam:PutRolePolicy"}, Resources: []string{iamRoleARN}})
+	}
+	return grants
 }
+
+func (a ec2InstanceProfile) Permissions() []string { return grantActions(a.Grants()) }
 
 // profileAssociation is the instance's current profile association; zero
 // when it has none.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/internal/awsemu"
@@ -356,36 +357,62 @@ func TestEC2IsolateRevertWithoutPerInterfaceGroups(t *testing.T) {
 
 func TestEC2IsolateConfig(t *testing.T) {
 	def, _ := Lookup("aws_ec2_isolate")
-	tests := []struct {
-		name         string
-		group, track string
-		wait         string
-		attr         string // attribute of the expected error; "" for none
-	}{
-		{"isolation only", ec2Fleet.sgIsolation, "", "", ""},
-		{"with untracking", ec2Fleet.sgIsolation, ec2Fleet.sgUntrack, "45s", ""},
-		{"not a group id", "isolation", "", "", "security_group_id"},
-		{"untrack not a group id", ec2Fleet.sgIsolation, "untrack", "", "untrack_security_group_id"},
-		{"the same group twice", ec2Fleet.sgIsolation, ec2Fleet.sgIsolation, "", "untrack_security_group_id"},
-		{"bad wait", ec2Fleet.sgIsolation, ec2Fleet.sgUntrack, "half a minute", "untrack_wait"},
-	}
-	str := func(s string) cty.Value {
-		if s == "" {
-			return cty.NullVal(cty.String)
+	const vpc1, vpc2 = "vpc-0a1b2c3d4e5f60001", "vpc-0b1b2c3d4e5f60001"
+	groups := func(kv ...string) cty.Value {
+		m := map[string]cty.Value{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = cty.StringVal(kv[i+1])
 		}
-		return cty.StringVal(s)
+		return cty.MapVal(m)
+	}
+	iso, untrack := ec2Fleet.sgIsolation, ec2Fleet.sgUntrack
+	tests := []struct {
+		name  string
+		attrs map[string]cty.Value
+		attr  string // attribute of the expected error; "" for none
+		// managed and untracking, when valid.
+		managed, untracking bool
+	}{
+		{"managed groups", nil, "", true, false},
+		{"one group", map[string]cty.Value{"security_group_id": cty.StringVal(iso)}, "", false, false},
+		{"a group per VPC", map[string]cty.Value{"security_group_ids": groups(vpc1, iso, vpc2, ec2Fleet.sgOtherRegion)}, "", false, false},
+		{"managed untracking", map[string]cty.Value{"untrack": cty.True}, "", true, true},
+		{"untracking through a named group", map[string]cty.Value{"security_group_id": cty.StringVal(iso),
+			"untrack_security_group_id": cty.StringVal(untrack), "untrack_wait": cty.StringVal("45s")}, "", false, true},
+		{"untrack groups per VPC", map[string]cty.Value{"untrack_security_group_ids": groups(vpc1, untrack)}, "", true, true},
+		{"untrack = false", map[string]cty.Value{"untrack": cty.False}, "", true, false},
+
+		{"a placeholder id", map[string]cty.Value{"security_group_id": cty.StringVal("sg-0isolation")}, "security_group_id", false, false},
+		{"not hex", map[string]cty.Value{"security_group_id": cty.StringVal("sg-zzzzzzzz")}, "security_group_id", false, false},
+		{"uppercase hex", map[string]cty.Value{"security_group_id": cty.StringVal("sg-0A1B2C3D4E5F60023")}, "security_group_id", false, false},
+		{"untrack not a group id", map[string]cty.Value{"untrack_security_group_id": cty.StringVal("untrack")}, "untrack_security_group_id", false, false},
+		{"both forms", map[string]cty.Value{"security_group_id": cty.StringVal(iso), "security_group_ids": groups(vpc1, iso)}, "security_group_ids", false, false},
+		{"empty map", map[string]cty.Value{"security_group_ids": cty.MapValEmpty(cty.String)}, "security_group_ids", false, false},
+		{"map key not a VPC", map[string]cty.Value{"security_group_ids": groups("prod", iso)}, "security_group_ids", false, false},
+		{"map value not a group", map[string]cty.Value{"security_group_ids": groups(vpc1, "sg-123")}, "security_group_ids", false, false},
+		{"one group for two VPCs", map[string]cty.Value{"security_group_ids": groups(vpc1, iso, vpc2, iso)}, "security_group_ids", false, false},
+		{"the same group twice", map[string]cty.Value{"security_group_id": cty.StringVal(iso), "untrack_security_group_id": cty.StringVal(iso)},
+			"untrack_security_group_id", false, false},
+		{"the same group twice in a VPC", map[string]cty.Value{"security_group_ids": groups(vpc1, iso), "untrack_security_group_ids": groups(vpc1, iso)},
+			"untrack_security_group_id", false, false},
+		{"untrack = false with an untrack group", map[string]cty.Value{"untrack": cty.False, "untrack_security_group_id": cty.StringVal(untrack)},
+			"untrack", false, false},
+		{"a wait without untracking", map[string]cty.Value{"untrack_wait": cty.StringVal("10s")}, "untrack_wait", false, false},
+		{"bad wait", map[string]cty.Value{"untrack": cty.True, "untrack_wait": cty.StringVal("half a minute")}, "untrack_wait", false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := def.New(cty.ObjectVal(map[string]cty.Value{
-				"security_group_id": cty.StringVal(tc.group), "untrack_security_group_id": str(tc.track), "untrack_wait": str(tc.wait),
-			}))
+			a, err := def.New(blockConfig(def, tc.attrs))
 			if tc.attr == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tc.wait == "" && a.(ec2Isolate).untrackWait != 30*time.Second {
-					t.Errorf("untrack_wait defaults to %s; want 30s", a.(ec2Isolate).untrackWait)
+				got := a.(ec2Isolate)
+				if got.isolation.managed() != tc.managed || (got.untrack != nil) != tc.untracking {
+					t.Errorf("managed %v, untracking %v; want %v, %v", got.isolation.managed(), got.untrack != nil, tc.managed, tc.untracking)
+				}
+				if _, waits := tc.attrs["untrack_wait"]; !waits && got.untrackWait != 30*time.Second {
+					t.Errorf("untrack_wait defaults to %s; want 30s", got.untrackWait)
 				}
 				return
 			}
@@ -395,4 +422,22 @@ func TestEC2IsolateConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blockConfig is the decoded block of a type with attrs set and the
+// others null, as hcldec gives New.
+func blockConfig(def *Definition, attrs map[string]cty.Value) cty.Value {
+	ty := hcldec.ImpliedType(def.Attributes)
+	vals := map[string]cty.Value{}
+	for name := range def.Attributes {
+		if v, ok := attrs[name]; ok {
+			vals[name] = v
+		} else {
+			vals[name] = cty.NullVal(ty.AttributeType(name))
+		}
+	}
+	if len(vals) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(vals)
 }

@@ -65,13 +65,24 @@ func (a ec2Snapshot) Describe(req *Request) Change {
 	return c
 }
 
-func (ec2Snapshot) Permissions() []string {
-	return []string{
-		"ec2:CreateSnapshots", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
-		// Tagging a resource as it is created needs ec2:CreateTags too.
-		"ec2:CreateTags",
+// Grants: ec2:CreateSnapshots is authorized on the instance (the
+// target), on each volume and on each new snapshot (instance*, volume*,
+// snapshot*); tagging the snapshots as they are made needs ec2:CreateTags
+// on them, which ec2:CreateAction keeps to new snapshots and aws:TagKeys
+// to cordon's tags (tags copied from the volumes are not the request's).
+// Source: the Service Authorization Reference for Amazon EC2.
+func (a ec2Snapshot) Grants() []Grant {
+	return []Grant{
+		{Name: "Read", Actions: []string{"ec2:DescribeInstances", "ec2:DescribeSnapshots"}, Resources: allResources},
+		{Actions: []string{"ec2:CreateSnapshots"}, Resources: []string{ec2InstanceARN}, TargetTagKey: ec2TagKey},
+		{Name: "Volumes", Actions: []string{"ec2:CreateSnapshots"}, Resources: []string{ec2VolumeARN, ec2SnapshotARN}},
+		{Name: "TagSnapshots", Actions: []string{"ec2:CreateTags"}, Resources: []string{ec2SnapshotARN},
+			Conditions: map[string]map[string][]string{"StringEquals": {"ec2:CreateAction": {"CreateSnapshots"}},
+				"ForAllValues:StringEquals": {"aws:TagKeys": sortedKeys(a.tagsFor(""))}}},
 	}
 }
+
+func (a ec2Snapshot) Permissions() []string { return grantActions(a.Grants()) }
 
 // snapshotTarget is what Read finds: the instance's EBS volumes and the
 // snapshots this incident already has of them.

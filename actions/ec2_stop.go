@@ -66,9 +66,17 @@ func (ec2Stop) Describe(req *Request) Change {
 	return c
 }
 
-func (ec2Stop) Permissions() []string {
-	return []string{"ec2:DescribeInstances", "ec2:StartInstances", "ec2:StopInstances"}
+// Grants: StopInstances and StartInstances act on the instance
+// (instance*), the target (Service Authorization Reference for Amazon
+// EC2).
+func (ec2Stop) Grants() []Grant {
+	return []Grant{
+		{Name: "Read", Actions: []string{"ec2:DescribeInstances"}, Resources: allResources},
+		{Actions: []string{"ec2:StartInstances", "ec2:StopInstances"}, Resources: []string{ec2InstanceARN}, TargetTagKey: ec2TagKey},
+	}
 }
+
+func (a ec2Stop) Permissions() []string { return grantActions(a.Grants()) }
 
 func (ec2Stop) Read(ctx context.Context, env *Env, req *Request) (map[string]any, error) {
 	in, err := lookupInstance(ctx, env.AWS.EC2(req.Target.Account, req.Target.Region), req.Target.ID)

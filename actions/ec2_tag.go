@@ -101,12 +101,27 @@ func (a ec2Tag) Describe(req *Request) Change {
 	return c
 }
 
-func (ec2Tag) Permissions() []string {
-	return []string{
-		"ec2:CreateTags", "ec2:DeleteTags", "ec2:DescribeTags",
-		"iam:ListRoleTags", "iam:ListUserTags", "iam:TagRole", "iam:TagUser", "iam:UntagRole", "iam:UntagUser",
+// Grants: tags are written on the target itself, and only the keys the
+// action writes (aws:TagKeys): ec2:CreateTags and ec2:DeleteTags on
+// instances and volumes (ec2:ResourceTag), iam:TagUser and friends on
+// users and roles (aws:ResourceTag). Each only when the scopes can hold
+// such a target. Source: the Service Authorization Reference for Amazon
+// EC2 and for IAM.
+func (a ec2Tag) Grants() []Grant {
+	keys := tagKeysCondition(sortedKeys(a.tagsFor(""))...)
+	return []Grant{
+		{Name: "Read", Actions: []string{"ec2:DescribeTags"}, Resources: allResources,
+			TargetTypes: []string{schema.ResourceInstance, schema.ResourceEBSVolume}},
+		{Actions: []string{"ec2:CreateTags", "ec2:DeleteTags"}, Resources: []string{ec2InstanceARN, ec2VolumeARN},
+			TargetTagKey: ec2TagKey, TargetTypes: []string{schema.ResourceInstance, schema.ResourceEBSVolume}, Conditions: keys},
+		{Name: "Users", Actions: []string{"iam:ListUserTags", "iam:TagUser", "iam:UntagUser"}, Resources: []string{iamUserARN},
+			TargetTagKey: awsTagKey, TargetTypes: []string{schema.ResourceIAMUser}, Conditions: keys},
+		{Name: "Roles", Actions: []string{"iam:ListRoleTags", "iam:TagRole", "iam:UntagRole"}, Resources: []string{iamRoleARN},
+			TargetTagKey: awsTagKey, TargetTypes: []string{schema.ResourceIAMRole}, Conditions: keys},
 	}
 }
+
+func (a ec2Tag) Permissions() []string { return grantActions(a.Grants()) }
 
 // Read returns the current values of the keys the action writes (absent
 // keys are left out), so tags the action does not own never show as drift.

@@ -64,9 +64,19 @@ func (ec2TerminationProtection) Describe(req *Request) Change {
 	return c
 }
 
-func (ec2TerminationProtection) Permissions() []string {
-	return []string{"ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute"}
+// Grants: ModifyInstanceAttribute is authorized on the instance
+// (instance*), the target, and on the volumes whose DeleteOnTermination
+// it changes (volume, an optional resource type). Source: the Service
+// Authorization Reference for Amazon EC2.
+func (ec2TerminationProtection) Grants() []Grant {
+	return []Grant{
+		{Name: "Read", Actions: []string{"ec2:DescribeInstanceAttribute"}, Resources: allResources},
+		{Actions: []string{"ec2:ModifyInstanceAttribute"}, Resources: []string{ec2InstanceARN}, TargetTagKey: ec2TagKey},
+		{Name: "Volumes", Actions: []string{"ec2:ModifyInstanceAttribute"}, Resources: []string{ec2VolumeARN}},
+	}
 }
+
+func (a ec2TerminationProtection) Permissions() []string { return grantActions(a.Grants()) }
 
 // terminationState is what the action protects: the two instance
 // attributes and each attached EBS volume's DeleteOnTermination flag.

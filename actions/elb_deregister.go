@@ -47,17 +47,21 @@ func (elbDeregister) Describe(req *Request) Change {
 	return c
 }
 
-func (elbDeregister) Permissions() []string {
-	return []string{
-		"elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
-		"elasticloadbalancing:DeregisterTargets",
-		"elasticloadbalancing:DescribeLoadBalancers",
-		"elasticloadbalancing:DescribeTargetGroups",
-		"elasticloadbalancing:DescribeTargetHealth",
-		"elasticloadbalancing:RegisterInstancesWithLoadBalancer",
-		"elasticloadbalancing:RegisterTargets",
+// Grants: (de)registering acts on the target group (targetgroup*) or the
+// classic load balancer (loadbalancer*), describe calls on "*" (Service
+// Authorization Reference for Elastic Load Balancing V2 and V1).
+func (elbDeregister) Grants() []Grant {
+	return []Grant{
+		{Name: "Read", Actions: []string{"elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups",
+			"elasticloadbalancing:DescribeTargetHealth"}, Resources: allResources},
+		{Actions: []string{"elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"},
+			Resources: []string{"arn:${Partition}:elasticloadbalancing:${Region}:${Account}:targetgroup/*/*"}},
+		{Name: "Classic", Actions: []string{"elasticloadbalancing:DeregisterInstancesFromLoadBalancer", "elasticloadbalancing:RegisterInstancesWithLoadBalancer"},
+			Resources: []string{"arn:${Partition}:elasticloadbalancing:${Region}:${Account}:loadbalancer/*"}},
 	}
 }
+
+func (a elbDeregister) Permissions() []string { return grantActions(a.Grants()) }
 
 // The state Read returns: target_groups (ARNs) and load_balancers (classic
 // names), both sorted, and target_group_ports, the ports the instance is

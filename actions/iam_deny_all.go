@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -32,8 +31,6 @@ type iamDenyAll struct {
 	policyName string
 }
 
-var iamPolicyName = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
-
 func init() {
 	Register(&Definition{
 		Type:        "aws_iam_deny_all",
@@ -49,7 +46,7 @@ func init() {
 			if a.policyName == "" {
 				a.policyName = DefaultDenyAllPolicyName
 			}
-			if !iamPolicyName.MatchString(a.policyName) {
+			if !IAMName.Match(a.policyName) {
 				return nil, &AttributeError{Attribute: "policy_name", Summary: "Invalid IAM policy name",
 					Detail: fmt.Sprintf("%q is not a valid IAM policy name (1–128 of letters, digits and +=,.@_-).", a.policyName)}
 			}
@@ -70,19 +67,25 @@ func (a iamDenyAll) Describe(req *Request) Change {
 	return c
 }
 
-func (iamDenyAll) Permissions() []string {
-	return []string{
-		"iam:DeleteRolePolicy",
-		"iam:DeleteUserPolicy",
-		"iam:GetRolePolicy",
-		"iam:GetUserPolicy",
-		"iam:ListRolePolicies",
-		"iam:ListUserPolicies",
-		"iam:PutRolePolicy",
-		"iam:PutUserPolicy",
-		"sts:GetCallerIdentity",
+// Grants: the inline policy calls act on the user (user*) or role
+// (role*), the target, whose tags are aws:ResourceTag keys. IAM has no
+// condition key for an inline policy's name (the Service Authorization
+// Reference for IAM lists aws:ResourceTag, iam:ResourceTag and
+// iam:PermissionsBoundary for PutUserPolicy and PutRolePolicy), so the
+// name cannot be pinned: the grant is narrowed to the scopes' users and
+// roles instead, and the engine denies it on cordon's own role.
+// GetCallerIdentity needs no permission; it is listed for clarity.
+func (iamDenyAll) Grants() []Grant {
+	return []Grant{
+		{Name: "Users", Actions: []string{"iam:DeleteUserPolicy", "iam:GetUserPolicy", "iam:ListUserPolicies", "iam:PutUserPolicy"},
+			Resources: []string{iamUserARN}, TargetTagKey: awsTagKey, TargetTypes: []string{schema.ResourceIAMUser}},
+		{Name: "Roles", Actions: []string{"iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:PutRolePolicy"},
+			Resources: []string{iamRoleARN}, TargetTagKey: awsTagKey, TargetTypes: []string{schema.ResourceIAMRole}},
+		{Name: "Identity", Actions: []string{"sts:GetCallerIdentity"}, Resources: allResources},
 	}
 }
+
+func (a iamDenyAll) Permissions() []string { return grantActions(a.Grants()) }
 
 // The state: inline_policy is the policy's name when a deny-all of that
 // name is attached, else nil; for a role, sessions_revoked_before is the

@@ -44,13 +44,16 @@ func (iamDisableAccessKey) Describe(req *Request) Change {
 	return c
 }
 
-func (iamDisableAccessKey) Permissions() []string {
-	return []string{
-		"iam:GetAccessKeyLastUsed",
-		"iam:ListAccessKeys",
-		"iam:UpdateAccessKey",
+// Grants: the access key calls act on the key's user (user*); the target
+// is the key, which has no tags of its own, so the scopes' tags do not
+// apply (Service Authorization Reference for IAM).
+func (iamDisableAccessKey) Grants() []Grant {
+	return []Grant{
+		{Actions: []string{"iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:UpdateAccessKey"}, Resources: []string{iamUserARN}},
 	}
 }
+
+func (a iamDisableAccessKey) Permissions() []string { return grantActions(a.Grants()) }
 
 // Read returns {status, user_name}. The user comes from the finding when it
 // names one, else from GetAccessKeyLastUsed, which answers it for any key

@@ -66,6 +66,27 @@ func groupsOf(enis []any) (map[string][]string, []string, bool) {
 	return per, union, true
 }
 
+// interfaceVPCs returns the VPC of each interface the facts describe, and
+// under "" the instance's VPC (from the facts or the finding), which an
+// instance's interfaces share unless they were added from another VPC.
+func (v instanceView) interfaceVPCs() map[string]string {
+	out := map[string]string{}
+	if enis, found := v.facts["network_interfaces"].([]any); found {
+		for _, e := range enis {
+			eni, _ := e.(map[string]any)
+			id, _ := eni["id"].(string)
+			vpc, _ := eni["vpc_id"].(string)
+			if id != "" && vpc != "" {
+				out[id] = vpc
+			}
+		}
+	}
+	if vpc, ok := v.str("vpc_id", "vpc_id"); ok {
+		out[""] = vpc
+	}
+	return out
+}
+
 // str returns a string attribute, preferring facts under factsKey over
 // details under detailsKey.
 func (v instanceView) str(factsKey, detailsKey string) (string, bool) {

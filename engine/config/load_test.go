@@ -199,7 +199,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"duplicate_locals", []wantDiag{{false, "Duplicate local value definition", 6, 3, "already defined at testdata/invalid/duplicate_locals/cordon.hcl:2,3-30"}}},
 		{"unknown_collector_type", []wantDiag{{false, "Unsupported collector type", 2, 10, `Did you mean "aws_ec2_describe"? The collector types are "aws_cloudtrail_events"`}}},
 		{"unknown_action_type", []wantDiag{{false, "Unsupported action type", 2, 10, `There is no action type "aws_ec2_isolation".`}}},
-		{"missing_security_group_id", []wantDiag{{false, "Missing required argument", 1, 18, `The argument "security_group_id" is required`}}},
+		{"isolate_wait_without_untrack", []wantDiag{{false, "Untracking is not on", 3, 18, "set untrack = true"}}},
 		{"invalid_security_group_id", []wantDiag{{false, "Invalid security group ID", 3, 23, `"web" is not a security group ID`}}},
 		{"wrong_attribute_type", []wantDiag{{false, "Incorrect attribute value type", 3, 23, `Inappropriate value for attribute "security_group_id": string required`}}},
 		{"bad_enums", []wantDiag{
@@ -399,7 +399,7 @@ action "iso" {
   type              = "aws_ec2_isolate"
   security_group_id = local.sg
 }
-locals { sg = "sg-1234" }`,
+locals { sg = "sg-0123abcd" }`,
 	}, LoadOptions{})
 	if len(diags) > 0 {
 		t.Fatalf("unexpected diagnostics:%s", render(diags))
@@ -407,7 +407,7 @@ locals { sg = "sg-1234" }`,
 	if got := cfg.Scopes["web"].Accounts; !slices.Equal(got, []string{"123456789012"}) {
 		t.Errorf("accounts = %v", got)
 	}
-	if got := cfg.Actions["iso"].Config.GetAttr("security_group_id").AsString(); got != "sg-1234" {
+	if got := cfg.Actions["iso"].Config.GetAttr("security_group_id").AsString(); got != "sg-0123abcd" {
 		t.Errorf("security_group_id = %q", got)
 	}
 }

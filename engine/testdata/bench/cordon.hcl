@@ -13,7 +13,7 @@ collector "describe" {
 
 action "isolate" {
   type              = "aws_ec2_isolate"
-  security_group_id = "sg-0isolation"
+  security_group_id = "sg-0e1f2a3b4c5d6e7f8"
 }
 
 action "snapshot" {

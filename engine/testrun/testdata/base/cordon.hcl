@@ -11,7 +11,7 @@ cordon {
 
 variable "isolation_sg" {
   type    = string
-  default = "sg-0isolation"
+  default = "sg-0e1f2a3b4c5d6e7f8"
 }
 
 scope "instances" {

@@ -58,10 +58,10 @@ run "low_severity_without_a_miner_is_benign" {
 run "isolation_group_from_variables" {
   finding   = "findings/ec2_miner.json"
   facts     = "facts/miner.json"
-  variables = { isolation_sg = "sg-0test" }
+  variables = { isolation_sg = "sg-00007e57" }
 
   assert {
-    condition     = plan.incidents[0].actions[0].change.after.security_groups == ["sg-0test"]
+    condition     = plan.incidents[0].actions[0].change.after.security_groups == ["sg-00007e57"]
     error_message = "the run's variables set the isolation group"
   }
 }
@@ -69,10 +69,10 @@ run "isolation_group_from_variables" {
 run "same_variables_same_engine" {
   finding   = "findings/ec2_miner.json"
   facts     = "facts/miner.json"
-  variables = { isolation_sg = "sg-0test" }
+  variables = { isolation_sg = "sg-00007e57" }
 
   assert {
-    condition     = var.isolation_sg == "sg-0test"
+    condition     = var.isolation_sg == "sg-00007e57"
     error_message = "var sees the run's variables"
   }
 }

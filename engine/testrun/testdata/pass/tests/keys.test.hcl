@@ -2,7 +2,7 @@
 # plan must fail, and nothing of the investigation be planned.
 
 variables {
-  isolation_sg = "sg-0file"
+  isolation_sg = "sg-0000f11e"
 }
 
 run "disallowed_action_fails_the_plan" {
@@ -21,7 +21,7 @@ run "disallowed_action_fails_the_plan" {
   }
 
   assert {
-    condition     = var.isolation_sg == "sg-0file"
+    condition     = var.isolation_sg == "sg-0000f11e"
     error_message = "the variables block applies to every run"
   }
 }

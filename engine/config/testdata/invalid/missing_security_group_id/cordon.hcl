@@ -1,3 +1,0 @@
-action "isolate" {
-  type = "aws_ec2_isolate"
-}
