@@ -32,13 +32,9 @@ func BuildReport(ctx context.Context, st state.Store, id string, collectorTypes 
 	if err != nil {
 		return nil, err
 	}
-	ev, err := st.Evidence(ctx, id)
+	custody, ev, err := state.ReadCustody(ctx, st, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading the evidence of incident %s: %w", id, err)
-	}
-	custody, err := st.Custody(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("reading the custody log of incident %s: %w", id, err)
 	}
 	r := report.Build(d, ev, collectorTypes)
 	r.AddCustody(custody, ev)

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -451,6 +452,50 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// ReadCustody reads an incident's custody log and its evidence with its
+// data, as they stood at one moment, for VerifyCustody. They are two
+// reads, and evidence recorded after the log was read would look
+// unchained, so the log is read again after the evidence: the store
+// commits each record with its entry, so the records the second read's
+// new entries record are the ones recorded in between, and are left out.
+// Should the second read not extend the first (the log changed under
+// the reads), they are made again, a few times.
+func ReadCustody(ctx context.Context, r Reader, incidentID string) ([]CustodyEntry, []Evidence, error) {
+	entries, err := r.Custody(ctx, incidentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for range 5 {
+		evidence, err := r.Evidence(ctx, incidentID)
+		if err != nil {
+			return nil, nil, err
+		}
+		again, err := r.Custody(ctx, incidentID)
+		if err != nil {
+			return nil, nil, err
+		}
+		n := len(entries)
+		if len(again) < n || (n > 0 && again[n-1].Hash != entries[n-1].Hash) {
+			entries = again
+			continue
+		}
+		later := map[int64]bool{}
+		for _, e := range again[n:] {
+			if e.EvidenceID != 0 {
+				later[e.EvidenceID] = true
+			}
+		}
+		kept := evidence[:0]
+		for _, ev := range evidence {
+			if !later[ev.ID] {
+				kept = append(kept, ev)
+			}
+		}
+		return entries, kept, nil
+	}
+	return nil, nil, fmt.Errorf("incident %s: its custody log changed each time it was read; try again", incidentID)
 }
 
 // prepareCustody checks evidence, fills in its digest, size and time, and

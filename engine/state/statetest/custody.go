@@ -365,7 +365,31 @@ func testConcurrentCustody(t *testing.T, b Backend) {
 	a, c := twoStores(t, b)
 	PutIncident(t, a, Incident("inc-1", "i-1"))
 	var wg sync.WaitGroup
-	errs := make(chan error, 2*writers)
+	errs := make(chan error, 2*writers+1)
+	// A reader verifies the log as it grows: what ReadCustody reads
+	// always verifies.
+	done := make(chan struct{})
+	var reading sync.WaitGroup
+	reads := 0
+	reading.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			entries, evidence, err := state.ReadCustody(ctx, c, "inc-1")
+			if err != nil {
+				errs <- err
+				return
+			}
+			if b := state.VerifyCustody(entries, evidence); b != nil {
+				errs <- fmt.Errorf("read while written (%d entries): %w", len(entries), b)
+				return
+			}
+			reads++
+		}
+	})
 	for si, s := range []state.Store{a, c} {
 		for w := range writers {
 			wg.Go(func() {
@@ -397,9 +421,14 @@ func testConcurrentCustody(t *testing.T, b Backend) {
 		}
 	}
 	wg.Wait()
+	close(done)
+	reading.Wait()
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+	if reads == 0 {
+		t.Error("the reader read nothing")
 	}
 	entries, evidence := custodyOf(t, c, "inc-1")
 	reports := 2 * writers * (items / 4)
