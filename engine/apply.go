@@ -573,7 +573,8 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 		r.Error = "already " + string(j.done.Result) + " before the apply was interrupted"
 		a.record(r, targetKey)
 		a.progress("%s: Already done (%s earlier)", j.action.Address, j.done.Result)
-		return nil
+		// A crash may have come between its outcome and its evidence.
+		return a.recordSnapshots(ctx, j, after)
 	}
 
 	notify := j.action.Phase == actions.Notify.String()
@@ -719,18 +720,58 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 	} else {
 		after, changed, err = j.exec.Apply(ctx, &env, j.req, live)
 	}
+	after = normalizeJSON(after)
+	// The snapshots it took are evidence, recorded before its outcome: a
+	// crash between leaves them recorded, not lost. A failure to record
+	// them fails the apply once the outcome is recorded.
+	snapErr := a.recordSnapshots(ctx, j, after)
 	if err != nil {
 		a.fail(targetKey)
 		a.progress("%s: Failed: %v", j.action.Address, err)
-		return finish(id, state.ResultFailed, err.Error(), normalizeJSON(after))
+		return errors.Join(finish(id, state.ResultFailed, err.Error(), after), snapErr)
 	}
-	after = normalizeJSON(after)
 	if !changed {
 		a.progress("%s: No changes", j.action.Address)
-		return finish(id, state.ResultNoChange, "", after)
+		return errors.Join(finish(id, state.ResultNoChange, "", after), snapErr)
 	}
 	a.progress("%s: %s complete after %s", j.action.Address, pastTense(a.kind), a.now().Sub(start).Round(time.Millisecond))
-	return finish(id, state.ResultApplied, "", after)
+	return errors.Join(finish(id, state.ResultApplied, "", after), snapErr)
+}
+
+// recordSnapshots records the EBS snapshots an applied action's
+// after-state lists (aws_ec2_snapshot's, in the aws_ebs_acquire facts'
+// shape) as evidence of its incident, each with its ids, so that every
+// snapshot joins the incident's chain of custody. A snapshot recorded
+// before (by a resumed apply, or a later plan finding it taken) is one
+// record.
+func (a *applier) recordSnapshots(ctx context.Context, j *job, after map[string]any) error {
+	if a.kind != state.KindApply {
+		return nil
+	}
+	snaps, _ := after["snapshots"].([]any)
+	for _, s := range snaps {
+		snap, _ := s.(map[string]any)
+		id, _ := snap["snapshot_id"].(string)
+		if id == "" {
+			continue
+		}
+		meta := map[string]any{"snapshot_id": id, "action": j.action.Address, "instance_id": j.action.Target.ID,
+			"account": j.action.Target.Account, "region": j.action.Target.Region}
+		for _, k := range []string{"volume_id", "device", "state", "started_at"} {
+			if v, ok := snap[k].(string); ok && v != "" {
+				meta[k] = v
+			}
+		}
+		b, err := json.Marshal(meta)
+		if err != nil {
+			return err
+		}
+		ev := state.Evidence{IncidentID: j.incident, Kind: "snapshot", Name: id, Meta: b, CreatedAt: a.now()}
+		if err := a.opts.Store.PutEvidence(context.WithoutCancel(ctx), ev); err != nil {
+			return fmt.Errorf("recording snapshot %s of %s as evidence: %w", id, j.action.Address, err)
+		}
+	}
+	return nil
 }
 
 // alreadySent reports whether state records j's notification as delivered
