@@ -73,7 +73,11 @@ func runReport(ctx context.Context, m *meta, args []string) int {
 	if err := engine.WriteFileAtomic(out, buf.Bytes()); err != nil {
 		return m.fail("Cannot write the report", err)
 	}
-	fmt.Fprintf(m.stderr, "Report of incident %s written to %s.\n", id, out)
+	entry, err := recordReport(ctx, st, id, out, format, buf.Bytes(), r.Custody.Head)
+	if err != nil {
+		return m.fail("Cannot record the report in the chain of custody", fmt.Errorf("the report was written to %s, but: %w", out, err))
+	}
+	fmt.Fprintf(m.stderr, "Report of incident %s written to %s (SHA-256 %s), custody entry %d.\n", id, out, entry.SHA256, entry.Seq)
 	return 0
 }
 

@@ -38,6 +38,8 @@ func runState(ctx context.Context, m *meta, args []string) int {
 		return runStateLocks(ctx, m, args[1:])
 	case "unlock":
 		return runStateUnlock(ctx, m, args[1:])
+	case "verify":
+		return runStateVerify(ctx, m, args[1:])
 	}
 	fmt.Fprintf(m.stderr, "cordon state: unknown subcommand %q\n\n", args[0])
 	stateUsage(m)
@@ -55,6 +57,7 @@ func stateUsage(m *meta) {
   locks [-json]             the target locks held, their ids and holders
   locks -history            the locks forced or taken over from their holders
   unlock [-force] LOCK_ID   remove a lock whose holder is gone (asks first)
+  verify [INCIDENT]         recompute the chains of custody, naming the first entry that does not match
 `)
 }
 
