@@ -296,15 +296,33 @@ func sendCommand(r *request) (any, error) {
 	if len(in.Parameters["commands"]) == 0 {
 		return nil, ssmErr("InvalidParameters", "Parameter \"commands\" is required.")
 	}
-	var bad []string
 	seen := map[string]bool{}
 	var unique []string
 	for _, id := range ids {
-		if seen[id] {
-			continue
+		if !seen[id] {
+			seen[id] = true
+			unique = append(unique, id)
 		}
-		seen[id] = true
-		unique = append(unique, id)
+	}
+	// ssm:SendCommand's document* resource (an AWS-owned document's ARN
+	// has no account) and its instance resources, whose tags are
+	// ssm:resourceTag keys, are authorized before the instances are
+	// looked at, as IAM answers before the service does.
+	items := []authzItem{{arn: fmt.Sprintf("arn:aws:ssm:%s::document/%s", r.region.Name, in.DocumentName),
+		keys: map[string][]string{"ssm:documenttype": {"Command"}}}}
+	for _, id := range unique {
+		var tags map[string]string
+		if inst := r.region.Instances[id]; inst != nil {
+			tags = inst.Tags
+		}
+		items = append(items, authzItem{arn: fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", r.region.Name, r.acct.ID, id),
+			keys: tagKeys(tags, "ssm:resourceTag/", "aws:ResourceTag/")})
+	}
+	if err := r.authorize(r.action(), items...); err != nil {
+		return nil, err
+	}
+	var bad []string
+	for _, id := range unique {
 		inst := r.region.Instances[id]
 		if inst == nil || !inst.SSMManaged || inst.State != "running" {
 			bad = append(bad, id)
@@ -321,19 +339,6 @@ func sendCommand(r *request) (any, error) {
 	}
 	if len(bad) > 0 {
 		return nil, ssmErr("InvalidInstanceId", "Instances [[%s]] not in a valid state for account %s", strings.Join(bad, ", "), r.acct.ID)
-	}
-	// ssm:SendCommand's document* resource (an AWS-owned document's ARN
-	// has no account) and its instance resources, whose tags are
-	// ssm:resourceTag keys.
-	items := []authzItem{{arn: fmt.Sprintf("arn:aws:ssm:%s::document/%s", r.region.Name, in.DocumentName),
-		keys: map[string][]string{"ssm:documenttype": {"Command"}}}}
-	for _, id := range unique {
-		inst := r.region.Instances[id]
-		items = append(items, authzItem{arn: fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", r.region.Name, r.acct.ID, id),
-			keys: tagKeys(inst.Tags, "ssm:resourceTag/", "aws:ResourceTag/")})
-	}
-	if err := r.authorize(r.action(), items...); err != nil {
-		return nil, err
 	}
 
 	cmd := &Command{

@@ -984,6 +984,48 @@ func (e *Emulator) SetTags(resourceID string, tags map[string]string) error {
 	return fmt.Errorf("awsemu: no taggable resource %s", resourceID)
 }
 
+// PutInlinePolicy sets (doc != "") or removes an inline policy of the
+// user or role named by ARN, as PutUserPolicy / PutRolePolicy would, with
+// IAM's validation of the document; tests give principals the policies
+// they are to be held to (see EnforcePolicies). The aggregate size limit
+// is not applied: a test may hold a principal to several generated
+// policies that IAM would ask to attach as managed policies.
+func (e *Emulator) PutInlinePolicy(principalARN, name, doc string) error {
+	if doc != "" {
+		if _, err := parsePolicy(doc); err != nil {
+			return fmt.Errorf("awsemu: policy %s: %w", name, err)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range e.state.sortedAccounts() {
+		var policies *map[string]string
+		for _, u := range a.Users {
+			if u.ARN == principalARN {
+				policies = &u.Policies
+			}
+		}
+		for _, r := range a.Roles {
+			if r.ARN == principalARN {
+				policies = &r.Policies
+			}
+		}
+		if policies == nil {
+			continue
+		}
+		if doc == "" {
+			delete(*policies, name)
+			return nil
+		}
+		if *policies == nil {
+			*policies = map[string]string{}
+		}
+		(*policies)[name] = doc
+		return nil
+	}
+	return fmt.Errorf("awsemu: no user or role %s", principalARN)
+}
+
 // SetAccessKeyStatus sets an access key Active or Inactive.
 func (e *Emulator) SetAccessKeyStatus(accessKeyID, status string) error {
 	if status != "Active" && status != "Inactive" {
