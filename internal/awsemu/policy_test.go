@@ -267,3 +267,30 @@ func TestPolicyConditionOperators(t *testing.T) {
 		})
 	}
 }
+
+// The seed's enforce_policies option enforces from the start: alice,
+// whose inline policy allows only reading EC2, may describe and may not
+// stop.
+func TestSeedEnforcePolicies(t *testing.T) {
+	seed, err := LoadSeed("testdata/fleet.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed.Options.EnforcePolicies = true
+	e := newEnvSeed(t, seed)
+	if err := e.emu.PutInlinePolicy("arn:aws:iam::"+prodAccount+":user/alice", "read",
+		`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}}`); err != nil {
+		t.Fatal(err)
+	}
+	c := ec2Client(e)
+	_, err = c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+	wantOK(t, err)
+	_, err = c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{web1}})
+	wantCode(t, err, "UnauthorizedOperation")
+	if err := e.emu.PutInlinePolicy("arn:aws:iam::"+prodAccount+":user/nobody", "x", "{}"); err == nil {
+		t.Error("a policy was put on a user that does not exist")
+	}
+	if err := e.emu.PutInlinePolicy("arn:aws:iam::"+prodAccount+":user/alice", "x", `{"Statement":[]`); err == nil {
+		t.Error("a malformed policy was accepted")
+	}
+}
