@@ -1,13 +1,29 @@
 # cordon starter configuration.
 #
-# Three automation rules respond to Amazon GuardDuty findings, whether they
-# come straight from GuardDuty or through Security Hub:
+# A rule for every family of Amazon GuardDuty findings, whether they come
+# straight from GuardDuty or through Security Hub, and one for the rest:
 #
-#   ec2_compromise             a compromised EC2 instance: tag, protect, isolate,
+#   ec2_compromise             EC2 instances (…:EC2/*, Malware Protection's
+#                              volume scans included): tag, protect, isolate,
 #                              snapshot, stop and notify, depending on the verdict
-#   iam_credential_compromise  stolen or misused credentials: disable the key,
-#                              deny its user or role, notify
-#   s3_exposure                an exposed or abused bucket: notify
+#   runtime_threat             what runs on hosts and in ECS and EKS containers
+#                              (*:Runtime/*, Malware Protection's container scans):
+#                              the host contained as above where there is one,
+#                              notify otherwise
+#   kubernetes_threat          EKS audit logs (*:Kubernetes/*): notify; deny the
+#                              IAM principal of a caller on a threat list
+#   rds_threat                 RDS and Aurora logins (*:RDS/*): notify
+#   lambda_threat              Lambda functions (*:Lambda/*): notify
+#   s3_exposure                exposed or abused buckets (*:S3/*): notify; disable
+#                              the key of a caller on a threat list
+#   s3_malware                 Malware Protection for S3 (Object:S3/*): notify
+#   iam_credential_compromise  stolen or misused credentials (*:IAMUser/*):
+#                              disable the key, deny its user or role, notify
+#   attack_sequence            Extended Threat Detection (AttackSequence:*):
+#                              contain the keys, principals and instances the
+#                              sequence names, notify
+#   unhandled_high_severity    any high or critical finding of a type no rule
+#                              above takes: notify
 #
 # Scopes say where automation may act, rules say when, collectors and actions
 # say what it may do. Whether a finding is malicious and which of the allowed
@@ -29,9 +45,11 @@ cordon {
 }
 
 variable "isolation_sg" {
-  type        = string
-  default     = "sg-0isolation"
-  description = "Security group with no inbound or outbound rules, in each VPC cordon isolates instances in. Set it with -var 'isolation_sg=sg-…' or CORDON_VAR_isolation_sg."
+  type = string
+  # Empty: cordon finds, or creates once, a cordon-isolation group without
+  # rules in each VPC it isolates instances in.
+  default     = ""
+  description = "Security group without inbound or outbound rules to isolate instances with, when they all are in its VPC; empty (the default) for a cordon-isolation group cordon keeps in each VPC. Set it with -var 'isolation_sg=sg-…' or CORDON_VAR_isolation_sg."
 }
 
 variable "webhook_url" {
@@ -44,25 +62,57 @@ variable "webhook_url" {
 }
 
 locals {
-  # GuardDuty finding types. Security Hub's copies of GuardDuty findings
-  # ("TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS") are
+  # GuardDuty finding types, by family. Security Hub's copies of GuardDuty
+  # findings ("TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS") are
   # normalized back to these names, so they match too.
-  ec2_compromise_types = [
-    "Backdoor:EC2/*", "CryptoCurrency:EC2/*", "Trojan:EC2/*", "UnauthorizedAccess:EC2/*",
-    "Execution:Runtime/*", "Backdoor:Runtime/*", "CryptoCurrency:Runtime/*", "Trojan:Runtime/*",
+  # EC2 by its threat purposes rather than "*:EC2/*", which would take
+  # AttackSequence:EC2/… too.
+  ec2_types = [
+    "Backdoor:EC2/*", "Behavior:EC2/*", "CredentialAccess:EC2/*", "CryptoCurrency:EC2/*",
+    "DefenseEvasion:EC2/*", "Execution:EC2/*", "Impact:EC2/*", "Recon:EC2/*", "Trojan:EC2/*",
+    "UnauthorizedAccess:EC2/*",
   ]
 
-  iam_credential_types = [
-    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration*",
-    "*:IAMUser/AnomalousBehavior",
-    "*:IAMUser/MaliciousIPCaller*",
-    "*:IAMUser/TorIPCaller",
-  ]
+  # Runtime Monitoring, and Malware Protection's scans of container
+  # workloads: both are about what runs in a container or on its host.
+  container_malware_types = ["Execution:Kubernetes/MaliciousFile", "Execution:Kubernetes/SuspiciousFile"]
+  runtime_types = concat(
+    ["*:Runtime/*", "Execution:ECS/*", "Execution:Container/*"],
+    local.container_malware_types,
+  )
 
+  kubernetes_types = ["*:Kubernetes/*"]
+  rds_types        = ["*:RDS/*"]
+  lambda_types     = ["*:Lambda/*"]
+
+  # Every S3 purpose but Malware Protection's Object:S3, which s3_malware
+  # takes.
   s3_types = [
     "Policy:S3/*", "UnauthorizedAccess:S3/*", "Exfiltration:S3/*", "Discovery:S3/*",
-    "PenTest:S3/*", "Impact:S3/*",
+    "PenTest:S3/*", "Impact:S3/*", "Stealth:S3/*",
   ]
+  s3_malware_types      = ["Object:S3/*"]
+  iam_types             = ["*:IAMUser/*"]
+  attack_sequence_types = ["AttackSequence:*"]
+
+  # The catch-all takes what no rule above takes by type. Rules match
+  # independently (all that match apply), so "no other rule" is said by
+  # type: the union of the types above, as regular expressions (the globs'
+  # "." escaped, "*" any run of characters, "?" one), which the catch-all's
+  # condition tests the finding's type against. A rule added above joins by
+  # adding its types here.
+  handled_types = concat(
+    local.ec2_types, local.runtime_types, local.kubernetes_types, local.rds_types,
+    local.lambda_types, local.s3_types, local.s3_malware_types, local.iam_types,
+    local.attack_sequence_types,
+  )
+  handled_type_patterns = [
+    for g in local.handled_types : format("^%s$", replace(replace(replace(g, ".", "\\."), "?", "."), "*", ".*"))
+  ]
+
+  # The resource types cordon has actions for: every other resource is
+  # only ever reported (scope.other_resources).
+  actionable_types = ["aws_instance", "aws_iam_access_key", "aws_iam_user", "aws_iam_role"]
 }
 
 # Actions run in the finding's account and region. Without a provider block
@@ -92,6 +142,41 @@ scope "iam_principals" {
 scope "s3_buckets" {
   description    = "S3 buckets"
   resource_types = ["aws_s3_bucket"]
+}
+
+scope "container_workloads" {
+  description = "ECS and EKS clusters, tasks, services, pods and containers that Runtime Monitoring reports without an EC2 host (AWS Fargate)"
+  resource_types = [
+    "aws_ecs_cluster", "aws_ecs_task", "aws_ecs_service", "aws_eks_cluster", "container",
+    "kubernetes_pod", "kubernetes_deployment", "kubernetes_daemonset", "kubernetes_stateful_set",
+    "kubernetes_job", "kubernetes_cron_job", "kubernetes_workload",
+  ]
+}
+
+scope "eks_clusters" {
+  description    = "EKS clusters (audit log findings)"
+  resource_types = ["aws_eks_cluster"]
+}
+
+scope "db_instances" {
+  description    = "RDS and Aurora database instances"
+  resource_types = ["aws_db_instance"]
+}
+
+scope "lambda_functions" {
+  description    = "Lambda functions"
+  resource_types = ["aws_lambda_function"]
+}
+
+# Any resource cordon has no action for (buckets, clusters, databases,
+# functions, network interfaces …), except those tagged cordon:exempt: a
+# rule may report findings about it, and can never act on it, since the
+# resources actions take (instances, keys, users, roles) are left to their
+# own scopes by the condition.
+scope "other_resources" {
+  description  = "Any resource but instances, access keys, users and roles, except those tagged cordon:exempt = \"true\""
+  exclude_tags = { "cordon:exempt" = "true" }
+  condition    = resource.id != "" && !contains(local.actionable_types, resource.type)
 }
 
 # ---------------------------------------------------------------------------
@@ -168,7 +253,7 @@ action "notify" {
 rule "ec2_compromise" {
   description   = "Contain EC2 instances that malware, miners or intruders run on"
   scopes        = [scope.ec2_instances]
-  finding_types = local.ec2_compromise_types
+  finding_types = local.ec2_types
   # Low, so an inbound brute force is looked at too: GuardDuty rates it low
   # whether or not it succeeded, and the triage tells which.
   min_severity = "low"
@@ -183,11 +268,100 @@ rule "ec2_compromise" {
   max_actions_per_hour = 100
 }
 
+# A container finding has the EC2 host as its resource where GuardDuty
+# names one (resource.details.container says which container): isolating
+# the host contains every container on it, which is all cordon can do, so
+# the response is the EC2 one. On Fargate the resource is the cluster,
+# which no action takes: the response only notifies.
+rule "runtime_threat" {
+  description   = "Contain the hosts of compromised containers and instances; report the rest"
+  scopes        = [scope.ec2_instances, scope.container_workloads]
+  finding_types = local.runtime_types
+  min_severity  = "low"
+  collect       = [collector.describe, collector.triage]
+  verdict       = "cordon.runtime.verdict"
+  response      = "cordon.ec2.response"
+  actions = [
+    action.tag, action.protect, action.isolate, action.detach, action.deregister,
+    action.snapshot, action.stop, action.notify,
+  ]
+  approval             = "auto"
+  max_actions_per_hour = 100
+}
+
+rule "kubernetes_threat" {
+  description   = "Report Kubernetes API abuse; deny the IAM principal of a caller on a threat list"
+  scopes        = [scope.eks_clusters, scope.iam_principals]
+  finding_types = local.kubernetes_types
+  # Malware Protection's scans of EKS workloads are about files in a
+  # container: runtime_threat takes them.
+  condition    = !contains(local.container_malware_types, finding.type)
+  min_severity = "low"
+  verdict      = "cordon.kubernetes.verdict"
+  response     = "cordon.kubernetes.response"
+  actions      = [action.deny_all, action.disable_key, action.notify]
+  approval     = "auto"
+  # Denying a cluster's operators or nodes breaks it: a burst needs a human.
+  max_actions_per_hour = 30
+}
+
+rule "rds_threat" {
+  description   = "Report distrusted logins to RDS and Aurora databases"
+  scopes        = [scope.db_instances]
+  finding_types = local.rds_types
+  min_severity  = "low"
+  verdict       = "cordon.rds.verdict"
+  response      = "cordon.notify.response"
+  actions       = [action.notify]
+  approval      = "auto"
+}
+
+rule "lambda_threat" {
+  description   = "Report Lambda functions talking to distrusted endpoints"
+  scopes        = [scope.lambda_functions]
+  finding_types = local.lambda_types
+  min_severity  = "low"
+  verdict       = "cordon.lambda.verdict"
+  response      = "cordon.notify.response"
+  actions       = [action.notify]
+  approval      = "auto"
+}
+
+rule "s3_exposure" {
+  description = "Report exposed or abused buckets; contain the key of a caller on a threat list"
+  # The bucket matches; the caller's key, user or role are targets, which
+  # iam_principals admits.
+  scopes        = [scope.s3_buckets, scope.iam_principals]
+  finding_types = local.s3_types
+  min_severity  = "low"
+  collect       = [collector.trail]
+  verdict       = "cordon.s3.verdict"
+  response      = "cordon.s3.response"
+  actions       = [action.disable_key, action.deny_all, action.notify]
+  approval      = "auto"
+  # As for credentials: a burst is more likely a detector problem.
+  max_actions_per_hour = 30
+}
+
+rule "s3_malware" {
+  description   = "Report malware uploaded to buckets Malware Protection for S3 scans"
+  scopes        = [scope.s3_buckets]
+  finding_types = local.s3_malware_types
+  min_severity  = "low"
+  verdict       = "cordon.s3_malware.verdict"
+  response      = "cordon.notify.response"
+  actions       = [action.notify]
+  approval      = "auto"
+}
+
+# min_severity is low: root credentials used, logging turned off and the
+# password policy weakened are low-severity findings a person should still
+# hear about.
 rule "iam_credential_compromise" {
   description   = "Contain credentials used by someone other than their owner"
   scopes        = [scope.iam_principals]
-  finding_types = local.iam_credential_types
-  min_severity  = "medium"
+  finding_types = local.iam_types
+  min_severity  = "low"
   collect       = [collector.trail]
   verdict       = "cordon.iam.verdict"
   response      = "cordon.iam.response"
@@ -198,14 +372,40 @@ rule "iam_credential_compromise" {
   max_actions_per_hour = 30
 }
 
-rule "s3_exposure" {
-  description   = "Report buckets exposed by policy changes or accessed by distrusted callers"
-  scopes        = [scope.s3_buckets]
-  finding_types = local.s3_types
+# An attack sequence's resource is the first one it names; the others are
+# in finding.resources. Its scopes admit whatever it may lead with, and
+# admit as targets only instances, keys, users and roles, through their own
+# scopes.
+rule "attack_sequence" {
+  description   = "Contain what an attack sequence names: keys, principals, instances; report it"
+  scopes        = [scope.ec2_instances, scope.iam_principals, scope.other_resources]
+  finding_types = local.attack_sequence_types
   min_severity  = "low"
-  collect       = [collector.trail]
-  verdict       = "cordon.s3.verdict"
-  response      = "cordon.s3.response"
-  actions       = [action.notify]
-  approval      = "auto"
+  verdict       = "cordon.attack_sequence.verdict"
+  response      = "cordon.attack_sequence.response"
+  # No tag: tagging is also an action on users and roles, which this
+  # rule's scopes hold, and cordon iam-policy would grant it for them.
+  actions = [
+    action.protect, action.isolate, action.snapshot, action.disable_key, action.deny_all,
+    action.notify,
+  ]
+  approval             = "auto"
+  max_actions_per_hour = 30
+}
+
+# The catch-all: a person hears about every high or critical finding no
+# rule above takes (a type GuardDuty added since, a Custom Detection Rules
+# finding, another product's finding through Security Hub or OCSF). It
+# only notifies. A finding of a handled type is left to its rule even when
+# that rule's scopes do not admit its resource (an instance tagged
+# cordon:exempt): the plan's near misses say why it was not matched.
+rule "unhandled_high_severity" {
+  description  = "Report any high or critical finding of a type no other rule takes"
+  scopes       = [scope.ec2_instances, scope.iam_principals, scope.other_resources]
+  min_severity = "high"
+  condition    = !anytrue([for p in local.handled_type_patterns : can(regex(p, finding.type))])
+  verdict      = "cordon.unhandled.verdict"
+  response     = "cordon.notify.response"
+  actions      = [action.notify]
+  approval     = "auto"
 }

@@ -2,12 +2,13 @@
 // `cordon init DIR` writes out and `cordon demo` runs.
 //
 // Its files form a configuration directory. cordon.hcl declares the scopes,
-// collectors, actions and three automation rules (EC2 compromise, IAM
-// credential compromise, S3 exposure); rego/ holds the verdict and response
-// policies they name, with their unit tests; testdata/ holds recorded
-// GuardDuty findings and collector facts to plan them against offline, and
-// tests/ the scenario tests that pin what each rule plans for them
-// (`cordon test`).
+// collectors, actions and an automation rule for every family of GuardDuty
+// findings (EC2, Runtime Monitoring, EKS audit logs, RDS, Lambda, S3, S3
+// malware, IAM, attack sequences) and a catch-all for any other high or
+// critical finding; rego/ holds the verdict and response policies they
+// name, with their unit tests; testdata/ holds recorded GuardDuty findings
+// and collector facts to plan them against offline, and tests/ the
+// scenario tests that pin what each rule plans for them (`cordon test`).
 // The files are embedded so the binary carries a working configuration, and
 // they are plain files so a team can read, test and change them like their
 // own.

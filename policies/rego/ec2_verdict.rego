@@ -1,7 +1,9 @@
 # Package cordon.ec2.verdict decides whether a finding about an EC2 instance
 # means the instance is compromised.
 #
-# It weighs three kinds of evidence, strongest first:
+# It takes every GuardDuty EC2 finding (*:EC2/*, Malware Protection's scans
+# of the instance's volumes included) and weighs three kinds of evidence,
+# strongest first:
 #   1. the host itself: what the triage collector (facts.triage, type
 #      aws_ssm_triage) saw running on it: a miner, a reverse shell, a shell
 #      run from /dev/shm, a login by the attacker, persistence in cron;
@@ -145,6 +147,11 @@ compromise := sprintf("an attacker logged in as %s from %s", [login.user, lib.re
 	outbound_brute_force
 } else := sprintf("malware on the instance %s", [activity]) if {
 	lib.finding_purpose in {"Backdoor", "Trojan"}
+} else := sprintf("malware is on the instance's volumes (%s)", [concat("; ", lib.malware_detections)]) if {
+	malware_scan
+	count(lib.malware_detections) > 0
+} else := sprintf("software on the instance %s", [activity]) if {
+	malicious_domain
 } else := "cryptocurrency mining software runs on the instance (GuardDuty saw mining-pool traffic)" if {
 	lib.finding_purpose == "CryptoCurrency"
 } else := sprintf("%s (%s)", [finding_title, input.finding.type])
@@ -233,64 +240,57 @@ persistence_in_window := lib.persistence_in_window(triage)
 # ---------------------------------------------------------------------------
 # Evidence from the detector
 
-# activities describe GuardDuty's high-fidelity threat families, by the
-# family name that starts the threat name ("C&CActivity" of
-# "C&CActivity.B!DNS").
-activities := {
-	"C&CActivity": "contacted a known command-and-control server",
-	"BitcoinTool": "is communicating with a cryptocurrency mining pool or the Bitcoin network",
-	"DGADomainRequest": "queried algorithmically generated domains, as malware does to find its command-and-control server",
-	"DNSDataExfiltration": "is exfiltrating data through DNS queries",
-	"BlackholeTraffic": "tried to reach a black-holed address used by malware",
-	"DropPoint": "contacted a known drop point for stolen credentials and data",
-	"DenialOfService": "is taking part in a denial-of-service attack",
-	"Spambot": "is sending spam",
-	"DriveBySourceTraffic": "contacted a host known for drive-by downloads",
-	"PhishingDomainRequest": "queried a phishing domain",
-}
-
-# dns_activities say the same of the !DNS variants, where GuardDuty saw
-# the instance resolve the domain, not connect to it.
-dns_activities := {
-	"C&CActivity": "queried a domain of a known command-and-control server",
-	"BitcoinTool": "queried a domain of a cryptocurrency mining pool or Bitcoin service",
-	"BlackholeTraffic": "queried a black-holed domain used by malware",
-	"DropPoint": "queried a domain of a known drop point for stolen credentials and data",
-	"DriveBySourceTraffic": "queried a domain known for drive-by downloads",
-}
-
+# activity is what the finding's threat family did, as a clause after "the
+# instance".
 activity := a if {
-	endswith(lib.finding_threat, "!DNS")
-	a := dns_activities[threat_family]
-} else := a if {
-	a := activities[threat_family]
+	a := lib.threat_activity
 } else := sprintf("was reported by GuardDuty: %s", [finding_title])
 
-threat_family := split(split(lib.finding_threat, ".")[0], "!")[0]
-
 detector_evidence contains sprintf("GuardDuty: the instance %s%s", [activity, indicator_suffix]) if {
-	high_fidelity
+	telling
 	lib.at_least("high")
 }
 
 detector_evidence contains sprintf("GuardDuty: %s is on threat list %s%s", [indicator, list, threat_names_suffix]) if {
 	some list in lib.threat_lists
+	not targeted
+}
+
+# A threat-listed party that only reached out to the instance (a known
+# scanner probing a port, a known attacker brute-forcing SSH) shows who is
+# attacking, not that the instance is compromised: the host's triage
+# decides that.
+reasons contains sprintf("GuardDuty: %s, which reached the instance from outside, is on threat list %s%s", [indicator, list, threat_names_suffix]) if {
+	some list in lib.threat_lists
+	targeted
 }
 
 detector_evidence contains sprintf("GuardDuty: the instance itself is brute-forcing %s on %s: it is being used to attack others", [brute_force_protocol, indicator]) if {
 	outbound_brute_force
 }
 
-detector_evidence contains sprintf("GuardDuty Runtime Monitoring: %s", [finding_title]) if {
-	runtime_execution
-	lib.at_least("high")
+detector_evidence contains sprintf("GuardDuty Malware Protection found %s on the instance's volumes", [d]) if {
+	malware_scan
+	lib.at_least("medium")
+	some d in lib.malware_detections
+}
+
+detector_evidence contains sprintf("GuardDuty Malware Protection: %s", [finding_title]) if {
+	malware_scan
+	lib.at_least("medium")
+	count(lib.malware_detections) == 0
+}
+
+detector_evidence contains sprintf("GuardDuty: the instance is sweeping %s across many hosts: it is being used to attack others", [port_label]) if {
+	outbound_scan
+	lib.finding_threat == "PortSweep"
 }
 
 # ---------------------------------------------------------------------------
 # Signs that need a responder but prove nothing alone
 
 suspicious_evidence contains sprintf("GuardDuty: the instance %s%s, at %s severity", [activity, indicator_suffix, input.finding.severity]) if {
-	high_fidelity
+	telling
 	not lib.at_least("high")
 }
 
@@ -313,9 +313,39 @@ suspicious_evidence contains sprintf("GuardDuty: %s brute force comes from %s, i
 	lib.is_private_ip(lib.remote_ip)
 }
 
-suspicious_evidence contains sprintf("GuardDuty Runtime Monitoring: %s (%s severity)", [finding_title, input.finding.severity]) if {
-	runtime_execution
-	not lib.at_least("high")
+suspicious_evidence contains sprintf("GuardDuty Malware Protection: %s (%s, %s severity)", [finding_title, d, input.finding.severity]) if {
+	malware_scan
+	not lib.at_least("medium")
+	some d in lib.malware_detections
+}
+
+suspicious_evidence contains sprintf("GuardDuty Malware Protection found potentially unwanted software on the instance's volumes: %s", [d]) if {
+	lib.finding_threat == "SuspiciousFile"
+	some d in lib.malware_detections
+}
+
+suspicious_evidence contains sprintf("GuardDuty: the instance is scanning other hosts (%s)%s", [finding_title, indicator_suffix]) if {
+	outbound_scan
+	lib.finding_threat != "PortSweep"
+}
+
+# What the finding says but does not weigh: a probe of an exposed port, a
+# lookup of a poorly reputed domain, an unusual DNS resolver or traffic
+# pattern. Said in the reasons, so a notification reads as more than the
+# finding's type.
+reasons contains sprintf("GuardDuty: %s is reachable from the internet and was probed from %s%s; nothing in the finding shows a probe got further", [port_label, probe_source, country_suffix]) if {
+	lib.finding_purpose == "Recon"
+	startswith(lib.finding_threat, "PortProbe")
+}
+
+reasons contains sprintf("GuardDuty: the instance queried %s, a domain of poor reputation (%s)", [indicator, finding_title]) if {
+	lib.finding_purpose == "Impact"
+	endswith(lib.finding_threat, "DomainRequest.Reputation")
+	not malicious_domain
+}
+
+reasons contains sprintf("GuardDuty: %s (%s); such traffic can hide command-and-control or exfiltration, but is not evidence of it alone", [finding_title, input.finding.type]) if {
+	lib.finding_purpose in {"Behavior", "DefenseEvasion"}
 }
 
 suspicious_evidence contains sprintf("triage: program running from %s: %s", [dir_of(lib.exe_path(p)), lib.process_label(p)]) if {
@@ -355,11 +385,12 @@ benign_evidence contains sprintf("triage: no successful login and no session fro
 scanner_tagged if tags["cordon:authorized-scanner"] == "true"
 
 # scanner_explains holds when an authorized scanner's finding is about the
-# scanning itself. Malware, mining and runtime detections are not
-# explained by scanning, and host evidence is never explained away.
+# scanning itself. Malware, mining, malicious domains and what
+# Malware Protection finds on its volumes are not explained by scanning,
+# and host evidence is never explained away.
 scanner_explains if {
 	scanner_tagged
-	not high_fidelity
+	not telling
 	not lib.finding_purpose == "Execution"
 	count(host_evidence) == 0
 }
@@ -367,12 +398,54 @@ scanner_explains if {
 # high_fidelity holds for GuardDuty's high-fidelity threat purposes.
 high_fidelity if lib.finding_purpose in lib.high_fidelity_purposes
 
-# runtime_execution holds for GuardDuty Runtime Monitoring's detections of
-# what runs on the instance.
-runtime_execution if {
-	lib.finding_purpose == "Execution"
-	lib.finding_target_kind == "Runtime"
+# telling holds for detections that are malicious in themselves (at high
+# severity): the high-fidelity families and lookups of malicious domains.
+telling if high_fidelity
+
+telling if malicious_domain
+
+# malicious_domain holds for DNS lookups of domains GuardDuty knows serve
+# mining or malware (Impact:EC2/BitcoinDomainRequest.Reputation,
+# MaliciousDomainRequest.Reputation and .Custom): as telling as the
+# high-fidelity families at high severity.
+malicious_domain if {
+	lib.finding_purpose == "Impact"
+	lib.threat_family(lib.finding_threat) in {"BitcoinDomainRequest", "MaliciousDomainRequest"}
 }
+
+# malware_scan holds for Malware Protection for EC2's scan of the
+# instance's volumes finding malware (Execution:EC2/MaliciousFile). Its
+# severity is the worst threat's, so a low one found only grayware.
+malware_scan if {
+	lib.finding_purpose == "Execution"
+	lib.finding_threat == "MaliciousFile"
+}
+
+# targeted holds when the instance was only the target of what the finding
+# reports: an inbound connection or probe.
+targeted if lib.direction == "INBOUND"
+
+# outbound_scan holds for the instance scanning others: a sweep of one port
+# across hosts (Impact:EC2/PortSweep) or a port scan of a host
+# (Recon:EC2/Portscan). A compromised instance does it, and so does an
+# authorized scanner, which the tag explains.
+outbound_scan if lib.finding_threat in {"PortSweep", "Portscan"}
+
+# port_label names the port a probe or sweep is about: "port 22 (SSH)".
+port_label := sprintf("port %v", [input.finding.network.local_port]) if {
+	input.finding.network.local_port
+} else := sprintf("port %v", [input.finding.network.remote_port]) if {
+	input.finding.network.remote_port
+} else := "a port"
+
+probe_source := ip if {
+	ip := lib.remote_ip
+} else := "the internet"
+
+country_suffix := sprintf(" (%s)", [c]) if {
+	c := input.finding.network.remote_country
+	lib.non_empty_string(c)
+} else := ""
 
 # brute_force holds for SSH and RDP brute-force findings.
 brute_force if endswith(lib.finding_threat, "BruteForce")

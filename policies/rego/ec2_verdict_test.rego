@@ -201,6 +201,14 @@ test_threat_intelligence_alone_is_malicious if {
 	"GuardDuty: address 203.0.113.66 is on threat list ProofPoint (Cobalt Strike)" in v.reasons
 }
 
+test_threat_listed_attacker_of_the_instance_is_not_evidence_against_it if {
+	inbound_threat := object.union(target_service, {"evidence": {"threatIntelligenceDetails": [{"threatListName": "ProofPoint", "threatNames": ["Scanner"]}]}})
+	x := make_input(finding("Recon:EC2/PortProbeUnprotectedPort", "low", inbound("192.0.2.77", 8080), inbound_threat), facts(clean))
+	v := verdict with input as x
+	v.verdict == "inconclusive"
+	"GuardDuty: address 192.0.2.77, which reached the instance from outside, is on threat list ProofPoint (Scanner)" in v.reasons
+}
+
 test_outbound_brute_force_is_malicious if {
 	x := make_input(finding("UnauthorizedAccess:EC2/SSHBruteForce", "high", outbound("203.0.113.140", 22), actor_service), facts(clean))
 	v := verdict with input as x
@@ -210,11 +218,108 @@ test_outbound_brute_force_is_malicious if {
 	contains(v.impact, "blocklisted")
 }
 
-test_runtime_detection_at_high_is_malicious if {
-	x := make_input(finding("Execution:Runtime/ReverseShell", "high", null, actor_service), facts(clean))
+# scan_service is the service block of a Malware Protection for EC2 finding
+# whose scan found threats (name, file paths).
+scan_service(threats) := object.union(target_service, {
+	"featureName": "EbsMalwareProtection",
+	"ebsVolumeScanDetails": {"scanDetections": {"threatDetectedByName": {"threatNames": threats}}},
+})
+
+kinsing := {"name": "Linux.Trojan.Kinsing", "severity": "HIGH", "filePaths": [
+	{"filePath": "/tmp/kdevtmpfsi", "fileName": "kdevtmpfsi", "hash": "8c1b2f", "volumeArn": "arn:aws:ec2:us-west-2:123456789012:volume/vol-0a1b2c3d4e5f60001"},
+	{"filePath": "/etc/kinsing", "fileName": "kinsing", "hash": "93aa0c", "volumeArn": "arn:aws:ec2:us-west-2:123456789012:volume/vol-0a1b2c3d4e5f60001"},
+]}
+
+test_malware_on_the_volumes_is_malicious if {
+	x := make_input(finding("Execution:EC2/MaliciousFile", "high", null, scan_service([kinsing])), facts(clean))
 	v := verdict with input as x
 	v.verdict == "malicious"
-	has_reason(v, "GuardDuty Runtime Monitoring: GuardDuty Execution:Runtime/ReverseShell finding")
+	v.confidence == 0.8
+	"GuardDuty Malware Protection found Linux.Trojan.Kinsing in /etc/kinsing, /tmp/kdevtmpfsi on the instance's volumes" in v.reasons
+	v.root_cause == "malware is on the instance's volumes (Linux.Trojan.Kinsing in /etc/kinsing, /tmp/kdevtmpfsi)"
+}
+
+test_malware_scan_without_named_threats if {
+	x := make_input(finding("Execution:EC2/MaliciousFile", "medium", null, target_service), facts(clean))
+	v := verdict with input as x
+	v.verdict == "malicious"
+	"GuardDuty Malware Protection: GuardDuty Execution:EC2/MaliciousFile finding on i-0a1b2c3d4e5f67890" in v.reasons
+	v.root_cause == "GuardDuty Execution:EC2/MaliciousFile finding on i-0a1b2c3d4e5f67890 (Execution:EC2/MaliciousFile)"
+}
+
+test_low_severity_malware_is_suspicious if {
+	grayware := {"name": "Linux.Miner.Generic", "filePaths": []}
+	x := make_input(finding("Execution:EC2/MaliciousFile", "low", null, scan_service([grayware])), facts(clean))
+	v := verdict with input as x
+	v.verdict == "suspicious"
+	"GuardDuty Malware Protection: GuardDuty Execution:EC2/MaliciousFile finding on i-0a1b2c3d4e5f67890 (Linux.Miner.Generic, low severity)" in v.reasons
+}
+
+test_potentially_unwanted_software_is_suspicious if {
+	nmap := {"name": "HackTool.Nmap", "filePaths": [{"filePath": "/usr/local/bin/nmap"}]}
+	x := make_input(finding("Execution:EC2/SuspiciousFile", "low", null, scan_service([nmap])), facts(clean))
+	v := verdict with input as x
+	v.verdict == "suspicious"
+	"GuardDuty Malware Protection found potentially unwanted software on the instance's volumes: HackTool.Nmap in /usr/local/bin/nmap" in v.reasons
+}
+
+test_scanning_does_not_explain_malware_on_the_volumes if {
+	x := make_input(finding("Execution:EC2/MaliciousFile", "high", null, scan_service([kinsing])), {"describe": scanner_describe, "triage": clean})
+	v := verdict with input as x
+	v.verdict == "malicious"
+}
+
+test_malicious_domain_lookup_at_high_is_malicious if {
+	x := make_input(finding("Impact:EC2/MaliciousDomainRequest.Reputation", "high", dns("update.malware.example"), actor_service), facts(clean))
+	v := verdict with input as x
+	v.verdict == "malicious"
+	"GuardDuty: the instance queried a domain known to be malicious (domain update.malware.example)" in v.reasons
+	v.root_cause == "software on the instance queried a domain known to be malicious"
+}
+
+test_mining_domain_lookup_below_high_is_suspicious if {
+	x := make_input(finding("Impact:EC2/BitcoinDomainRequest.Reputation", "medium", dns("xmr.pool.example"), actor_service), facts(clean))
+	v := verdict with input as x
+	v.verdict == "suspicious"
+	"GuardDuty: the instance queried a domain of a cryptocurrency mining pool or Bitcoin service (domain xmr.pool.example), at medium severity" in v.reasons
+}
+
+test_poorly_reputed_domain_is_said_not_weighed if {
+	x := make_input(finding("Impact:EC2/SuspiciousDomainRequest.Reputation", "low", dns("odd.example"), actor_service), facts(clean))
+	v := verdict with input as x
+	v.verdict == "inconclusive"
+	"GuardDuty: the instance queried domain odd.example, a domain of poor reputation (GuardDuty Impact:EC2/SuspiciousDomainRequest.Reputation finding on i-0a1b2c3d4e5f67890)" in v.reasons
+}
+
+test_port_sweep_is_an_attack_on_others if {
+	x := make_input(finding("Impact:EC2/PortSweep", "high", outbound("203.0.113.0", 445), actor_service), facts(clean))
+	v := verdict with input as x
+	v.verdict == "malicious"
+	"GuardDuty: the instance is sweeping port 445 across many hosts: it is being used to attack others" in v.reasons
+}
+
+test_port_scan_is_suspicious_unless_authorized if {
+	f := finding("Recon:EC2/Portscan", "medium", outbound("203.0.113.77", 0), actor_service)
+	v := verdict with input as make_input(f, facts(clean))
+	v.verdict == "suspicious"
+	"GuardDuty: the instance is scanning other hosts (GuardDuty Recon:EC2/Portscan finding on i-0a1b2c3d4e5f67890) (address 203.0.113.77)" in v.reasons
+	scanner := verdict with input as make_input(f, {"describe": scanner_describe, "triage": clean})
+	scanner.verdict == "benign"
+}
+
+test_port_probe_is_said_not_weighed if {
+	net := object.union(inbound("198.51.100.40", 3389), {"remote_country": "Netherlands"})
+	v := verdict with input as make_input(finding("Recon:EC2/PortProbeUnprotectedPort", "low", net, target_service), facts(clean))
+	v.verdict == "inconclusive"
+	"GuardDuty: port 3389 is reachable from the internet and was probed from 198.51.100.40 (Netherlands); nothing in the finding shows a probe got further" in v.reasons
+	unknown := verdict with input as make_input(finding("Recon:EC2/PortProbeEMRUnprotectedPort", "low", null, target_service), facts(clean))
+	"GuardDuty: a port is reachable from the internet and was probed from the internet; nothing in the finding shows a probe got further" in unknown.reasons
+}
+
+test_unusual_traffic_is_said_not_weighed if {
+	v := verdict with input as make_input(finding("DefenseEvasion:EC2/UnusualDoHActivity", "medium", outbound("203.0.113.53", 443), actor_service), facts(clean))
+	v.verdict == "inconclusive"
+	"GuardDuty: GuardDuty DefenseEvasion:EC2/UnusualDoHActivity finding on i-0a1b2c3d4e5f67890 (DefenseEvasion:EC2/UnusualDoHActivity); such traffic can hide command-and-control or exfiltration, but is not evidence of it alone" in v.reasons
 }
 
 test_root_cause_of_mining_traffic_without_a_miner_process if {
@@ -247,11 +352,11 @@ test_miner_and_detector_agree if {
 }
 
 test_miner_on_the_host_alone if {
-	x := make_input(finding("Execution:Runtime/NewBinaryExecuted", "medium", null, actor_service), facts(with_processes([xmrig])))
+	x := make_input(finding("Behavior:EC2/TrafficVolumeUnusual", "medium", null, actor_service), facts(with_processes([xmrig])))
 	v := verdict with input as x
 	v.verdict == "malicious"
 	v.confidence == 0.95
-	has_reason(v, "GuardDuty Runtime Monitoring:")
+	has_reason(v, "triage: cryptocurrency miner running")
 }
 
 test_reverse_shell_by_connection if {
@@ -556,13 +661,6 @@ test_high_fidelity_family_below_high_is_suspicious if {
 	v := verdict with input as make_input(f, facts(clean))
 	v.verdict == "suspicious"
 	"GuardDuty: the instance queried a domain known for drive-by downloads (domain drive.by.example), at medium severity" in v.reasons
-}
-
-test_runtime_detection_below_high_is_suspicious if {
-	f := finding("Execution:Runtime/NewBinaryExecuted", "medium", null, actor_service)
-	v := verdict with input as make_input(f, facts(clean))
-	v.verdict == "suspicious"
-	"GuardDuty Runtime Monitoring: GuardDuty Execution:Runtime/NewBinaryExecuted finding on i-0a1b2c3d4e5f67890 (medium severity)" in v.reasons
 }
 
 # ---------------------------------------------------------------------------

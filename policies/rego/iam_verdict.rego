@@ -1,15 +1,18 @@
 # Package cordon.iam.verdict decides whether a finding about IAM credentials
 # (an access key and the user or role it belongs to) means they are in an
-# attacker's hands.
+# attacker's hands. It takes every GuardDuty IAM finding (*:IAMUser/*).
 #
-# Malicious: EC2 instance credentials used outside AWS or from another
-# account (InstanceCredentialExfiltration), calls from an address on a
-# threat list (MaliciousIPCaller with threat-intelligence evidence), or
-# CloudTrail (facts.trail, type aws_cloudtrail_events) showing the key
-# making the calls an intruder makes to stay, escalate or hide.
+# Malicious: the temporary credentials of an EC2 instance or another AWS
+# resource used outside AWS or from another account
+# (InstanceCredentialExfiltration, ResourceCredentialExfiltration), calls
+# from an address on a threat list (MaliciousIPCaller with
+# threat-intelligence evidence), or CloudTrail (facts.trail, type
+# aws_cloudtrail_events) showing the key making the calls an intruder makes
+# to stay, escalate or hide.
 # Suspicious: anomalous behaviour, Tor, a malicious caller without named
-# evidence, denied probing in CloudTrail. Missing CloudTrail facts are said
-# in the reasons and lower the confidence.
+# evidence, a penetration-testing distribution, logging turned off, the
+# root user at work, denied probing in CloudTrail. Missing CloudTrail facts
+# are said in the reasons and lower the confidence.
 package cordon.iam.verdict
 
 import data.cordon.lib
@@ -79,7 +82,7 @@ root_cause := sprintf("temporary credentials of role %s, issued to instance %s, 
 	exfiltration
 	principal.type == "aws_iam_role"
 	session_instance
-} else := sprintf("temporary credentials EC2 issued to %s were stolen and used from %s", [principal_label, caller]) if {
+} else := sprintf("temporary credentials %s issued to %s were stolen and used from %s", [issuer, principal_label, caller]) if {
 	exfiltration
 } else := sprintf("access key %s of %s is in the hands of whoever operates from %s (threat list %s)", [key, principal_label, caller, concat(", ", lib.threat_lists)]) if {
 	malicious_ip_caller
@@ -108,11 +111,11 @@ impact_parts contains [3, sprintf("revoking the sessions of role %s also signs o
 
 malicious_evidence := detector_evidence | trail_evidence
 
-detector_evidence contains sprintf("GuardDuty: credentials EC2 issued to %s%s were used from %s, outside AWS%s", [principal_label, session_suffix, caller, call_suffix]) if {
+detector_evidence contains sprintf("GuardDuty: credentials %s issued to %s%s were used from %s, outside AWS%s", [issuer, principal_label, session_suffix, caller, call_suffix]) if {
 	outside_aws
 }
 
-detector_evidence contains sprintf("GuardDuty: credentials EC2 issued to %s%s were used from another AWS account (%s)%s", [principal_label, session_suffix, caller, call_suffix]) if {
+detector_evidence contains sprintf("GuardDuty: credentials %s issued to %s%s were used from another AWS account (%s)%s", [issuer, principal_label, session_suffix, caller, call_suffix]) if {
 	exfiltration
 	not outside_aws
 }
@@ -176,20 +179,64 @@ suspicious_evidence contains sprintf("CloudTrail: %d denied call(s) with the key
 	count(denied_calls) > 0
 }
 
+suspicious_evidence contains sprintf("GuardDuty: %s called %s from %s, which runs %s, a penetration-testing distribution: confirm whether a test is authorized", [principal_label, api_label, caller, lib.finding_threat]) if {
+	pentest
+}
+
+suspicious_evidence contains sprintf("GuardDuty: %s called %s: %s; intruders turn off what records them", [principal_label, api_label, finding_title]) if {
+	evasion
+}
+
+suspicious_evidence contains sprintf("GuardDuty: the root user's credentials were used to call %s from %s; day-to-day work never needs root", [api_label, caller]) if {
+	root_usage
+}
+
 suspicious_evidence contains sprintf("GuardDuty: %s (%s, %s severity)", [finding_title, input.finding.type, input.finding.severity]) if {
 	not exfiltration
 	not malicious_ip_caller
 	not tor_caller
 	not anomalous
+	not pentest
+	not evasion
+	not root_usage
 	lib.at_least("high")
 }
 
 # ---------------------------------------------------------------------------
 # Finding types
 
+# exfiltration: temporary credentials AWS issued to an instance
+# (InstanceCredentialExfiltration) or to another resource, such as a Lambda
+# function or an ECS task (ResourceCredentialExfiltration), used by someone
+# else.
 exfiltration if startswith(lib.finding_threat, "InstanceCredentialExfiltration")
 
-outside_aws if lib.finding_threat == "InstanceCredentialExfiltration.OutsideAWS"
+exfiltration if startswith(lib.finding_threat, "ResourceCredentialExfiltration")
+
+outside_aws if {
+	exfiltration
+	endswith(lib.finding_threat, ".OutsideAWS")
+}
+
+issuer := "EC2" if {
+	startswith(lib.finding_threat, "InstanceCredentialExfiltration")
+} else := "AWS"
+
+# pentest: calls from a penetration-testing distribution (Kali, Parrot,
+# Pentoo): a test, or someone using its tools with the key.
+pentest if lib.finding_purpose == "PenTest"
+
+# evasion: changes that weaken what records or limits the account's
+# activity (CloudTrail logging, the password policy, Bedrock model
+# invocation logging), outside of anomaly findings.
+evasion if {
+	lib.finding_purpose in {"Stealth", "DefenseEvasion"}
+	not anomalous
+}
+
+root_usage if startswith(lib.finding_threat, "RootCredentialUsage")
+
+root_usage if startswith(lib.finding_threat, "ShortTermRootCredentialUsage")
 
 malicious_ip_caller if startswith(lib.finding_threat, "MaliciousIPCaller")
 

@@ -355,3 +355,48 @@ test_sample_findings_are_noted if {
 	"GuardDuty marked this finding as a generated sample" in v.reasons
 	"GuardDuty: user ci-deploy made Discovery API calls unlike its history (Discovery:IAMUser/AnomalousBehavior)" in v.reasons
 }
+
+# ---------------------------------------------------------------------------
+# The rest of GuardDuty's IAM findings
+
+test_resource_credentials_used_outside_aws if {
+	lambda_key := key_resource("ASIAXQ4G7NF2LAMBDA01", "AssumedRole", "report-fn-role", "AROAXQ4G7NF2REPORTFN:report-fn")
+	lambda_role := {"type": "aws_iam_role", "id": "report-fn-role", "tags": {}, "details": {}}
+	f := finding("UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.OutsideAWS", "high", [lambda_key, lambda_role], api_service("ListSecrets", "203.0.113.90", ""))
+	v := verdict with input as make_input(f, trail([]))
+	v.verdict == "malicious"
+	v.confidence == 0.95
+	"GuardDuty: credentials AWS issued to role report-fn-role were used from 203.0.113.90, outside AWS to call ListSecrets" in v.reasons
+	v.root_cause == "temporary credentials AWS issued to role report-fn-role were stolen and used from 203.0.113.90"
+}
+
+test_penetration_testing_distribution_is_suspicious if {
+	f := finding("PenTest:IAMUser/KaliLinux", "medium", [user_key, user], api_service("ListUsers", "198.51.100.70", ""))
+	v := verdict with input as make_input(f, trail([]))
+	v.verdict == "suspicious"
+	"GuardDuty: user ci-deploy called ListUsers from 198.51.100.70, which runs KaliLinux, a penetration-testing distribution: confirm whether a test is authorized" in v.reasons
+}
+
+test_logging_turned_off_is_suspicious if {
+	f := finding("Stealth:IAMUser/CloudTrailLoggingDisabled", "low", [user_key, user], api_service("StopLogging", "192.0.2.66", ""))
+	v := verdict with input as make_input(f, trail([]))
+	v.verdict == "suspicious"
+	"GuardDuty: user ci-deploy called StopLogging: GuardDuty Stealth:IAMUser/CloudTrailLoggingDisabled finding; intruders turn off what records them" in v.reasons
+}
+
+test_anomalous_evasion_is_not_counted_twice if {
+	f := finding("DefenseEvasion:IAMUser/AnomalousBehavior", "medium", [user_key, user], api_service("DeleteFlowLogs", "192.0.2.66", ""))
+	v := verdict with input as make_input(f, trail([]))
+	not has_reason(v, "intruders turn off what records them")
+	has_reason(v, "unlike its history")
+}
+
+test_root_credential_usage_is_suspicious if {
+	f := finding("Policy:IAMUser/RootCredentialUsage", "low", [root_key], api_service("ListBuckets", "192.0.2.10", ""))
+	v := verdict with input as make_input(f, trail([]))
+	v.verdict == "suspicious"
+	"GuardDuty: the root user's credentials were used to call ListBuckets from 192.0.2.10; day-to-day work never needs root" in v.reasons
+	short := object.union(f, {"type": "Policy:IAMUser/ShortTermRootCredentialUsage"})
+	w := verdict with input as make_input(short, trail([]))
+	w.verdict == "suspicious"
+}

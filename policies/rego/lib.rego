@@ -66,6 +66,49 @@ finding_threat := threat_name(input.finding.type)
 # opposed to access patterns that need context to judge.
 high_fidelity_purposes := {"Backdoor", "CryptoCurrency", "Trojan"}
 
+# threat_activities describe GuardDuty's high-fidelity threat families (on
+# an instance, a container or a Lambda function), by the family name that
+# starts the threat name ("C&CActivity" of "C&CActivity.B!DNS"), as a
+# clause after the subject ("the instance …").
+threat_activities := {
+	"C&CActivity": "contacted a known command-and-control server",
+	"BitcoinTool": "is communicating with a cryptocurrency mining pool or the Bitcoin network",
+	"DGADomainRequest": "queried algorithmically generated domains, as malware does to find its command-and-control server",
+	"DNSDataExfiltration": "is exfiltrating data through DNS queries",
+	"BlackholeTraffic": "tried to reach a black-holed address used by malware",
+	"DropPoint": "contacted a known drop point for stolen credentials and data",
+	"DenialOfService": "is taking part in a denial-of-service attack",
+	"Spambot": "is sending spam",
+	"DriveBySourceTraffic": "contacted a host known for drive-by downloads",
+	"PhishingDomainRequest": "queried a phishing domain",
+	"BitcoinDomainRequest": "queried a domain of a cryptocurrency mining pool or Bitcoin service",
+	"MaliciousDomainRequest": "queried a domain known to be malicious",
+}
+
+# dns_threat_activities say the same of the !DNS variants, where GuardDuty
+# saw the resource resolve the domain, not connect to it.
+dns_threat_activities := {
+	"C&CActivity": "queried a domain of a known command-and-control server",
+	"BitcoinTool": "queried a domain of a cryptocurrency mining pool or Bitcoin service",
+	"BlackholeTraffic": "queried a black-holed domain used by malware",
+	"DropPoint": "queried a domain of a known drop point for stolen credentials and data",
+	"DriveBySourceTraffic": "queried a domain known for drive-by downloads",
+}
+
+# threat_family(t) is the family that starts threat name t: "C&CActivity"
+# of "C&CActivity.B!DNS", "MaliciousDomainRequest" of
+# "MaliciousDomainRequest.Reputation".
+threat_family(t) := split(split(t, ".")[0], "!")[0]
+
+# threat_activity is what the finding's threat family did, as a clause;
+# undefined for a family not described above.
+threat_activity := a if {
+	endswith(finding_threat, "!DNS")
+	a := dns_threat_activities[threat_family(finding_threat)]
+} else := a if {
+	a := threat_activities[threat_family(finding_threat)]
+}
+
 # ---------------------------------------------------------------------------
 # Where the finding comes from
 #
@@ -214,7 +257,11 @@ api_error_code := c if {
 
 # sample holds for GuardDuty's generated sample findings, and for a Security
 # Hub finding marked Sample. It is read from any product: a claim to be a
-# sample only holds cordon back, from acting on that finding alone.
+# sample only holds cordon back, from acting on that finding alone. The
+# normalized finding says so (finding.sample, wherever the product marks
+# it); the raw marks are read too, for inputs built without it.
+sample if input.finding.sample == true
+
 sample if input.finding.raw.service.additionalInfo.sample == true
 
 sample if input.finding.raw.Service.AdditionalInfo.Sample == true
@@ -359,6 +406,121 @@ is_private_ip(ip) if {
 	some cidr in private_networks
 	net.cidr_contains(cidr, ip)
 }
+
+# ---------------------------------------------------------------------------
+# Runtime Monitoring and Malware Protection (GuardDuty's own findings only)
+
+# runtime_process_raw is the process GuardDuty Runtime Monitoring saw do
+# what the finding reports (service.runtimeDetails.process).
+runtime_process_raw := p if {
+	from_guardduty
+	p := input.finding.raw.service.runtimeDetails.process
+} else := p if {
+	from_guardduty
+	p := input.finding.raw.Service.RuntimeDetails.Process
+}
+
+# runtime_process is that process in the shape of a triage process (name,
+# pid, user, exe, sha256), so process_label names it; empty when the
+# finding names none.
+runtime_process := {k: v |
+	raw := runtime_process_raw
+	some [k, camel, pascal] in [
+		["name", "name", "Name"], ["pid", "pid", "Pid"], ["user", "user", "User"],
+		["exe", "executablePath", "ExecutablePath"], ["sha256", "executableSha256", "ExecutableSha256"],
+	]
+	v := field_of(raw, camel, pascal)
+}
+
+# runtime_context is what else the agent recorded about the detection
+# (service.runtimeDetails.context): the command line, the tool, the file
+# or mount involved.
+runtime_context := c if {
+	from_guardduty
+	c := input.finding.raw.service.runtimeDetails.context
+} else := c if {
+	from_guardduty
+	c := input.finding.raw.Service.RuntimeDetails.Context
+}
+
+# runtime_context_facts are [label, value] pairs of the context worth a
+# reason, in a fixed order.
+runtime_context_facts := [[label, v] |
+	ctx := runtime_context
+	some [label, camel, pascal] in [
+		["the command line", "commandLineExample", "CommandLineExample"],
+		["the tool", "toolName", "ToolName"],
+		["the script", "scriptPath", "ScriptPath"],
+		["the file", "threatFilePath", "ThreatFilePath"],
+		["the kernel module", "moduleName", "ModuleName"],
+		["the library loaded", "libraryPath", "LibraryPath"],
+		["the host path mounted", "mountSource", "MountSource"],
+		["the socket", "socketPath", "SocketPath"],
+		["the release agent", "releaseAgentPath", "ReleaseAgentPath"],
+		["the runc binary", "runcBinaryPath", "RuncBinaryPath"],
+		["the process that wrote the file", "modifyingProcess", "ModifyingProcess"],
+	]
+	raw := field_of(ctx, camel, pascal)
+	v := context_value(raw)
+]
+
+# context_value is a context field as text: a string as it is, a process
+# by its executable's path.
+context_value(v) := v if {
+	non_empty_string(v)
+} else := p if {
+	p := field_of(v, "executablePath", "ExecutablePath")
+	non_empty_string(p)
+}
+
+# ebs_threat_names are the threats Malware Protection for EC2 found on the
+# scanned volumes (service.ebsVolumeScanDetails.scanDetections
+# .threatDetectedByName.threatNames: name, severity, filePaths).
+ebs_threat_names := t if {
+	from_guardduty
+	t := input.finding.raw.service.ebsVolumeScanDetails.scanDetections.threatDetectedByName.threatNames
+} else := t if {
+	from_guardduty
+	t := input.finding.raw.Service.EbsVolumeScanDetails.ScanDetections.ThreatDetectedByName.ThreatNames
+}
+
+# s3_scan_threats are the threats Malware Protection for S3 found in the
+# object (service.malwareScanDetails.threats: name, itemPaths).
+s3_scan_threats := t if {
+	from_guardduty
+	t := input.finding.raw.service.malwareScanDetails.threats
+} else := t if {
+	from_guardduty
+	t := input.finding.raw.Service.MalwareScanDetails.Threats
+}
+
+# malware_detections say what a Malware Protection scan found: "NAME in
+# PATH, PATH" (the paths sorted), or the name alone.
+malware_detections contains detection(name, paths) if {
+	some t in ebs_threat_names
+	name := field_of(t, "name", "Name")
+	non_empty_string(name)
+	paths := sort({p |
+		some f in field_of(t, "filePaths", "FilePaths")
+		p := field_of(f, "filePath", "FilePath")
+		non_empty_string(p)
+	})
+}
+
+malware_detections contains detection(name, paths) if {
+	some t in s3_scan_threats
+	name := field_of(t, "name", "Name")
+	non_empty_string(name)
+	paths := sort({p |
+		some i in field_of(t, "itemPaths", "ItemPaths")
+		p := field_of(i, "nestedItemPath", "NestedItemPath")
+		non_empty_string(p)
+	})
+}
+
+detection(name, paths) := sprintf("%s in %s", [name, concat(", ", paths)]) if {
+	count(paths) > 0
+} else := name
 
 # ---------------------------------------------------------------------------
 # Facts
@@ -703,3 +865,18 @@ decimal(x) := regex.replace(sprintf("%03d", [round(x * 100)]), `(\d\d)$`, ".$1")
 # allowed(action) holds when the matched rule lists action: a response
 # naming any other is an error for the whole investigation (SPEC §5).
 allowed(action) if action in input.rule.actions
+
+# long_term_key(r) holds for an access key resource cordon can disable: not
+# a temporary STS key (ASIA…, which only its role's sessions revoke), nor a
+# root user's (which only someone signed in as root can rotate).
+long_term_key(r) if {
+	r.type == "aws_iam_access_key"
+	not startswith(r.id, "ASIA")
+	not r.details.user_type == "Root"
+}
+
+# finding_keys are the access keys the finding names, finding_principals
+# the IAM users and roles: the credentials a response may contain.
+finding_keys := [r | some r in input.finding.resources; r.type == "aws_iam_access_key"]
+
+finding_principals := [r | some r in input.finding.resources; r.type in {"aws_iam_user", "aws_iam_role"}]

