@@ -45,14 +45,10 @@ func createSecurityGroup(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range r.region.SecurityGroups {
-		if g.VPC == vpcID && g.Name == name {
-			return nil, ec2Err("InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpcID)
-		}
-	}
 	// ec2:CreateSecurityGroup's security-group* (the new group, with the
 	// tags requested) and vpc resources; tags applied at creation also
-	// need ec2:CreateTags on the new group.
+	// need ec2:CreateTags on the new group. IAM answers before the
+	// service looks for a group of that name.
 	r.setRequestTags(tags)
 	group := r.ec2Item("security-group", "*", nil, "ec2:Vpc", r.vpcARN(vpcID))
 	if err := r.authorize(r.action(), group, r.ec2Item("vpc", vpcID, vpc.Tags, "ec2:VpcID", vpcID)); err != nil {
@@ -60,6 +56,11 @@ func createSecurityGroup(r *request) (any, error) {
 	}
 	if err := r.authorizeCreateTags("CreateSecurityGroup", tags, group); err != nil {
 		return nil, err
+	}
+	for _, g := range r.region.SecurityGroups {
+		if g.VPC == vpcID && g.Name == name {
+			return nil, ec2Err("InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpcID)
+		}
 	}
 	if err := r.dryRun(); err != nil {
 		return nil, err
@@ -284,14 +285,15 @@ func authorizeSecurityGroupRules(egress bool) handler {
 		if err != nil {
 			return nil, err
 		}
+		// IAM answers before the service looks at the rules.
+		if err := r.authorize(r.action(), r.groupItem(g)); err != nil {
+			return nil, err
+		}
 		rules := rulesOf(g, egress)
 		for _, p := range perms {
 			if hasPermission(*rules, p) {
 				return nil, ec2Err("InvalidPermission.Duplicate", "the specified rule \"%s\" already exists", p)
 			}
-		}
-		if err := r.authorize(r.action(), r.groupItem(g)); err != nil {
-			return nil, err
 		}
 		if err := r.dryRun(); err != nil {
 			return nil, err
