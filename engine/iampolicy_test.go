@@ -437,3 +437,79 @@ func nonSpace(s string) int {
 	}
 	return n
 }
+
+// Queues behind other endpoints, literal "${" in scope tags, two blocks
+// of one type in different scopes, and partitions other than aws.
+func TestIAMPolicyEdges(t *testing.T) {
+	e := loadFS(t, `
+provider "aws" {
+  region = "cn-north-1"
+}
+
+scope "a" {
+  regions = ["cn-north-1"]
+  tags    = { Owner = "$${team}" }
+}
+
+scope "b" {
+  accounts = ["111111111111"]
+  tags     = { Owner = "ops" }
+}
+
+action "stop_a" { type = "aws_ec2_stop" }
+action "stop_b" {
+  type = "aws_ec2_stop"
+  wait = "1m"
+}
+
+rule "a" {
+  scopes  = [scope.a]
+  actions = [action.stop_a]
+}
+
+rule "b" {
+  scopes  = [scope.b]
+  actions = [action.stop_b]
+}
+
+source "sqs" "local" {
+  queue_url = "http://127.0.0.1:4566/123456789012/findings"
+  region    = "eu-west-1"
+}
+
+source "sqs" "vpce" {
+  queue_url = "https://vpce-0a1b.sqs.us-east-1.vpce.amazonaws.com/123456789012/other"
+}
+`)
+	byID := statements(e.IAMPolicy())
+	a, b := byID["CordonActionEc2Stop"], byID["CordonActionEc2Stop2"]
+	if !slices.Equal(a.Resource, []string{"arn:aws-cn:ec2:cn-north-1:*:instance/*"}) ||
+		!jsonEqual(t, a.Condition, engine.IAMCondition{"StringEquals": {"ec2:ResourceTag/Owner": {"${$}{team}"}}}) {
+		t.Errorf("first block's stop: %+v", a)
+	}
+	if !slices.Equal(b.Resource, []string{"arn:aws-cn:ec2:*:111111111111:instance/*"}) ||
+		!jsonEqual(t, b.Condition, engine.IAMCondition{"StringEquals": {"ec2:ResourceTag/Owner": {"ops"}}}) {
+		t.Errorf("second block's stop, in another scope: %+v", b)
+	}
+	// Both blocks read alike: one statement.
+	if _, dup := byID["CordonActionEc2StopRead2"]; dup {
+		t.Error("identical read statements were not merged")
+	}
+	sqs := byID["CordonSourceSqs"]
+	if !slices.Equal(sqs.Resource, []string{"arn:aws:sqs:*:123456789012:other", "arn:aws:sqs:eu-west-1:123456789012:findings"}) {
+		t.Errorf("queues: %v", sqs.Resource)
+	}
+	// The escaped value means the literal tag value to IAM.
+	doc, _ := json.Marshal(e.IAMPolicy())
+	call := awsemu.Call{Service: "ec2", Operation: "StopInstances", Authorizations: []awsemu.Authorization{{
+		Action: "ec2:StopInstances", Resource: "arn:aws-cn:ec2:cn-north-1:222222222222:instance/i-1",
+		Context: map[string][]string{"ec2:resourcetag/owner": {"${team}"}},
+	}}}
+	if ok, why, err := awsemu.Allows([]string{string(doc)}, call); !ok || err != nil {
+		t.Errorf("the literal tag value is refused: %s %v", why, err)
+	}
+	call.Authorizations[0].Context["ec2:resourcetag/owner"] = []string{"anyone"}
+	if ok, _, _ := awsemu.Allows([]string{string(doc)}, call); ok {
+		t.Error("another owner is allowed")
+	}
+}

@@ -437,6 +437,15 @@ func policyGlob(pattern, s string) bool {
 	return glob(b.String(), s)
 }
 
+// policyLiteral resolves the escapes IAM reads in policy strings: ${$},
+// ${*} and ${?} stand for $, * and ?.
+func policyLiteral(s string) string {
+	if !strings.Contains(s, "${") {
+		return s
+	}
+	return strings.NewReplacer("${$}", "$", "${*}", "*", "${?}", "?").Replace(s)
+}
+
 // conditionContext gives the values of condition keys (lower case).
 type conditionContext interface {
 	values(key string) ([]string, bool)
@@ -592,13 +601,15 @@ func (c condition) matchValue(v string, negated bool) bool {
 // compare applies the positive form of the operator to one value.
 func (c condition) compare(have, want string) bool {
 	switch strings.Replace(c.Op, "Not", "", 1) {
-	case "StringEquals", "BinaryEquals":
+	case "StringEquals":
+		return have == policyLiteral(want)
+	case "BinaryEquals":
 		return have == want
 	case "ArnEquals", "ArnLike":
 		// IAM matches ARNs part by part, with wildcards, for both.
 		return arnMatches(want, have)
 	case "StringEqualsIgnoreCase":
-		return strings.EqualFold(have, want)
+		return strings.EqualFold(have, policyLiteral(want))
 	case "StringLike":
 		return policyGlob(want, have)
 	case "Bool":

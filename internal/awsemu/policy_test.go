@@ -198,6 +198,8 @@ func TestConditionSets(t *testing.T) {
 		{`{"StringNotLike":{"ec2:ResourceTag/cordon:exempt":"true"}}`, map[string][]string{"ec2:resourcetag/cordon:exempt": {"true"}}, false},
 		{`{"StringLike":{"ec2:ResourceTag/Role":"web${*}"}}`, map[string][]string{"ec2:resourcetag/role": {"web*"}}, true},
 		{`{"StringLike":{"ec2:ResourceTag/Role":"web${*}"}}`, map[string][]string{"ec2:resourcetag/role": {"web1"}}, false},
+		{`{"StringEquals":{"ec2:ResourceTag/Owner":"${$}{team}"}}`, map[string][]string{"ec2:resourcetag/owner": {"${team}"}}, true},
+		{`{"StringEquals":{"ec2:ResourceTag/Owner":"${$}{team}"}}`, map[string][]string{"ec2:resourcetag/owner": {"${$}{team}"}}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.cond, func(t *testing.T) {
