@@ -432,6 +432,9 @@ func collectorGrants(c *config.Collector) []actions.Grant {
 				"elasticloadbalancing:DescribeTargetHealth"}, Resources: []string{"*"}},
 			{Name: "Profiles", Actions: []string{"iam:GetInstanceProfile"}, Resources: []string{"arn:${Partition}:iam::${Account}:instance-profile/*"}},
 		}
+	case "aws_cloudtrail_events":
+		// LookupEvents supports no resource-level permissions.
+		grants = []actions.Grant{{Actions: []string{"cloudtrail:LookupEvents"}, Resources: []string{"*"}}}
 	case "aws_guardduty_related":
 		grants = []actions.Grant{
 			{Name: "Detectors", Actions: []string{"guardduty:ListDetectors"}, Resources: []string{"*"}},
