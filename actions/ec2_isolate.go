@@ -257,7 +257,9 @@ func (a ec2Isolate) Grants() []Grant {
 					"ForAllValues:StringEquals": {"aws:TagKeys": {IsolationTagKey, "Name"}}}},
 			Grant{Name: "CreateGroupInVpc", Actions: []string{"ec2:CreateSecurityGroup"}, Resources: []string{ec2VPCARN}},
 			Grant{Name: "TagNewGroup", Actions: []string{"ec2:CreateTags"}, Resources: []string{ec2GroupARN},
-				Conditions: map[string]map[string][]string{"StringEquals": {"ec2:CreateAction": {"CreateSecurityGroup"}}}},
+				Conditions: map[string]map[string][]string{
+					"StringEquals":              {"ec2:CreateAction": {"CreateSecurityGroup"}, "aws:RequestTag/" + IsolationTagKey: tags},
+					"ForAllValues:StringEquals": {"aws:TagKeys": {IsolationTagKey, "Name"}}}},
 		)
 	}
 	return grants
