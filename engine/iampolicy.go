@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -110,6 +112,83 @@ func (p IAMPolicy) PolicyActions() map[string]bool {
 		for _, a := range s.Action {
 			out[a] = true
 		}
+	}
+	return out
+}
+
+// Size is the policy's size as IAM counts it against its limits: the
+// characters of its JSON other than white space.
+func (p IAMPolicy) Size() int {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, r := range string(b) {
+		if !unicode.IsSpace(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// IAM's limits on policy size: a managed policy, and all the inline
+// policies of a role together.
+const (
+	ManagedPolicyLimit = 6144
+	RoleInlineLimit    = 10240
+)
+
+// Split packs the policy's statements, in order, into as few documents of
+// at most limit characters (Size) as it can, to attach as several managed
+// policies when one would be too large. A statement too large alone is
+// split by its resources into statements with numbered ids; one that
+// cannot be (a single resource) is returned alone, and err says so.
+func (p IAMPolicy) Split(limit int) ([]IAMPolicy, error) {
+	var stmts []IAMStatement
+	var tooLarge []string
+	for _, st := range p.Statement {
+		parts := splitStatement(st, limit)
+		for _, part := range parts {
+			if (IAMPolicy{Version: p.Version, Statement: []IAMStatement{part}}).Size() > limit {
+				tooLarge = append(tooLarge, part.Sid)
+			}
+		}
+		stmts = append(stmts, parts...)
+	}
+	var out []IAMPolicy
+	cur := IAMPolicy{Version: p.Version}
+	for _, st := range stmts {
+		next := IAMPolicy{Version: p.Version, Statement: append(slices.Clone(cur.Statement), st)}
+		if len(cur.Statement) > 0 && next.Size() > limit {
+			out = append(out, cur)
+			next = IAMPolicy{Version: p.Version, Statement: []IAMStatement{st}}
+		}
+		cur = next
+	}
+	if len(cur.Statement) > 0 {
+		out = append(out, cur)
+	}
+	if len(tooLarge) > 0 {
+		return out, fmt.Errorf("statements %s are larger than %d characters alone", strings.Join(tooLarge, ", "), limit)
+	}
+	return out, nil
+}
+
+// splitStatement halves a statement's resources until each part fits.
+func splitStatement(st IAMStatement, limit int) []IAMStatement {
+	if (IAMPolicy{Version: "2012-10-17", Statement: []IAMStatement{st}}).Size() <= limit || len(st.Resource) < 2 {
+		return []IAMStatement{st}
+	}
+	half := len(st.Resource) / 2
+	a, b := st, st
+	a.Resource, b.Resource = st.Resource[:half], st.Resource[half:]
+	var out []IAMStatement
+	for _, part := range [][]IAMStatement{splitStatement(a, limit), splitStatement(b, limit)} {
+		out = append(out, part...)
+	}
+	for i := range out {
+		out[i].Sid = fmt.Sprintf("%sPart%d", st.Sid, i+1)
 	}
 	return out
 }

@@ -3,16 +3,17 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
-	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -287,6 +288,30 @@ func TestIAMPolicyEnforced(t *testing.T) {
 			}
 		}
 	}
+	// A second account with its own VPC and a production instance, so
+	// that isolation needs a group in each of two VPCs of two accounts.
+	findings := []string{web1Findings, bastionFind, otherAccountFinding(t)}
+	for i := range seed.Accounts {
+		a := &seed.Accounts[i]
+		if a.ID != demo.SecurityAccount {
+			continue
+		}
+		a.Roles = append(a.Roles, awsemu.SeedRole{Name: "cordon-responder", Trust: []string{demo.SecurityAccount}})
+		if a.Regions == nil {
+			a.Regions = map[string]awsemu.SeedRegion{}
+		}
+		a.Regions[demo.Region] = awsemu.SeedRegion{
+			VPCs:           []awsemu.SeedVPC{{ID: otherVPC, CIDR: "10.9.0.0/16"}},
+			Subnets:        []awsemu.SeedSubnet{{ID: "subnet-0a9a8a7a6a5a4a3a2", VPC: otherVPC, AvailabilityZone: "us-west-2a", CIDR: "10.9.1.0/24"}},
+			SecurityGroups: []awsemu.SeedSecurityGroup{{ID: "sg-0a9a8a7a6a5a4a3a2", Name: "tools", VPC: otherVPC}},
+			Instances: []awsemu.SeedInstance{{ID: otherInstance, Type: "t3.small", Tags: map[string]string{"Name": "tools-1", "Environment": "prod"},
+				NetworkInterfaces: []awsemu.SeedENI{{Subnet: "subnet-0a9a8a7a6a5a4a3a2", Groups: []string{"sg-0a9a8a7a6a5a4a3a2"}}},
+				Volumes:           []awsemu.SeedVolume{{Device: "/dev/xvda", SizeGB: 8}}, SSMManaged: true}},
+		}
+	}
+	if err := seed.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	emu := awsemu.New(seed)
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
@@ -298,21 +323,23 @@ func TestIAMPolicyEnforced(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	responder := strings.ReplaceAll(demo.ResponderRoleARN, "{account}", demo.ProdAccount)
 	policy, _ := json.Marshal(e.IAMPolicy())
 	caller, err := e.CallerPolicy()
 	if err != nil {
 		t.Fatal(err)
 	}
 	callerDoc, _ := json.Marshal(caller)
-	if err := emu.PutInlinePolicy(responder, "cordon", string(policy)); err != nil {
-		t.Fatal(err)
+	for _, account := range []string{demo.ProdAccount, demo.SecurityAccount} {
+		role := strings.ReplaceAll(demo.ResponderRoleARN, "{account}", account)
+		if err := emu.PutInlinePolicy(role, "cordon", string(policy)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := emu.PutInlinePolicy("arn:aws:iam::"+demo.SecurityAccount+":user/automation/cordon", "cordon-caller", string(callerDoc)); err != nil {
 		t.Fatal(err)
 	}
 	emu.EnforcePolicies(true)
-	t.Logf("policy: %d characters without white space", nonSpace(string(policy)))
+	t.Logf("policy: %d characters without white space", e.IAMPolicy().Size())
 
 	factory, err := awsclient.New(context.Background(), awsclient.Options{
 		Region: demo.Region, Endpoint: srv.URL, AssumeRoleARN: demo.ResponderRoleARN,
@@ -328,7 +355,7 @@ func TestIAMPolicyEnforced(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 
-	files, diags := engine.ReadFindings([]string{web1Findings, bastionFind})
+	files, diags := engine.ReadFindings(findings)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -360,6 +387,22 @@ func TestIAMPolicyEnforced(t *testing.T) {
 	if applied.Failed() || applied.Summary.Applied == 0 {
 		t.Fatalf("apply under the policy: %s\n%+v", applied.Summary, applied.Actions)
 	}
+	// Each instance went to the isolation group of its own VPC, which
+	// cordon made in each account.
+	isolatedIn := map[string]string{}
+	for _, c := range []struct{ account, instance string }{{demo.ProdAccount, web1}, {demo.ProdAccount, bastion}, {demo.SecurityAccount, otherInstance}} {
+		r := emu.Snapshot().Accounts[c.account].Regions[demo.Region]
+		in := r.Instances[c.instance]
+		groups := r.NetworkInterfaces[in.NetworkInterfaces[0]].Groups
+		if len(groups) != 1 || r.SecurityGroups[groups[0]].Name != "cordon-isolation" || r.SecurityGroups[groups[0]].VPC != in.VPCID {
+			t.Errorf("%s: groups %v; want its VPC's cordon-isolation group", c.instance, groups)
+			continue
+		}
+		isolatedIn[c.instance] = groups[0]
+	}
+	if isolatedIn[web1] != isolatedIn[bastion] || isolatedIn[web1] == isolatedIn[otherInstance] {
+		t.Errorf("isolation groups %v: want one per VPC", isolatedIn)
+	}
 	for _, inc := range uniqueIncidents(applied) {
 		rp, err := e.PlanRevert(context.Background(), st, inc)
 		if err != nil {
@@ -385,7 +428,7 @@ func TestIAMPolicyEnforced(t *testing.T) {
 			continue
 		}
 		docs := []string{string(policy)}
-		if c.Account == demo.SecurityAccount {
+		if strings.Contains(c.Principal, ":user/") {
 			docs = []string{string(callerDoc)}
 		}
 		if ok, why, err := awsemu.Allows(docs, c); err != nil || !ok {
@@ -411,6 +454,32 @@ func TestIAMPolicyEnforced(t *testing.T) {
 	wantDenied(t, err, "writing a tag cordon does not write")
 }
 
+// The second account's VPC and instance, which TestIAMPolicyEnforced adds.
+const (
+	otherVPC      = "vpc-0a9a8a7a6a5a4a3a2"
+	otherInstance = "i-0a9a8a7a6a5a4a3a2"
+)
+
+// otherAccountFinding writes web-1's finding as one about the second
+// account's instance.
+func otherAccountFinding(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(web1Findings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.NewReplacer(
+		demo.ProdAccount, demo.SecurityAccount, web1, otherInstance, "b2c8e1a4f3d94e6fa0c1d2e3f4a5b6c7", "c3d9f2b5a4e05f7ab1d2e3f4a5b6c7d8",
+		"vpc-0a9b8c7d6e5f43210", otherVPC, "subnet-0f1e2d3c4b5a69788", "subnet-0a9a8a7a6a5a4a3a2",
+		"sg-0123456789abcdef0", "sg-0a9a8a7a6a5a4a3a2", "eni-0d4c3b2a190817263", "eni-0a9a8a7a6a5a4a3a2",
+	).Replace(string(data))
+	path := filepath.Join(t.TempDir(), "other_account.json")
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func wantDenied(t *testing.T, err error, what string) {
 	t.Helper()
 	if err == nil || !(strings.Contains(err.Error(), "UnauthorizedOperation") || strings.Contains(err.Error(), "AccessDenied")) {
@@ -428,88 +497,57 @@ func uniqueIncidents(res *engine.ApplyResult) []string {
 	return out
 }
 
-func nonSpace(s string) int {
-	n := 0
-	for _, r := range s {
-		if !unicode.IsSpace(r) {
-			n++
+// A policy too large for one managed policy is split into documents that
+// each fit, statement order and content kept; a statement too large alone
+// is split by its resources.
+func TestIAMPolicySplit(t *testing.T) {
+	e, diags := engine.Load(context.Background(), engine.Options{Dir: "testdata/iampolicy"})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	pol := e.IAMPolicy()
+	if pol.Size() <= engine.ManagedPolicyLimit {
+		t.Fatalf("the test policy (%d) fits one managed policy; the test needs a larger one", pol.Size())
+	}
+	docs, err := pol.Split(engine.ManagedPolicyLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again []engine.IAMStatement
+	for _, d := range docs {
+		if d.Size() > engine.ManagedPolicyLimit || d.Version != "2012-10-17" {
+			t.Errorf("a document of %d characters", d.Size())
+		}
+		again = append(again, d.Statement...)
+	}
+	if len(docs) < 2 || !jsonEqual(t, again, pol.Statement) {
+		t.Errorf("%d documents; statements kept: %v", len(docs), jsonEqual(t, again, pol.Statement))
+	}
+
+	var many []string
+	for i := 0; i < 400; i++ {
+		many = append(many, fmt.Sprintf("arn:aws:sqs:us-west-2:123456789012:queue-%03d", i))
+	}
+	big := engine.IAMPolicy{Version: "2012-10-17", Statement: []engine.IAMStatement{{Sid: "Big", Effect: "Allow", Action: []string{"sqs:ReceiveMessage"}, Resource: many}}}
+	docs, err = big.Split(engine.ManagedPolicyLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resources []string
+	for _, d := range docs {
+		for _, st := range d.Statement {
+			if !strings.HasPrefix(st.Sid, "BigPart") || d.Size() > engine.ManagedPolicyLimit {
+				t.Errorf("part %s in a document of %d", st.Sid, d.Size())
+			}
+			resources = append(resources, st.Resource...)
 		}
 	}
-	return n
-}
-
-// Queues behind other endpoints, literal "${" in scope tags, two blocks
-// of one type in different scopes, and partitions other than aws.
-func TestIAMPolicyEdges(t *testing.T) {
-	e := loadFS(t, `
-provider "aws" {
-  region = "cn-north-1"
-}
-
-scope "a" {
-  regions = ["cn-north-1"]
-  tags    = { Owner = "$${team}" }
-}
-
-scope "b" {
-  accounts = ["111111111111"]
-  tags     = { Owner = "ops" }
-}
-
-action "stop_a" { type = "aws_ec2_stop" }
-action "stop_b" {
-  type = "aws_ec2_stop"
-  wait = "1m"
-}
-
-rule "a" {
-  scopes  = [scope.a]
-  actions = [action.stop_a]
-}
-
-rule "b" {
-  scopes  = [scope.b]
-  actions = [action.stop_b]
-}
-
-source "sqs" "local" {
-  queue_url = "http://127.0.0.1:4566/123456789012/findings"
-  region    = "eu-west-1"
-}
-
-source "sqs" "vpce" {
-  queue_url = "https://vpce-0a1b.sqs.us-east-1.vpce.amazonaws.com/123456789012/other"
-}
-`)
-	byID := statements(e.IAMPolicy())
-	a, b := byID["CordonActionEc2Stop"], byID["CordonActionEc2Stop2"]
-	if !slices.Equal(a.Resource, []string{"arn:aws-cn:ec2:cn-north-1:*:instance/*"}) ||
-		!jsonEqual(t, a.Condition, engine.IAMCondition{"StringEquals": {"ec2:ResourceTag/Owner": {"${$}{team}"}}}) {
-		t.Errorf("first block's stop: %+v", a)
+	if !slices.Equal(resources, many) {
+		t.Errorf("resources lost or reordered: %d of %d", len(resources), len(many))
 	}
-	if !slices.Equal(b.Resource, []string{"arn:aws-cn:ec2:*:111111111111:instance/*"}) ||
-		!jsonEqual(t, b.Condition, engine.IAMCondition{"StringEquals": {"ec2:ResourceTag/Owner": {"ops"}}}) {
-		t.Errorf("second block's stop, in another scope: %+v", b)
-	}
-	// Both blocks read alike: one statement.
-	if _, dup := byID["CordonActionEc2StopRead2"]; dup {
-		t.Error("identical read statements were not merged")
-	}
-	sqs := byID["CordonSourceSqs"]
-	if !slices.Equal(sqs.Resource, []string{"arn:aws:sqs:*:123456789012:other", "arn:aws:sqs:eu-west-1:123456789012:findings"}) {
-		t.Errorf("queues: %v", sqs.Resource)
-	}
-	// The escaped value means the literal tag value to IAM.
-	doc, _ := json.Marshal(e.IAMPolicy())
-	call := awsemu.Call{Service: "ec2", Operation: "StopInstances", Authorizations: []awsemu.Authorization{{
-		Action: "ec2:StopInstances", Resource: "arn:aws-cn:ec2:cn-north-1:222222222222:instance/i-1",
-		Context: map[string][]string{"ec2:resourcetag/owner": {"${team}"}},
-	}}}
-	if ok, why, err := awsemu.Allows([]string{string(doc)}, call); !ok || err != nil {
-		t.Errorf("the literal tag value is refused: %s %v", why, err)
-	}
-	call.Authorizations[0].Context["ec2:resourcetag/owner"] = []string{"anyone"}
-	if ok, _, _ := awsemu.Allows([]string{string(doc)}, call); ok {
-		t.Error("another owner is allowed")
+	huge := engine.IAMPolicy{Version: "2012-10-17", Statement: []engine.IAMStatement{{Sid: "Huge", Effect: "Allow", Action: []string{"s3:GetObject"},
+		Resource: []string{"arn:aws:s3:::" + strings.Repeat("b", 7000)}}}}
+	if _, err := huge.Split(engine.ManagedPolicyLimit); err == nil || !strings.Contains(err.Error(), "Huge") {
+		t.Errorf("a statement that cannot fit: %v", err)
 	}
 }

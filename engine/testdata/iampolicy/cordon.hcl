@@ -1,8 +1,9 @@
 # The configuration of the IAM policy tests: every action and collector
 # type that calls AWS, on the production instances of the demo fleet
-# (internal/demo/fleet.json), in scopes that name the account, the region
-# and the tags, so that `cordon iam-policy` narrows every statement it can.
-# The tests hold the responder role to exactly that policy.
+# (internal/demo/fleet.json) and of a second account the test adds, in
+# scopes that name the accounts, the region and the tags, so that
+# `cordon iam-policy` narrows every statement it can. The tests hold the
+# responder roles to exactly that policy.
 
 variable "webhook_url" {
   type    = string
@@ -15,7 +16,7 @@ provider "aws" {
 }
 
 scope "prod_instances" {
-  accounts       = ["123456789012"]
+  accounts       = ["123456789012", "999988887777"]
   regions        = ["us-west-2"]
   resource_types = ["aws_instance"]
   tags           = { Environment = "prod" }
