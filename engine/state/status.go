@@ -12,10 +12,16 @@ import (
 // Reversible and RevertOf are read. The status is derived rather than
 // stored so that it cannot disagree with the records it summarises.
 //
-// A planned action is counted by its latest apply record: an action
-// interrupted and then applied by a resumed apply counts as applied once.
-// A change is reverted when its latest revert record applied (or found the
-// target already restored).
+// A planned action is counted once, by its latest outcome: an action
+// interrupted and then applied by a resumed apply counts as applied once,
+// and one that failed twice and then applied counts as applied. A skipped
+// record is no outcome (the action was not tried: it waited for approval,
+// a rule's max_actions_per_hour withheld it, or an earlier action on its
+// target failed), so it replaces no earlier outcome of the action; an
+// action only ever skipped counts as skipped, which alone does not fail
+// the incident (the failure that made it skip does). The attempts stay in
+// the records, for cordon state show. A change is reverted when its latest
+// revert record applied (or found the target already restored).
 func deriveStatus(recs []ActionRecord) (IncidentStatus, map[Result]int, int) {
 	counts := map[Result]int{}
 	if len(recs) == 0 {
@@ -33,10 +39,13 @@ func deriveStatus(recs []ActionRecord) (IncidentStatus, map[Result]int, int) {
 		}
 		switch r.Kind {
 		case KindApply:
-			if _, seen := latest[r.Address]; !seen {
+			prev, seen := latest[r.Address]
+			if !seen {
 				order = append(order, r.Address)
 			}
-			latest[r.Address] = r.Result
+			if r.Result != ResultSkipped || !seen || prev == ResultSkipped {
+				latest[r.Address] = r.Result
+			}
 			if r.Reversible && r.Result.changed() {
 				changed = append(changed, r.ID)
 			}
@@ -50,7 +59,7 @@ func deriveStatus(recs []ActionRecord) (IncidentStatus, map[Result]int, int) {
 		res := latest[addr]
 		counts[res]++
 		switch res {
-		case ResultFailed, ResultDrifted, ResultSkipped, ResultInterrupted:
+		case ResultFailed, ResultDrifted, ResultInterrupted:
 			failed = true
 		}
 	}

@@ -32,6 +32,18 @@ func TestDeriveStatus(t *testing.T) {
 		{"drifted", []ActionRecord{ap(1, "a", ResultDrifted, true)}, StatusFailed, map[Result]int{ResultDrifted: 1}, 0},
 		{"skipped", []ActionRecord{ap(1, "a", ResultFailed, true), ap(2, "b", ResultSkipped, true)},
 			StatusFailed, map[Result]int{ResultFailed: 1, ResultSkipped: 1}, 0},
+		// Two failed applies, then one that applied all but an action it
+		// skipped for want of approval: the skip is no outcome, and the
+		// action keeps the one it had.
+		{"failed twice, then applied with a skip", []ActionRecord{
+			ap(1, "tag", ResultApplied, true), ap(2, "isolate", ResultFailed, true), ap(3, "stop", ResultSkipped, true),
+			ap(4, "tag", ResultNoChange, true), ap(5, "isolate", ResultFailed, true), ap(6, "stop", ResultSkipped, true),
+			ap(7, "tag", ResultSkipped, true), ap(8, "isolate", ResultApplied, true), ap(9, "stop", ResultApplied, true)},
+			StatusResponded, map[Result]int{ResultApplied: 2, ResultNoChange: 1}, 0},
+		{"only ever skipped, waiting for approval", []ActionRecord{ap(1, "a", ResultApplied, true), ap(2, "b", ResultSkipped, true)},
+			StatusResponded, map[Result]int{ResultApplied: 1, ResultSkipped: 1}, 0},
+		{"failed, then skipped: still failed", []ActionRecord{ap(1, "a", ResultFailed, true), ap(2, "a", ResultSkipped, true)},
+			StatusFailed, map[Result]int{ResultFailed: 1}, 0},
 		{"interrupted, then applied by the resumed apply",
 			[]ActionRecord{ap(1, "a", ResultInterrupted, true), ap(2, "a", ResultApplied, true)},
 			StatusResponded, map[Result]int{ResultApplied: 1}, 0},
