@@ -73,8 +73,7 @@ func (r LineRange) String() string {
 //
 // A test file that does not parse or compile is reported with its
 // diagnostics and left out, and the others run without it.
-func (r *runner) runRego(ctx context.Context) ([]*FileResult, *Coverage, map[string]*hcl.File) {
-	set := r.base.Policies()
+func (r *runner) runRego(ctx context.Context, set *policy.Set, policyPaths []string) ([]*FileResult, *Coverage, map[string]*hcl.File) {
 	sources := map[string]*hcl.File{}
 	byFile := map[string]*FileResult{}
 	fileResult := func(name string) *FileResult {
@@ -86,7 +85,7 @@ func (r *runner) runRego(ctx context.Context) ([]*FileResult, *Coverage, map[str
 		return fr
 	}
 
-	rels, diags := policy.FindFiles(r.opts.FS, r.base.Config().PolicyPaths, func(name string) bool {
+	rels, diags := policy.FindFiles(r.opts.FS, policyPaths, func(name string) bool {
 		return strings.HasSuffix(name, RegoTestSuffix)
 	})
 	if diags.HasErrors() {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -32,6 +33,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/cordonhq/cordon/engine"
+	"github.com/cordonhq/cordon/engine/policy"
+	"github.com/cordonhq/cordon/schema"
 )
 
 // Options configure Run.
@@ -292,6 +295,18 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if diags.HasErrors() {
 		rep.Diagnostics = diags
+		// A policy that does not parse or compile fails the run, but the
+		// Rego tests still run without it and are reported: one broken
+		// file must not hide the other files' results. Scenarios plan with
+		// the whole configuration, and cannot.
+		if set, ok := r.policiesWithoutBroken(base, diags); ok {
+			regoFiles, cov, regoSources := r.runRego(ctx, set, base.Config().PolicyPaths)
+			r.addSources(rep, regoSources)
+			rep.Files = regoFiles
+			sort.SliceStable(rep.Files, func(i, j int) bool { return rep.Files[i].File < rep.Files[j].File })
+			rep.Coverage = cov
+		}
+		r.checkSelected(rep)
 		rep.Duration = time.Since(start)
 		return rep, nil
 	}
@@ -309,7 +324,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		scenarioSource map[string]*hcl.File
 		cov            *Coverage
 	)
-	wg.Go(func() { regoFiles, cov, regoSources = r.runRego(ctx) })
+	wg.Go(func() { regoFiles, cov, regoSources = r.runRego(ctx, base.Policies(), base.Config().PolicyPaths) })
 	wg.Go(func() { scenarioFiles, scenarioSource = r.runScenarios(ctx) })
 	wg.Wait()
 
@@ -319,8 +334,123 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	sort.SliceStable(rep.Files, func(i, j int) bool { return rep.Files[i].File < rep.Files[j].File })
 	rep.Coverage = cov
 	rep.engineLoads = r.engines.loads
+	r.checkSelected(rep)
 	rep.Duration = time.Since(start)
 	return rep, nil
+}
+
+// checkSelected fails a run whose -run expression selected no test: a
+// typo in it must not pass as "0 passed, 0 failed".
+func (r *runner) checkSelected(rep *Report) {
+	if r.filter == nil {
+		return
+	}
+	for _, f := range rep.Files {
+		if len(f.Tests) > 0 {
+			return
+		}
+	}
+	rep.Diagnostics = append(rep.Diagnostics, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "No test matches -run",
+		Detail: fmt.Sprintf("-run %q selects no test. It matches, anywhere in the name as opa test -r does, a Rego test by its full name (data.cordon.ec2.verdict_test.test_miner) and a scenario by its file and run block (tests/ec2.test.hcl/miner_is_isolated).",
+			r.opts.Run),
+	})
+}
+
+// policiesWithoutBroken compiles the configuration's policies without the
+// files its load failed on, for the Rego tests to run without them. ok is
+// false when the load failed for anything but Rego (the HCL), or the rest
+// still does not compile.
+func (r *runner) policiesWithoutBroken(base *engine.Engine, diags hcl.Diagnostics) (*policy.Set, bool) {
+	if base == nil || base.Config() == nil {
+		return nil, false
+	}
+	broken := map[string]bool{}
+	brokenFiles := func(diags hcl.Diagnostics) (added, other bool) {
+		for _, d := range diags {
+			if d.Severity != hcl.DiagError {
+				continue
+			}
+			if d.Subject == nil || !strings.HasSuffix(d.Subject.Filename, ".rego") {
+				other = true
+				continue
+			}
+			rel := r.relName(d.Subject.Filename)
+			if !broken[rel] {
+				broken[rel] = true
+				added = true
+			}
+		}
+		return added, other
+	}
+	if _, other := brokenFiles(diags); other {
+		return nil, false
+	}
+	inputSchema, err := schema.InputSchema(base.CollectorTypes())
+	if err != nil {
+		return nil, false
+	}
+	// Each compile may fail on files the first did not reach (a package
+	// whose dependency was broken): leave them out too, a few times.
+	for range 10 {
+		set, pdiags := policy.Load(hiddenFS{r.opts.FS, broken}, r.opts.Dir, base.Config().PolicyPaths,
+			policy.Options{InputSchema: inputSchema, Print: r.prints})
+		if !pdiags.HasErrors() {
+			return set, true
+		}
+		if added, other := brokenFiles(pdiags); !added || other {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// relName turns a display name back into a path inside the configuration
+// directory's file system.
+func (r *runner) relName(display string) string {
+	if r.opts.Dir == "." || r.opts.Dir == "" {
+		return filepath.ToSlash(display)
+	}
+	rel, err := filepath.Rel(r.opts.Dir, display)
+	if err != nil {
+		return filepath.ToSlash(display)
+	}
+	return filepath.ToSlash(rel)
+}
+
+// hiddenFS is a file system without some of its files.
+type hiddenFS struct {
+	fsys   fs.FS
+	hidden map[string]bool
+}
+
+func (h hiddenFS) Open(name string) (fs.File, error) {
+	if h.hidden[name] {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return h.fsys.Open(name)
+}
+
+func (h hiddenFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	entries, err := fs.ReadDir(h.fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	kept := entries[:0]
+	for _, e := range entries {
+		if !h.hidden[path.Join(name, e.Name())] {
+			kept = append(kept, e)
+		}
+	}
+	return kept, nil
+}
+
+func (h hiddenFS) Stat(name string) (fs.FileInfo, error) {
+	if h.hidden[name] {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	}
+	return fs.Stat(h.fsys, name)
 }
 
 // compileFilter compiles -run. Like `go test -run` and `opa test -r`, the

@@ -255,7 +255,16 @@ func TestRunFilter(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("ran %q, want %q", got, tt.want)
 			}
-			if c := rep.Counts(); c.Passed != len(tt.want) || c.Failed != 0 {
+			// An expression that selects nothing fails the run, saying so:
+			// a typo must not pass as "0 passed, 0 failed".
+			wantFailed := 0
+			if tt.want == nil {
+				wantFailed = 1
+				if !rep.Diagnostics.HasErrors() || !strings.Contains(rep.Diagnostics.Error(), "No test matches -run") {
+					t.Errorf("diagnostics %v, want No test matches -run", rep.Diagnostics)
+				}
+			}
+			if c := rep.Counts(); c.Passed != len(tt.want) || c.Failed != wantFailed {
 				t.Errorf("counts %+v", c)
 			}
 		})
@@ -524,5 +533,48 @@ func golden(t *testing.T, name, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs from the golden file (run with -update to accept):\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
+	}
+}
+
+// TestBrokenPolicyDoesNotHideOtherFiles: a policy that does not parse or
+// compile fails the run, and the Rego tests of the other files still run
+// and report, as they would without it.
+func TestBrokenPolicyDoesNotHideOtherFiles(t *testing.T) {
+	for _, broken := range []struct{ name, src string }{
+		{"syntax error", "package fixture.verdict\n\nverdict := {\n"},
+		{"compile error", "package fixture.verdict\n\nverdict := undefined_var\n"},
+	} {
+		t.Run(broken.name, func(t *testing.T) {
+			fsys := fixture(t, "pass").(fstest.MapFS)
+			fsys["policies/verdict.rego"] = &fstest.MapFile{Data: []byte(broken.src), Mode: 0o644}
+			rep, err := Run(context.Background(), Options{Dir: "pass", FS: fsys, Getenv: noEnv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Diagnostics.HasErrors() || !strings.Contains(rep.Diagnostics.Error(), "verdict.rego") {
+				t.Errorf("diagnostics %v, want the broken file's", rep.Diagnostics)
+			}
+			st := statuses(rep)
+			passed := 0
+			for name, s := range st {
+				switch {
+				case strings.HasPrefix(name, "data.fixture.response_test."):
+					if s != Pass {
+						t.Errorf("%s: %s, want pass", name, s)
+					}
+					passed++
+				case strings.HasPrefix(name, "data.fixture.verdict_test."):
+					if s == Pass {
+						t.Errorf("%s passed without its policy", name)
+					}
+				}
+			}
+			if passed == 0 {
+				t.Errorf("no test of the other files ran: %v", st)
+			}
+			if rep.OK() {
+				t.Error("the run passed with a broken policy")
+			}
+		})
 	}
 }
