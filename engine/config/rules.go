@@ -188,11 +188,16 @@ func (l *loader) references(a *hcl.Attribute, kind string) []string {
 		t, diags := hcl.AbsTraversalForExpr(e)
 		name, _, ok := stepName(t, 1)
 		if diags.HasErrors() || len(t) != 2 || t.RootName() != kind || !ok {
-			detail := fmt.Sprintf("Expected %s.NAME, a reference to a %s block, in %s.", kind, kind, a.Name)
+			// "an action block", "a scope block".
+			block := "a " + kind
+			if strings.ContainsRune("aeiou", rune(kind[0])) {
+				block = "an " + kind
+			}
+			detail := fmt.Sprintf("Expected %s.NAME, a reference to %s block, in %s.", kind, block, a.Name)
 			if s, ok := stringLiteral(e); ok {
-				detail = fmt.Sprintf("Expected %s.NAME, a reference to a %s block, in %s; %q is a string. Write %s.%s, without quotes.", kind, kind, a.Name, s, kind, s)
+				detail = fmt.Sprintf("Expected %s.NAME, a reference to %s block, in %s; %q is a string. Write %s.%s, without quotes.", kind, block, a.Name, s, kind, s)
 			} else if !diags.HasErrors() && len(t) > 0 {
-				detail = fmt.Sprintf("Expected %s.NAME, a reference to a %s block, in %s; got %s.", kind, kind, a.Name, traversalString(t))
+				detail = fmt.Sprintf("Expected %s.NAME, a reference to %s block, in %s; got %s.", kind, block, a.Name, traversalString(t))
 			}
 			l.diags = append(l.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
