@@ -123,7 +123,44 @@ var (
 	ErrStalePlan      = errors.New("Saved plan is stale")
 	ErrIncompletePlan = errors.New("Cannot apply incomplete plan")
 	ErrAppliedPlan    = errors.New("Saved plan was already applied")
+	// ErrNoAccess: cordon cannot call AWS in an account the plan acts in
+	// (no credentials, refused ones, a role it cannot assume, an endpoint
+	// it cannot reach). Nothing is recorded: the plan stays appliable.
+	ErrNoAccess = errors.New("No AWS access")
 )
+
+// checkAccess checks, before anything is recorded, that cordon can call
+// AWS in every account where an action of jobs calls it (STS
+// GetCallerIdentity with the credentials and role the actions use).
+func (a *applier) checkAccess(ctx context.Context, jobs []*job) error {
+	type where struct{ account, region string }
+	seen := map[string]bool{}
+	var checks []where
+	for _, j := range jobs {
+		cfg := a.e.cfg.Actions[j.action.Action]
+		if cfg == nil {
+			continue
+		}
+		if _, callsAWS := cfg.Impl.(interface{ Permissions() []string }); !callsAWS {
+			continue
+		}
+		if !seen[j.action.Target.Account] {
+			seen[j.action.Target.Account] = true
+			checks = append(checks, where{j.action.Target.Account, j.action.Target.Region})
+		}
+	}
+	sort.Slice(checks, func(i, k int) bool { return checks[i].account < checks[k].account })
+	var causes []string
+	for _, w := range checks {
+		if _, err := a.opts.AWS.CheckAccess(ctx, w.account, w.region); err != nil {
+			causes = append(causes, err.Error())
+		}
+	}
+	if len(causes) > 0 {
+		return fmt.Errorf("%w: %s. Nothing was applied or recorded: apply the plan again once cordon can call AWS", ErrNoAccess, strings.Join(causes, "; "))
+	}
+	return nil
+}
 
 // applier runs one apply or revert.
 type applier struct {
@@ -199,6 +236,13 @@ func (e *Engine) Apply(ctx context.Context, f *plan.File, opts ApplyOptions) (*A
 			j.verdicts = verdictBriefs(inc.Verdicts)
 			jobs = append(jobs, j)
 		}
+	}
+	// Without access to an account, every action there would fail on its
+	// first call (after its retries), and the plan would be recorded as
+	// applied with nothing changed: refuse it first, recording nothing, so
+	// that it can be applied once access works.
+	if err := a.checkAccess(ctx, jobs); err != nil {
+		return nil, err
 	}
 	release, err := a.lock(ctx, jobs)
 	if err != nil {

@@ -229,8 +229,11 @@ func TestApplySamePlanTwiceIsRefused(t *testing.T) {
 	if _, err := ae.apply(f); !errors.Is(err, engine.ErrAppliedPlan) {
 		t.Fatalf("second apply: %v, want %v", err, engine.ErrAppliedPlan)
 	}
-	if got := len(ae.emu.Calls()); got != calls {
-		t.Errorf("a refused apply made %d AWS calls", got-calls)
+	// Only the access check, which asks STS who cordon is, may call AWS.
+	for _, c := range ae.emu.Calls()[calls:] {
+		if a := c.Action(); a != "sts:GetCallerIdentity" && a != "sts:AssumeRole" {
+			t.Errorf("a refused apply called %s", a)
+		}
 	}
 
 	// The same response through a new plan changes nothing.
@@ -528,6 +531,11 @@ func TestIAMPolicyCoversCalls(t *testing.T) {
 
 	called := map[string]bool{}
 	for _, c := range ae.emu.Calls() {
+		if c.Action() == "sts:GetCallerIdentity" {
+			// AWS answers it for every identity, whatever its policies
+			// say: cordon calls it to check its access before acting.
+			continue
+		}
 		switch c.Account {
 		case demo.SecurityAccount:
 			if c.Action() != "sts:AssumeRole" {

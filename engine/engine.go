@@ -16,7 +16,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -54,6 +56,12 @@ type Options struct {
 	Debug io.Writer
 	// IncludeTests loads *_test.rego files too (cordon test).
 	IncludeTests bool
+	// ConfigOnly loads the HCL configuration and leaves the policies
+	// uncompiled: for what reads state and acts on recorded incidents
+	// (state, report, revert, iam-policy), which needs no Rego, so that a
+	// policy being edited cannot keep a responder from the incident
+	// records. The engine cannot plan; its digest is a full load's.
+	ConfigOnly bool
 }
 
 // Engine is a loaded, validated configuration with its policies compiled
@@ -63,6 +71,9 @@ type Engine struct {
 	policies *policy.Set
 	digest   string
 	files    map[string]*hcl.File
+	// sources are the bytes of the files the digest covers (HCL and Rego),
+	// by display name.
+	sources map[string][]byte
 
 	scopes map[string]*scopeMatcher
 	rules  []*ruleMatcher
@@ -81,14 +92,24 @@ func Load(ctx context.Context, opts Options) (*Engine, hcl.Diagnostics) {
 		Dir: opts.Dir, FS: opts.FS, Vars: opts.Vars, VarFiles: opts.VarFiles, Getenv: opts.Getenv,
 		Values: opts.Values, ValuesSource: opts.ValuesSource,
 	})
-	e := &Engine{cfg: cfg, files: map[string]*hcl.File{}}
+	e := &Engine{cfg: cfg, files: map[string]*hcl.File{}, sources: map[string][]byte{}}
 	if cfg != nil {
+		varFiles := map[string]bool{}
+		for _, vf := range opts.VarFiles {
+			varFiles[filepath.Clean(vf)] = true
+		}
 		for n, f := range cfg.Files {
 			e.files[n] = f
+			if !varFiles[filepath.Clean(n)] {
+				e.sources[n] = f.Bytes
+			}
 		}
 	}
 	if diags.HasErrors() {
 		return e, diags
+	}
+	if opts.ConfigOnly {
+		return e.loadConfigOnly(opts), diags
 	}
 
 	collectorTypes := make(map[string]string, len(cfg.Collectors))
@@ -107,6 +128,14 @@ func Load(ctx context.Context, opts Options) (*Engine, hcl.Diagnostics) {
 	if set != nil {
 		for n, f := range set.Files() {
 			e.files[n] = f
+		}
+	}
+	regoFiles := map[string][]byte{}
+	if set != nil {
+		for n, f := range set.Files() {
+			if !strings.HasSuffix(n, policy.TestSuffix) {
+				regoFiles[n] = f.Bytes
+			}
 		}
 	}
 	diags = append(diags, pdiags...)
@@ -148,15 +177,54 @@ func Load(ctx context.Context, opts Options) (*Engine, hcl.Diagnostics) {
 		return e, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot prepare policies", Detail: err.Error()})
 	}
 
-	e.digest = digest(cfg, set)
-	e.scopes = make(map[string]*scopeMatcher, len(cfg.Scopes))
-	for n, s := range cfg.Scopes {
+	e.setDigest(regoFiles)
+	e.compileMatchers()
+	return e, diags
+}
+
+// loadConfigOnly finishes a ConfigOnly load: the policy files are read,
+// for the digest, and not parsed.
+func (e *Engine) loadConfigOnly(opts Options) *Engine {
+	regoFiles := map[string][]byte{}
+	rels, _ := policy.FindFiles(opts.FS, e.cfg.PolicyPaths, func(name string) bool {
+		return !strings.HasSuffix(name, policy.TestSuffix)
+	})
+	for _, rel := range rels {
+		if src, err := fs.ReadFile(opts.FS, rel); err == nil {
+			regoFiles[policyDisplayName(opts.Dir, rel)] = src
+		}
+	}
+	e.setDigest(regoFiles)
+	e.compileMatchers()
+	return e
+}
+
+// policyDisplayName names a policy file as package policy names it: the
+// configuration directory as given, joined with the file's path in it.
+func policyDisplayName(dir, rel string) string {
+	if dir == "" || dir == "." {
+		return filepath.FromSlash(rel)
+	}
+	return filepath.Join(dir, filepath.FromSlash(rel))
+}
+
+func (e *Engine) compileMatchers() {
+	e.scopes = make(map[string]*scopeMatcher, len(e.cfg.Scopes))
+	for n, s := range e.cfg.Scopes {
 		e.scopes[n] = compileScope(s)
 	}
-	for _, r := range cfg.Rules {
+	for _, r := range e.cfg.Rules {
 		e.rules = append(e.rules, compileRule(r, e.scopes))
 	}
-	return e, diags
+}
+
+// setDigest records the policies' sources and digests them with the
+// configuration's.
+func (e *Engine) setDigest(regoFiles map[string][]byte) {
+	for n, b := range regoFiles {
+		e.sources[n] = b
+	}
+	e.digest = digest(e.cfg, regoFiles)
 }
 
 // Config returns the loaded configuration.
@@ -173,20 +241,35 @@ func (e *Engine) Files() map[string]*hcl.File { return e.files }
 // when it differs.
 func (e *Engine) Digest() string { return e.digest }
 
+// FileDigests returns the digest ("sha256:…") of each file Digest covers,
+// HCL and Rego, by path relative to the configuration directory (slashes):
+// what a plan file records so that a stale plan can name what changed.
+func (e *Engine) FileDigests() map[string]string {
+	out := make(map[string]string, len(e.sources))
+	for n, b := range e.sources {
+		rel, err := filepath.Rel(e.cfg.Dir, n)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			rel = n
+		}
+		sum := sha256.Sum256(b)
+		out[filepath.ToSlash(rel)] = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return out
+}
+
 // digest hashes the HCL files and the Rego files the policies were loaded
 // from, in name order.
-func digest(cfg *config.Config, set *policy.Set) string {
+func digest(cfg *config.Config, regoFiles map[string][]byte) string {
 	h := sha256.New()
 	io.WriteString(h, cfg.Digest)
-	files := set.Files()
-	names := make([]string, 0, len(files))
-	for n := range files {
+	names := make([]string, 0, len(regoFiles))
+	for n := range regoFiles {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
 		io.WriteString(h, "\x00"+n+"\x00")
-		h.Write(files[n].Bytes)
+		h.Write(regoFiles[n])
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

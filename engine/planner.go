@@ -31,6 +31,13 @@ type PlanOptions struct {
 	// AWS is used by collectors; nil plans without AWS access (collectors
 	// that need it record an error fact).
 	AWS *awsclient.Factory
+	// AWSError is why AWS is nil when AWS access was wanted (the provider
+	// block's profile does not exist): collectors that call AWS fail with
+	// it, as they would with credentials that every call refuses.
+	AWSError error
+	// Hook hears of each finding read and each collector run; nil hears
+	// nothing.
+	Hook PlanHook
 	// KeepData keeps what a plan file needs (findings, facts, resources)
 	// in Result.Data. Without it, a large plan holds only the plan.
 	KeepData bool
@@ -50,12 +57,43 @@ type ActionCounter interface {
 	CountActions(ctx context.Context, since time.Time, rule string) (int, error)
 }
 
+// PlanHook hears of what planning does that takes time or that a person
+// debugging a plan wants to see, as Terraform's hooks do: the CLI renders
+// progress and -debug output from it, and the engine never prints. Its
+// methods are called concurrently, from the goroutines that plan.
+type PlanHook interface {
+	// FindingRead is called with each finding as normalized, before it is
+	// matched against the rules.
+	FindingRead(f *schema.Finding)
+	// CollectorStarted is called as a collector starts gathering facts,
+	// and CollectorFinished as it ends, with its error (nil on success).
+	CollectorStarted(ev CollectorEvent)
+	CollectorFinished(ev CollectorEvent, err error)
+}
+
+// CollectorEvent identifies one collector run.
+type CollectorEvent struct {
+	// Collector is the collector block's name, Type its type.
+	Collector, Type string
+	// Incident is the incident the run gathers facts for, Resource the id
+	// of the resource it gathers them about.
+	Incident, Resource string
+	Started            time.Time
+}
+
 // Result is a plan with what a plan file needs besides it.
 type Result struct {
 	Plan *plan.Plan
 	// Data holds, per incident id, the finding, facts and resources the
 	// incident's actions need at apply (with PlanOptions.KeepData).
 	Data map[string]*plan.IncidentData
+	// NoAWSAccess says why, when collectors needed AWS and cordon could
+	// call it in none of the findings' accounts (no credentials, refused
+	// credentials, an endpoint that cannot be reached, a role it cannot
+	// assume): one cause per account. The plan then rests on no evidence
+	// from AWS at all, and the CLI refuses it, as Terraform refuses to
+	// plan with a provider that cannot configure.
+	NoAWSAccess []string
 }
 
 // File returns the plan file for the result.
@@ -64,6 +102,7 @@ func (r *Result) File(e *Engine, createdAt string) *plan.File {
 		CordonVersion: Version,
 		CreatedAt:     createdAt,
 		ConfigDigest:  r.Plan.ConfigDigest,
+		ConfigFiles:   e.FileDigests(),
 		Variables:     e.variablesJSON(),
 		Plan:          r.Plan,
 		Incidents:     r.Data,
@@ -79,6 +118,8 @@ type outcome struct {
 	// updatedAt is the finding's updated_at: of two copies of one finding
 	// the newest is planned.
 	updatedAt string
+	// failures are the collectors that failed for the finding, by name.
+	failures map[string]*collectorFailure
 }
 
 // Plan plans the response to every finding of files. Findings are parsed
@@ -88,7 +129,7 @@ type outcome struct {
 // others are planned (the caller must not write a plan with errors). A
 // failed investigation is recorded in its incident's errors.
 func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptions) (*Result, hcl.Diagnostics) {
-	facts := newFactsSource(e, opts.Facts, opts.AWS)
+	facts := newFactsSource(e, opts.Facts, opts)
 	planRecord := func(file string, rec schema.Record) ([]outcome, error) {
 		findings, err := schema.ParseRecord(file, rec)
 		if err != nil {
@@ -96,6 +137,9 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 		}
 		outs := make([]outcome, 0, len(findings))
 		for _, f := range findings {
+			if opts.Hook != nil {
+				opts.Hook.FindingRead(f)
+			}
 			o := e.investigate(ctx, f, file, facts)
 			if !opts.KeepData {
 				o.data = nil
@@ -115,8 +159,10 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 		ConfigDigest:  e.digest,
 		Incidents:     []*plan.Incident{},
 		Unmatched:     []*plan.Unmatched{},
+		Warnings:      []*plan.Warning{},
 	}
 	res := &Result{Plan: p, Data: map[string]*plan.IncidentData{}}
+	warnings := warningSet{}
 	findings := 0
 	// Copies of one finding (given twice, by another route, or
 	// re-published by the detector) have one incident id: the incident is
@@ -142,6 +188,7 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 				continue
 			}
 			id := o.incident.ID
+			warnings.add(o)
 			updated, _ := time.Parse(time.RFC3339Nano, o.updatedAt)
 			prev, dup := seen[id]
 			if !dup {
@@ -174,8 +221,63 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 	if err := e.withhold(ctx, p, opts); err != nil {
 		return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot count the rules' recent actions", Detail: err.Error()})
 	}
+	p.Warnings = warnings.list()
+	res.NoAWSAccess = facts.accessFailures()
 	p.Recount(findings)
 	return res, diags
+}
+
+// warningSet groups the collectors that failed, by collector and cause:
+// the triage of twelve findings failing on one refused connection is one
+// warning.
+type warningSet map[[2]string]*warningEntry
+
+type warningEntry struct {
+	access    bool
+	findings  int
+	incidents map[string]bool
+}
+
+func (ws warningSet) add(o outcome) {
+	for name, f := range o.failures {
+		k := [2]string{name, f.Cause}
+		w := ws[k]
+		if w == nil {
+			w = &warningEntry{access: f.Access, incidents: map[string]bool{}}
+			ws[k] = w
+		}
+		w.findings++
+		w.incidents[o.incident.ID] = true
+	}
+}
+
+// list returns the warnings by collector, then cause.
+func (ws warningSet) list() []*plan.Warning {
+	keys := make([][2]string, 0, len(ws))
+	for k := range ws {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i][0] != keys[j][0] {
+			return keys[i][0] < keys[j][0]
+		}
+		return keys[i][1] < keys[j][1]
+	})
+	out := make([]*plan.Warning, 0, len(keys))
+	for _, k := range keys {
+		w := ws[k]
+		summary := "Collector " + k[0] + " failed"
+		if w.access {
+			summary = "Collector " + k[0] + " could not call AWS"
+		}
+		incidents := make([]string, 0, len(w.incidents))
+		for id := range w.incidents {
+			incidents = append(incidents, id)
+		}
+		sort.Strings(incidents)
+		out = append(out, &plan.Warning{Collector: k[0], Summary: summary, Detail: k[1], Findings: w.findings, Incidents: incidents})
+	}
+	return out
 }
 
 // withhold enforces max_actions_per_hour on a plan (SPEC §2): in plan
@@ -398,6 +500,16 @@ func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string
 			inc.Errors = append(inc.Errors, *err)
 		}
 	}
+	var failures map[string]*collectorFailure
+	for _, n := range needed {
+		if fail := facts.failure(e.cfg.Collectors[n], f); fail != nil {
+			if failures == nil {
+				failures = map[string]*collectorFailure{}
+			}
+			failures[n] = fail
+		}
+	}
+	diags = append(diags, inv.diags...)
 	for _, a := range inv.merged {
 		inc.Actions = append(inc.Actions, a)
 	}
@@ -406,7 +518,7 @@ func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string
 		e.withholdSample(inc, f)
 	}
 	data.Resources = dedupeResources(inv.resources)
-	return outcome{incident: inc, data: data, diags: diags, updatedAt: f.UpdatedAt}
+	return outcome{incident: inc, data: data, diags: diags, updatedAt: f.UpdatedAt, failures: failures}
 }
 
 // investigation is the state of planning one finding across its rules.
@@ -421,6 +533,8 @@ type investigation struct {
 	// the first time a target's scope needs it.
 	findingValue     cty.Value
 	findingConverted bool
+	// diags are warnings about the facts the investigation used.
+	diags hcl.Diagnostics
 }
 
 // conditionFinding returns the finding's condition value.
@@ -447,6 +561,9 @@ func (inv *investigation) evaluate(ctx context.Context, m match, facts *factsSou
 		fm, fv, artefacts, err := facts.get(ctx, c, f, inv.incident.ID)
 		if err != nil {
 			return fail("Required collector failed", err.Error())
+		}
+		if d := facts.mismatch(c, f); d != nil {
+			inv.diags = append(inv.diags, d)
 		}
 		factsObj.Insert(ast.StringTerm(name), ast.NewTerm(fv))
 		if _, done := data.Facts[name]; done {

@@ -45,7 +45,7 @@ func TestProjectedInputAgreesOnStarter(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				src := newFactsSource(e, facts, nil)
+				src := newFactsSource(e, facts, PlanOptions{})
 				for _, m := range matches {
 					obj := ast.NewObject()
 					for _, name := range m.rule.cfg.Collect {

@@ -43,16 +43,21 @@ const (
 // against another state is refused (Verify): anyone can recompute an id,
 // only the holder of the state's plan key can sign.
 type File struct {
-	Format        string                     `json:"format"`
-	FormatVersion int                        `json:"format_version"`
-	ID            string                     `json:"id"`
-	MAC           string                     `json:"mac,omitempty"`
-	CordonVersion string                     `json:"cordon_version"`
-	CreatedAt     string                     `json:"created_at"`
-	ConfigDigest  string                     `json:"config_digest"`
-	Variables     map[string]json.RawMessage `json:"variables"`
-	Plan          *Plan                      `json:"plan"`
-	Incidents     map[string]*IncidentData   `json:"incident_data"`
+	Format        string `json:"format"`
+	FormatVersion int    `json:"format_version"`
+	ID            string `json:"id"`
+	MAC           string `json:"mac,omitempty"`
+	CordonVersion string `json:"cordon_version"`
+	CreatedAt     string `json:"created_at"`
+	ConfigDigest  string `json:"config_digest"`
+	// ConfigFiles are the digests ("sha256:…") of the configuration's files
+	// (HCL and Rego) that ConfigDigest covers, by path relative to the
+	// configuration directory, so that apply can name the files that
+	// changed since the plan was made. Absent in files of older cordons.
+	ConfigFiles map[string]string          `json:"config_files,omitempty"`
+	Variables   map[string]json.RawMessage `json:"variables"`
+	Plan        *Plan                      `json:"plan"`
+	Incidents   map[string]*IncidentData   `json:"incident_data"`
 
 	// decoded is set on a File read from bytes; sum is then the SHA-256 of
 	// its content as written with id and mac blank, and integrity why the

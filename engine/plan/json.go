@@ -8,7 +8,9 @@ import (
 
 // WriteJSON writes the plan JSON document, indented, one incident at a
 // time: the plan of 10,000 findings is never held encoded in memory whole.
-// The bytes are those json.MarshalIndent(p, "", "  ") gives.
+// The bytes are those json.MarshalIndent(p, "", "  ") gives, but that an
+// empty list is always [] (a plan file from an older cordon has no
+// warnings).
 func (p *Plan) WriteJSON(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	put := func(s string) { bw.WriteString(s) }
@@ -29,6 +31,10 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	field("cordon_version", p.CordonVersion, "  ")
 	put(",\n")
 	field("config_digest", p.ConfigDigest, "  ")
+	put(",\n")
+	if err := writeList(bw, "warnings", len(p.Warnings), func(i int) any { return p.Warnings[i] }); err != nil {
+		return err
+	}
 	put(",\n")
 	if err := writeList(bw, "incidents", len(p.Incidents), func(i int) any { return p.Incidents[i] }); err != nil {
 		return err

@@ -11,9 +11,11 @@ import (
 func TestWriteJSONMatchesMarshalIndent(t *testing.T) {
 	conf := 0.9
 	plans := []*Plan{
-		{FormatVersion: FormatVersion, Incidents: []*Incident{}, Unmatched: []*Unmatched{}},
+		{FormatVersion: FormatVersion, Warnings: []*Warning{}, Incidents: []*Incident{}, Unmatched: []*Unmatched{}},
 		{
 			FormatVersion: FormatVersion, CordonVersion: "1.2.3", ConfigDigest: "sha256:ab",
+			Warnings: []*Warning{{Collector: "triage", Summary: "Collector triage failed", Detail: "dial tcp: connection refused",
+				Findings: 2, Incidents: []string{"inc-1", "inc-2"}}},
 			Incidents: []*Incident{{
 				ID:       "inc-1",
 				Finding:  FindingSummary{ID: "f<1>&", Type: "Backdoor:EC2/C&CActivity.B!DNS"},

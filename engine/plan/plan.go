@@ -16,12 +16,30 @@ const FormatVersion = "1.0"
 
 // Plan is the plan JSON document of SPEC §7.
 type Plan struct {
-	FormatVersion string       `json:"format_version"`
-	CordonVersion string       `json:"cordon_version"`
-	ConfigDigest  string       `json:"config_digest"`
-	Incidents     []*Incident  `json:"incidents"`
-	Unmatched     []*Unmatched `json:"unmatched"`
-	Summary       Summary      `json:"summary"`
+	FormatVersion string `json:"format_version"`
+	CordonVersion string `json:"cordon_version"`
+	ConfigDigest  string `json:"config_digest"`
+	// Warnings say what the plan was made without: collectors that
+	// failed, so that policies saw {"error": …} in place of their facts.
+	// Not errors (policies may act on missing evidence), but a plan that
+	// could not investigate must not look like one that could.
+	Warnings  []*Warning   `json:"warnings"`
+	Incidents []*Incident  `json:"incidents"`
+	Unmatched []*Unmatched `json:"unmatched"`
+	Summary   Summary      `json:"summary"`
+}
+
+// Warning is one collector that failed, for one cause, for some of the
+// plan's findings.
+type Warning struct {
+	Collector string `json:"collector"`
+	Summary   string `json:"summary"`
+	// Detail is the cause, shared by every run counted here.
+	Detail string `json:"detail"`
+	// Findings counts the findings whose policies saw the collector's
+	// error; Incidents are their incidents.
+	Findings  int      `json:"findings"`
+	Incidents []string `json:"incidents"`
 }
 
 // Incident is what the engine concluded and plans for one finding.

@@ -44,6 +44,7 @@ func (p painter) paint(code, s string) string {
 func (p *Plan) Render(w io.Writer, opts RenderOptions) error {
 	c := painter(opts.Color)
 	var b strings.Builder
+	renderWarnings(&b, c, p.Warnings)
 	for i, inc := range p.Incidents {
 		if i > 0 {
 			b.WriteString("\n")
@@ -67,14 +68,19 @@ func (p *Plan) Render(w io.Writer, opts RenderOptions) error {
 	if s.Withheld > 0 {
 		withheld = ", " + c.paint(ansiYellow, strconv.Itoa(s.Withheld)+" withheld")
 	}
+	unmatched := plural(s.Unmatched, "finding", "findings") + " unmatched"
+	degraded := ""
+	if n := len(p.Warnings); n > 0 {
+		degraded = ", " + c.paint(ansiYellow, "planned with "+plural(n, "collector failure", "collector failures"))
+	}
 	switch {
 	case s.Errors > 0:
-		fmt.Fprintf(&b, "%s %d to apply%s, %d findings unmatched, %s.\n",
-			c.paint(ansiBold, "Plan:"), s.Actions, withheld, s.Unmatched, c.paint(ansiRed, plural(s.Errors, "investigation", "investigations")+" failed"))
+		fmt.Fprintf(&b, "%s %d to apply%s, %s%s, %s.\n",
+			c.paint(ansiBold, "Plan:"), s.Actions, withheld, unmatched, degraded, c.paint(ansiRed, plural(s.Errors, "investigation", "investigations")+" failed"))
 	case s.Actions == 0 && s.Withheld == 0:
-		fmt.Fprintf(&b, "%s No actions to take; %d findings unmatched.\n", c.paint(ansiBold, "Plan:"), s.Unmatched)
+		fmt.Fprintf(&b, "%s No actions to take; %s%s.\n", c.paint(ansiBold, "Plan:"), unmatched, degraded)
 	default:
-		fmt.Fprintf(&b, "%s %d to apply%s, %d findings unmatched.\n", c.paint(ansiBold, "Plan:"), s.Actions, withheld, s.Unmatched)
+		fmt.Fprintf(&b, "%s %d to apply%s, %s%s.\n", c.paint(ansiBold, "Plan:"), s.Actions, withheld, unmatched, degraded)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -181,6 +187,28 @@ func renderUnmatched(b *strings.Builder, c painter, u *Unmatched) {
 		}
 		fmt.Fprintf(b, "      near miss %s: %s\n", where, ui.Safe(m.Why))
 	}
+}
+
+// renderWarnings opens the plan with the collectors that failed, grouped
+// by cause, as Terraform opens a plan with its warnings: a plan made
+// without the evidence it asked for must not read as a normal one.
+//
+//	Warning: collectors failed, so policies judged without their facts
+//
+//	  collector triage failed for 12 findings: cannot call AWS in account 123456789012: dial tcp …: connection refused
+func renderWarnings(b *strings.Builder, c painter, ws []*Warning) {
+	if len(ws) == 0 {
+		return
+	}
+	title := "a collector failed, so policies judged without its facts"
+	if len(ws) > 1 {
+		title = "collectors failed, so policies judged without their facts"
+	}
+	fmt.Fprintf(b, "%s %s\n\n", c.paint(ansiYellow+ansiBold, "Warning:"), title)
+	for _, w := range ws {
+		fmt.Fprintf(b, "  collector %s failed for %s: %s\n", ui.Safe(w.Collector), plural(w.Findings, "finding", "findings"), ui.Safe(w.Detail))
+	}
+	b.WriteString("\n  Their policies saw {\"error\": …} in place of these facts, and planned what follows on that.\n  Fix the cause and plan again to act on the evidence.\n\n")
 }
 
 // renderWithheld writes the actions max_actions_per_hour withheld, as
