@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/user"
+	"sort"
 	"strings"
 	"time"
 
@@ -23,7 +23,7 @@ import (
 // runApply applies a saved plan (its own approval, as in Terraform), or
 // plans findings and applies after asking.
 func runApply(ctx context.Context, m *meta, args []string) int {
-	fs := m.flagSet("apply PLANFILE [options]\n       cordon apply -config DIR -finding FILE [-facts FILE] [options]", "apply [options] [PLANFILE]")
+	fs := m.flagSet("apply -config DIR -finding FILE [-facts FILE] [options]", "apply [PLANFILE] [options]")
 	m.configFlags(fs)
 	m.outputFlags(fs)
 	var (
@@ -33,14 +33,15 @@ func runApply(ctx context.Context, m *meta, args []string) int {
 		input       bool
 		lockTimeout time.Duration
 	)
-	fs.Var(&findings, "finding", "plan and apply these findings (repeatable)")
+	fs.Var(&findings, "finding", "plan and apply the findings of `FILE` (a directory of them, or - for standard input; repeatable)")
 	fs.StringVar(&factsPath, "facts", "", "facts `FILE` used instead of running collectors")
 	fs.BoolVar(&autoApprove, "auto-approve", false, "apply without asking (also applies manual-approval actions)")
 	fs.BoolVar(&input, "input", true, "ask for approval on the terminal; with -input=false, fail instead")
-	fs.DurationVar(&lockTimeout, "lock-timeout", 0, "how long to wait for another apply's locks on the same targets")
-	fs.BoolVar(&m.jsonOut, "json", false, "print the results as JSON")
-	fs.BoolVar(&m.debug, "debug", false, "show AWS retries and policy print() output on stderr")
-	if code, ok := parse(fs, args); !ok {
+	fs.DurationVar(&lockTimeout, "lock-timeout", 0, "how long to wait for another apply's locks on the same targets (a `DURATION`: 30s, 5m)")
+	m.jsonFlag(fs, "print the results as JSON")
+	fs.BoolVar(&m.debug, "debug", false, "show AWS retries, policy print() output and each finding as normalized on stderr")
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
 	}
 
@@ -49,15 +50,16 @@ func runApply(ctx context.Context, m *meta, args []string) int {
 		f     *plan.File
 		diags hcl.Diagnostics
 	)
-	savedPlan := fs.NArg() == 1
+	savedPlan := len(pos) == 1
 	switch {
-	case fs.NArg() > 1 || savedPlan && len(findings) > 0:
+	case len(pos) > 1 || savedPlan && len(findings) > 0:
 		fmt.Fprintln(m.stderr, "cordon apply: give either a PLANFILE or -finding, not both")
 		fs.Usage()
 		return 1
 	case savedPlan:
+		path := pos[0]
 		var err error
-		if f, err = plan.Read(fs.Arg(0)); err != nil {
+		if f, err = plan.Read(path); err != nil {
 			return m.fail("Cannot read plan file", err)
 		}
 		// Variables come from their sources, as for plan, never from the
@@ -67,8 +69,11 @@ func runApply(ctx context.Context, m *meta, args []string) int {
 			return 1
 		}
 		m.showDiags(diags)
-		if summary, err := m.verifyPlanFile(ctx, e, f, fs.Arg(0)); err != nil {
+		if summary, err := m.verifyPlanFile(ctx, e, f, path); err != nil {
 			return m.fail(summary, err)
+		}
+		if f.ConfigDigest != e.Digest() {
+			return m.fail(engine.ErrStalePlan.Error(), staleFiles(f, e, path))
 		}
 	case len(findings) == 0:
 		fmt.Fprintln(m.stderr, "cordon apply: give a PLANFILE, or -finding FILE to plan and apply")
@@ -80,6 +85,9 @@ func runApply(ctx context.Context, m *meta, args []string) int {
 			return code
 		}
 		if f.Plan.Summary.Actions == 0 {
+			if m.jsonOut {
+				return m.finishApply(&engine.ApplyResult{PlanID: f.ID, Kind: state.KindApply}, nil, "Apply")
+			}
 			fmt.Fprintln(m.stdout, "\nNo actions to take: nothing to apply.")
 			return 0
 		}
@@ -87,7 +95,13 @@ func runApply(ctx context.Context, m *meta, args []string) int {
 			if !input {
 				return m.fail("No approval", errors.New("with -input=false, cordon apply needs -auto-approve or a saved plan file"))
 			}
-			ok, err := ui.Confirm(m.stdin, m.stdout, "Do you want to perform these actions?",
+			// With -json, stdout holds the result document only.
+			asked := m.stdout
+			if m.jsonOut {
+				asked = m.stderr
+				f.Plan.Render(asked, plan.RenderOptions{Color: m.color(asked)})
+			}
+			ok, err := ui.Confirm(m.stdin, asked, "Do you want to perform these actions?",
 				"cordon will perform the actions described above.")
 			if errors.Is(err, ui.ErrNoTerminal) {
 				return m.fail("No approval", errors.New("standard input is not a terminal, so cordon cannot ask; use -auto-approve or apply a saved plan file"))
@@ -96,7 +110,7 @@ func runApply(ctx context.Context, m *meta, args []string) int {
 				return m.fail("No approval", err)
 			}
 			if !ok {
-				fmt.Fprintln(m.stdout, "Apply cancelled.")
+				fmt.Fprintln(asked, "Apply cancelled.")
 				return 1
 			}
 		}
@@ -112,6 +126,56 @@ func runApply(ctx context.Context, m *meta, args []string) int {
 	opts.ApproveManual = savedPlan || autoApprove
 	res, err := e.Apply(ctx, f, opts)
 	return m.finishApply(res, err, "Apply")
+}
+
+// staleFiles explains a saved plan whose configuration changed: the files
+// added, changed or removed since it was made, from the digests it
+// records.
+func staleFiles(f *plan.File, e *engine.Engine, path string) error {
+	generic := fmt.Errorf("%s: the configuration or its policies changed since the plan was made (plan %s, now %s). Nothing was applied; run cordon plan again",
+		path, shortDigest(f.ConfigDigest), shortDigest(e.Digest()))
+	if len(f.ConfigFiles) == 0 {
+		return generic
+	}
+	now := e.FileDigests()
+	var changed, added, removed []string
+	for name, sum := range now {
+		was, ok := f.ConfigFiles[name]
+		switch {
+		case !ok:
+			added = append(added, name)
+		case was != sum:
+			changed = append(changed, name)
+		}
+	}
+	for name := range f.ConfigFiles {
+		if _, ok := now[name]; !ok {
+			removed = append(removed, name)
+		}
+	}
+	if len(changed)+len(added)+len(removed) == 0 {
+		return generic
+	}
+	var parts []string
+	for _, l := range []struct {
+		what  string
+		names []string
+	}{{"changed", changed}, {"added", added}, {"removed", removed}} {
+		if len(l.names) > 0 {
+			sort.Strings(l.names)
+			parts = append(parts, l.what+": "+strings.Join(l.names, ", "))
+		}
+	}
+	return fmt.Errorf("%s: the configuration changed since the plan was made (%s). Nothing was applied; run cordon plan again",
+		path, strings.Join(parts, "; "))
+}
+
+func shortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		d = d[:12]
+	}
+	return d
 }
 
 // replanHint says how to proceed with a plan file this state cannot
@@ -160,10 +224,12 @@ func (m *meta) planForApply(ctx context.Context, findings []string, factsPath st
 	}
 	if res.Plan.HasErrors() {
 		m.showDiags(hcl.Diagnostics{ui.ErrorDiag("Cannot apply incomplete plan",
-			fmt.Sprintf("%d investigations failed; nothing was applied.", res.Plan.Summary.Errors))})
+			plural(res.Plan.Summary.Errors, "investigation", "investigations")+" failed; nothing was applied.")})
 		return nil, nil, 1
 	}
-	f := res.File(e, time.Now().UTC().Format(time.RFC3339))
+	// Nanoseconds: an apply run again at once (after a failure) is a new
+	// plan, not the one already applied.
+	f := res.File(e, time.Now().UTC().Format(time.RFC3339Nano))
 	// An in-process plan gets an id as a written one does.
 	id, err := plan.ID(f)
 	if err != nil {
@@ -188,17 +254,24 @@ func (m *meta) applyOptions(st state.Store, lockTimeout time.Duration, command s
 	return opts
 }
 
+// applyDocument is the -json document of apply and revert.
+type applyDocument struct {
+	FormatVersion string `json:"format_version"`
+	*engine.ApplyResult
+}
+
 // finishApply prints an apply's or revert's outcome and returns the exit
 // code: 1 when it could not run or an action failed.
 func (m *meta) finishApply(res *engine.ApplyResult, err error, verb string) int {
 	if res != nil && m.jsonOut {
-		enc := json.NewEncoder(m.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
+		if res.Actions == nil {
+			res.Actions = []*engine.ActionResult{}
+		}
+		m.writeJSON(applyDocument{ui.FormatVersion, res})
 	}
 	if err != nil {
 		summary := "Cannot " + strings.ToLower(verb)
-		for _, known := range []error{engine.ErrStalePlan, engine.ErrAppliedPlan, engine.ErrIncompletePlan, engine.ErrModifiedPlan, engine.ErrPlanMismatch} {
+		for _, known := range []error{engine.ErrStalePlan, engine.ErrAppliedPlan, engine.ErrIncompletePlan, engine.ErrModifiedPlan, engine.ErrPlanMismatch, engine.ErrNoAccess} {
 			if errors.Is(err, known) {
 				summary = known.Error()
 			}
@@ -217,32 +290,28 @@ func (m *meta) finishApply(res *engine.ApplyResult, err error, verb string) int 
 				lines = append(lines, ui.Safe(fmt.Sprintf("%s: %s", a.Address, a.Error)))
 			}
 		}
-		m.showDiags(hcl.Diagnostics{ui.ErrorDiag(fmt.Sprintf("%d actions failed", res.Summary.Failed), strings.Join(lines, "\n"))})
+		m.showDiags(hcl.Diagnostics{ui.ErrorDiag(plural(res.Summary.Failed, "action", "actions")+" failed", strings.Join(lines, "\n"))})
 		if !m.jsonOut {
 			fmt.Fprintf(m.stdout, "\n%s finished with errors. %s\n", verb, res.SummaryLine())
 		}
 		return 1
 	}
 	if !m.jsonOut {
-		fmt.Fprintf(m.stdout, "\n%s %s\n", paint(m.color(m.stdout), "\x1b[32;1m", verb+" complete!"), res.SummaryLine())
+		fmt.Fprintf(m.stdout, "\n%s %s\n", ui.Paint(m.color(m.stdout), ui.Green, verb+" complete!"), res.SummaryLine())
 	}
 	return 0
 }
 
 // awsFactory builds the AWS clients collectors use, from the provider
-// block; when that fails (a profile that does not exist), it warns and
-// returns nil, and the collectors that need AWS record why as facts.
-func (m *meta) awsFactory(ctx context.Context, e *engine.Engine) *awsclient.Factory {
+// block; when that fails (a profile that does not exist), the error is
+// the planner's: collectors that call AWS fail with it, and a plan where
+// every one did is refused.
+func (m *meta) awsFactory(ctx context.Context, e *engine.Engine) (*awsclient.Factory, error) {
 	var debug io.Writer
 	if m.debug {
 		debug = m.stderr
 	}
-	f, err := e.AWSFactory(ctx, debug)
-	if err != nil {
-		m.showDiags(hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "No AWS access for collectors", Detail: err.Error()}})
-		return nil
-	}
-	return f
+	return e.AWSFactory(ctx, debug)
 }
 
 // owner names who acts, for the state record: user@host and the command.

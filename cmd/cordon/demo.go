@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/cordonhq/cordon/internal/demo"
@@ -16,12 +15,11 @@ func runDemo(ctx context.Context, m *meta, args []string) int {
 	m.outputFlags(fs)
 	fs.BoolVar(&m.debug, "debug", false, "show AWS retries and policy print() output on stderr")
 	stateDir := fs.String("state-dir", "", "keep the demo's state in `DIR` (created 0700), for cordon state and cordon report; default a temporary directory, removed")
-	if code, ok := parse(fs, args); !ok {
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(m.stderr, "cordon demo: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
+	if !m.noArgs(fs, "demo", pos, "") {
 		return 1
 	}
 	o := demo.Options{Out: m.stdout, Color: m.color(m.stdout)}

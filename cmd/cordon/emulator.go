@@ -16,12 +16,11 @@ func runEmulator(ctx context.Context, m *meta, args []string) int {
 	fs := m.flagSet("emulator [-listen ADDR] [-seed FLEET.json]", "emulator [options]")
 	listen := fs.String("listen", "127.0.0.1:4566", "`ADDR` to listen on")
 	seedPath := fs.String("seed", "", "fleet seed `FILE` (JSON; see the README); default: the demo fleet")
-	if code, ok := parse(fs, args); !ok {
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(m.stderr, "cordon emulator: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
+	if !m.noArgs(fs, "emulator", pos, "") {
 		return 1
 	}
 	var (

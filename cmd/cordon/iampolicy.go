@@ -2,28 +2,33 @@ package main
 
 import (
 	"context"
-	"fmt"
 )
 
 // runIAMPolicy prints the least-privilege IAM policy for the configured
-// actions and collectors.
+// actions and collectors. It reads the HCL only: the policy follows from
+// the blocks, never from the Rego.
 func runIAMPolicy(ctx context.Context, m *meta, args []string) int {
 	fs := m.flagSet("iam-policy [-config DIR] [-caller]", "iam-policy [options]")
 	m.configFlags(fs)
+	m.outputFlags(fs)
+	// The output is an IAM policy document, JSON in AWS's own format:
+	// -json is accepted, as by every command that prints, and changes
+	// nothing.
+	m.jsonFlag(fs, "print as JSON (the policy document is JSON already)")
 	caller := fs.Bool("caller", false, "print the policy of the identity that assumes the responder role instead")
-	if code, ok := parse(fs, args); !ok {
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(m.stderr, "cordon iam-policy: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
+	if !m.noArgs(fs, "iam-policy", pos, "") {
 		return 1
 	}
-	e, diags := m.loadEngine(ctx, false)
+	e, diags := m.loadConfig(ctx)
 	if diags.HasErrors() {
 		m.showDiags(diags)
 		return 1
 	}
+	m.showDiags(diags)
 	if *caller {
 		p, err := e.CallerPolicy()
 		if err != nil {

@@ -34,7 +34,7 @@ var commands = map[string]command{
 	"revert":     {"Undo an incident's reversible actions", runRevert},
 	"report":     {"Write an incident's report: verdict, timeline, scope, evidence", runReport},
 	"iam-policy": {"Print the least-privilege IAM policy for the configuration", runIAMPolicy},
-	"fmt":        {"Rewrite HCL files to the canonical format", runFmt},
+	"fmt":        {"Rewrite HCL and Rego files to the canonical format", runFmt},
 	"plan":       {"Show the response cordon would take for findings", runPlan},
 	"show":       {"Show a saved plan", runShow},
 	"init":       {"Write the starter configuration and policies", runInit},
@@ -60,19 +60,66 @@ func main() {
 }
 
 // run dispatches to a subcommand and returns the process exit code.
+// Global options come before the command, as Terraform's: -chdir=DIR
+// (run in DIR), -help and -version.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	m := newMeta(stdin, stdout, stderr)
+	chdir := ""
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		opt := strings.TrimPrefix(args[0], "-")
+		opt = strings.TrimPrefix(opt, "-")
+		name, value, hasValue := strings.Cut(opt, "=")
+		switch name {
+		case "help", "h":
+			usage(stdout)
+			return 0
+		case "version", "v":
+			args = append([]string{"version"}, args[1:]...)
+			continue
+		case "chdir":
+			if !hasValue {
+				if len(args) < 2 {
+					fmt.Fprintln(stderr, "cordon: -chdir needs a directory: cordon -chdir=DIR COMMAND")
+					return 1
+				}
+				value, args = args[1], args[1:]
+			}
+			if value == "" {
+				fmt.Fprintln(stderr, "cordon: -chdir needs a directory: cordon -chdir=DIR COMMAND")
+				return 1
+			}
+			chdir = value
+			args = args[1:]
+			continue
+		}
+		fmt.Fprintf(stderr, "cordon: unknown option %q before the command (global options: -chdir=DIR, -help, -version)\n\n", args[0])
+		usage(stderr)
+		return 1
+	}
 	if len(args) == 0 {
 		usage(stderr)
 		return 1
 	}
+	if chdir != "" {
+		// As Terraform's -chdir: the command runs as if started in DIR,
+		// with every relative path resolved there.
+		prev, err := os.Getwd()
+		if err == nil {
+			err = os.Chdir(chdir)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "cordon: -chdir: %v\n", err)
+			return 1
+		}
+		defer os.Chdir(prev)
+	}
 	name := args[0]
-	switch name {
-	case "-help", "--help", "-h", "help":
-		usage(stdout)
-		return 0
-	case "-version", "--version", "-v":
-		name = "version"
+	if name == "help" {
+		if len(args) == 1 {
+			usage(stdout)
+			return 0
+		}
+		// cordon help COMMAND [SUBCOMMAND]: the command's own -help.
+		name, args = args[1], append(args[1:], "-help")
 	}
 	cmd, ok := commands[name]
 	if !ok {
@@ -80,11 +127,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		usage(stderr)
 		return 1
 	}
-	return cmd.run(ctx, m, args[1:])
+	m := newMeta(stdin, stdout, stderr)
+	code := cmd.run(ctx, m, args[1:])
+	m.finish(code)
+	return code
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "Usage: cordon [-version] [-help] <command> [args]\n\n")
+	fmt.Fprint(w, "Usage: cordon [-chdir=DIR] [-version] [-help] <command> [args]\n\n")
 	fmt.Fprint(w, "Automated cloud incident response: HCL scopes and rules, Rego verdicts and\nresponses, Terraform-style plan and apply.\n\nCommands:\n")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
@@ -94,7 +144,8 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].synopsis)
 	}
-	fmt.Fprint(w, "\nRun `cordon COMMAND -help` for a command's flags.\n")
+	fmt.Fprint(w, "\nGlobal options (before the command):\n  -chdir=DIR  run the command in DIR, as if started there\n  -help       show this help\n  -version    show the version\n")
+	fmt.Fprint(w, "\nRun `cordon help COMMAND` (or `cordon COMMAND -help`) for a command's flags.\n")
 }
 
 // multiFlag is a repeatable string flag (-finding, -var): each use adds a

@@ -200,12 +200,12 @@ func TestPlanJSONShape(t *testing.T) {
 }
 
 func TestPlanDetailedExitCode(t *testing.T) {
-	code, _, errOut := cordon(t, "plan", "-config", basicConfig, "-detailed-exitcode",
+	code, _, errOut := cordon(t, "plan", "-config", basicConfig, "-detailed-exitcode", "-facts", noFacts,
 		"-finding", findings+"guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json")
 	if code != 2 {
 		t.Errorf("plan with actions: exit %d, want 2\n%s", code, errOut)
 	}
-	code, _, errOut = cordon(t, "plan", "-config", basicConfig, "-detailed-exitcode",
+	code, _, errOut = cordon(t, "plan", "-config", basicConfig, "-detailed-exitcode", "-facts", noFacts,
 		"-finding", findings+"guardduty_boto3_GetFindings_Recon_EC2_PortProbeUnprotectedPort.json")
 	if code != 0 {
 		t.Errorf("plan without actions: exit %d, want 0\n%s", code, errOut)
@@ -249,7 +249,7 @@ func TestBadInput(t *testing.T) {
 	truncated := filepath.Join(t.TempDir(), "truncated.plan")
 	{
 		full := filepath.Join(t.TempDir(), "full.plan")
-		if code, _, errOut := cordon(t, "plan", "-config", basicConfig, "-out", full,
+		if code, _, errOut := cordon(t, "plan", "-config", basicConfig, "-out", full, "-facts", noFacts,
 			"-finding", findings+"guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json"); code != 0 {
 			t.Fatal(errOut)
 		}
@@ -316,14 +316,15 @@ action "isolate" {
 			wantStderr: []string{"main.hcl line 4", "Incorrect attribute value type"},
 		},
 		{
-			name: "missing security_group_id",
+			name: "a placeholder security group id",
 			files: map[string]string{"main.hcl": `
 action "isolate" {
-  type = "aws_ec2_isolate"
+  type              = "aws_ec2_isolate"
+  security_group_id = "sg-0isolation"
 }`},
 			args:       []string{"validate"},
 			wantCode:   1,
-			wantStderr: []string{"main.hcl line 2", "security_group_id"},
+			wantStderr: []string{"main.hcl line 4", "security_group_id", "Invalid security group ID"},
 		},
 		{
 			name:       "unknown action type",
@@ -572,12 +573,17 @@ func TestVersionAndHelp(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "plan") {
 		t.Errorf("-help: exit %d %q", code, out)
 	}
-	code, _, errOut := cordon(t, "plan", "-help")
-	if code != 0 || !strings.Contains(errOut, "-detailed-exitcode") {
-		t.Errorf("plan -help: exit %d %q", code, errOut)
+	// -help prints to stdout, as Terraform's does; so does cordon help.
+	code, out, _ = cordon(t, "plan", "-help")
+	if code != 0 || !strings.Contains(out, "-detailed-exitcode") {
+		t.Errorf("plan -help: exit %d %q", code, out)
+	}
+	code, helpOut, _ := cordon(t, "help", "plan")
+	if code != 0 || helpOut != out {
+		t.Errorf("help plan: exit %d, and not plan -help's output:\n%s", code, helpOut)
 	}
 	// Double-dash flags work too (Go's flag package).
-	code, _, errOut = cordon(t, "validate", "--config", basicConfig)
+	code, _, errOut := cordon(t, "validate", "--config", basicConfig)
 	if code != 0 {
 		t.Errorf("--config: exit %d %s", code, errOut)
 	}

@@ -2,7 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -10,6 +16,19 @@ import (
 	"github.com/cordonhq/cordon/engine"
 	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/internal/ui"
+)
+
+// Exit codes of `cordon plan -detailed-exitcode` besides 0 (no actions)
+// and 1 (error), as Terraform's plan has them.
+const (
+	// exitChanges: the plan has actions to apply.
+	exitChanges = 2
+	// exitDegraded: the plan was made, but collectors failed, so policies
+	// judged without some of the facts they asked for (whether or not it
+	// has actions). Not 2, so that automation applying on 2 does not
+	// apply a plan that could not investigate without a person looking;
+	// not 1, since the plan is valid and may be saved and applied.
+	exitDegraded = 3
 )
 
 func runPlan(ctx context.Context, m *meta, args []string) int {
@@ -22,23 +41,28 @@ func runPlan(ctx context.Context, m *meta, args []string) int {
 		out          string
 		detailedExit bool
 	)
-	fs.Var(&findings, "finding", "findings `FILE` (GuardDuty, Security Hub ASFF, OCSF; JSON, array or NDJSON; repeatable)")
+	fs.Var(&findings, "finding", "findings `FILE` (GuardDuty, Security Hub ASFF, OCSF; JSON, array or NDJSON), a directory of them (*.json, *.ndjson, *.jsonl), or - for standard input (repeatable)")
 	fs.StringVar(&factsPath, "facts", "", "facts `FILE` used instead of running collectors")
 	fs.StringVar(&out, "out", "", "save the plan to `PLANFILE` for `cordon apply`")
-	fs.BoolVar(&m.jsonOut, "json", false, "print the plan as JSON")
-	fs.BoolVar(&detailedExit, "detailed-exitcode", false, "exit 2 when the plan has actions (0: none, 1: error)")
-	fs.BoolVar(&m.debug, "debug", false, "show policy print() output and debug logs on stderr")
-	if code, ok := parse(fs, args); !ok {
+	m.jsonFlag(fs, "print the plan as JSON")
+	fs.BoolVar(&detailedExit, "detailed-exitcode", false, "exit 2 when the plan has actions, 3 when collectors failed (0: neither, 1: error)")
+	fs.BoolVar(&m.debug, "debug", false, "show each finding as normalized, policy print() output and debug logs on stderr")
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(m.stderr, "cordon plan: unexpected argument %q (findings are given with -finding FILE)\n", fs.Arg(0))
-		fs.Usage()
+	if !m.noArgs(fs, "plan", pos, " (findings are given with -finding FILE)") {
 		return 1
 	}
 	if len(findings) == 0 {
 		m.showDiags(hcl.Diagnostics{ui.ErrorDiag("No findings given", "cordon plan needs at least one -finding FILE.")})
 		return 1
+	}
+	if out != "" {
+		// Before minutes of investigation, not after.
+		if err := checkPlanOut(out); err != nil {
+			return m.fail("Cannot save the plan", err)
+		}
 	}
 
 	e, res, ok := m.planFindings(ctx, findings, factsPath, out != "")
@@ -54,7 +78,8 @@ func runPlan(ctx context.Context, m *meta, args []string) int {
 	m.showPlan(p)
 	if p.HasErrors() {
 		m.showDiags(hcl.Diagnostics{ui.ErrorDiag("Plan has failed investigations",
-			fmt.Sprintf("%d investigations failed (see each incident's errors above). A plan with errors is never applied, so no plan file was written.", p.Summary.Errors))})
+			fmt.Sprintf("%s failed (see each incident's errors above). A plan with errors is never applied, so no plan file was written.",
+				plural(p.Summary.Errors, "investigation", "investigations")))})
 		return 1
 	}
 	if out != "" {
@@ -75,10 +100,35 @@ func runPlan(ctx context.Context, m *meta, args []string) int {
 			fmt.Fprintf(m.stdout, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n  cordon apply %s\n", out, out)
 		}
 	}
-	if detailedExit && p.Summary.Actions > 0 {
-		return 2
+	switch {
+	case !detailedExit:
+		return 0
+	case len(p.Warnings) > 0:
+		return exitDegraded
+	case p.Summary.Actions > 0:
+		return exitChanges
 	}
 	return 0
+}
+
+// checkPlanOut fails early when -out cannot be written: its directory
+// does not exist or is not one.
+func checkPlanOut(path string) error {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return fmt.Errorf("%s is a directory; -out names the plan file to write", path)
+	}
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("directory %s does not exist (cordon writes the plan file, not its directory)", dir)
+	}
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
 }
 
 // planFindings loads the configuration, reads the findings and the facts
@@ -93,7 +143,7 @@ func (m *meta) planFindings(ctx context.Context, findings []string, factsPath st
 		m.showDiags(diags)
 		return nil, nil, false
 	}
-	files, fdiags := engine.ReadFindings(findings)
+	files, fdiags := m.readFindings(findings)
 	diags = append(diags, fdiags...)
 	var facts *engine.FactsFile
 	if factsPath != "" {
@@ -106,9 +156,9 @@ func (m *meta) planFindings(ctx context.Context, findings []string, factsPath st
 		m.showDiags(diags)
 		return nil, nil, false
 	}
-	popts := engine.PlanOptions{Facts: facts, KeepData: keepData}
+	popts := engine.PlanOptions{Facts: facts, KeepData: keepData, Hook: m.planHook()}
 	if facts == nil {
-		popts.AWS = m.awsFactory(ctx, e)
+		popts.AWS, popts.AWSError = m.awsFactory(ctx, e)
 	}
 	// max_actions_per_hour counts what state recorded in the last hour.
 	// State is only read: a plan never creates it, and where there is none
@@ -123,12 +173,97 @@ func (m *meta) planFindings(ctx context.Context, findings []string, factsPath st
 		popts.Budget = counter
 	}
 	res, pdiags := e.Plan(ctx, files, popts)
+	if h, ok := popts.Hook.(*progressHook); ok {
+		h.stop()
+	}
 	diags = append(diags, pdiags...)
+	if res != nil && len(res.NoAWSAccess) > 0 {
+		// As Terraform stops when a provider cannot configure: a plan
+		// for which no collector could call AWS is no investigation.
+		diags = append(diags, ui.ErrorDiag("No AWS access",
+			"cordon could not call AWS in any account the findings are in, so no collector gathered any facts and the plan was not made:\n  "+
+				strings.Join(res.NoAWSAccess, "\n  ")+
+				"\nCheck the credentials (environment, profile), the provider block's endpoint and assume_role_arn, then plan again; or plan offline with -facts FILE."))
+		m.showDiags(diags)
+		return nil, nil, false
+	}
 	m.showDiags(diags) // errors, or warnings
 	if diags.HasErrors() {
 		return nil, res, false
 	}
 	return e, res, true
+}
+
+// readFindings reads the -finding arguments in order: a file, every
+// findings file of a directory (*.json, *.ndjson, *.jsonl, sorted), or -
+// for standard input.
+func (m *meta) readFindings(args []string) ([]*engine.FindingsFile, hcl.Diagnostics) {
+	var (
+		out       []*engine.FindingsFile
+		diags     hcl.Diagnostics
+		readStdin bool
+	)
+	for _, a := range args {
+		if a == "-" {
+			if readStdin {
+				diags = append(diags, ui.ErrorDiag("Invalid -finding", "standard input (-) can be read once only."))
+				continue
+			}
+			readStdin = true
+			data, err := io.ReadAll(m.stdin)
+			if err != nil {
+				diags = append(diags, ui.ErrorDiag("Cannot read findings", "standard input: "+err.Error()))
+				continue
+			}
+			ff, err := engine.SplitFindings("<stdin>", data)
+			if err != nil {
+				diags = append(diags, ui.ErrorDiag("Invalid findings file", err.Error()))
+				continue
+			}
+			out = append(out, ff)
+			continue
+		}
+		paths := []string{a}
+		if info, err := os.Stat(a); err == nil && info.IsDir() {
+			if paths, err = findingsInDir(a); err != nil {
+				diags = append(diags, ui.ErrorDiag("Cannot read findings", err.Error()))
+				continue
+			}
+		}
+		files, fdiags := engine.ReadFindings(paths)
+		out = append(out, files...)
+		diags = append(diags, fdiags...)
+	}
+	return out, diags
+}
+
+// findingsExtensions are the files -finding DIR reads.
+var findingsExtensions = []string{".json", ".ndjson", ".jsonl"}
+
+// findingsInDir lists the findings files of dir (not its subdirectories),
+// sorted by name.
+func findingsInDir(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, ent := range entries {
+		if ent.IsDir() || strings.HasPrefix(ent.Name(), ".") {
+			continue
+		}
+		for _, ext := range findingsExtensions {
+			if strings.HasSuffix(ent.Name(), ext) {
+				paths = append(paths, filepath.Join(dir, ent.Name()))
+				break
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%s holds no findings file (%s)", dir, strings.Join(findingsExtensions, ", "))
+	}
+	sort.Strings(paths)
+	return paths, nil
 }
 
 // showPlan prints a plan, as JSON with -json.

@@ -14,23 +14,25 @@ import (
 // verify (edited, forged, or made with another state) is shown with a
 // warning that apply will refuse it.
 func runShow(ctx context.Context, m *meta, args []string) int {
-	fs := m.flagSet("show PLANFILE [-json]", "show [options] PLANFILE")
+	fs := m.flagSet("show PLANFILE [-config DIR] [-json]", "show PLANFILE [options]")
 	m.outputFlags(fs)
-	fs.StringVar(&m.configDir, "config", ".", "configuration `DIR` whose state verifies the plan file's signature")
-	fs.BoolVar(&m.jsonOut, "json", false, "print the plan as JSON")
-	if code, ok := parse(fs, args); !ok {
+	m.configOnlyFlag(fs)
+	m.jsonFlag(fs, "print the plan as JSON")
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintln(m.stderr, "cordon show: expected exactly one PLANFILE")
 		fs.Usage()
 		return 1
 	}
-	f, err := plan.Read(fs.Arg(0))
+	path := pos[0]
+	f, err := plan.Read(path)
 	if err != nil {
 		return m.fail("Cannot read plan file", err)
 	}
-	m.warnUnverified(ctx, f, fs.Arg(0))
+	m.warnUnverified(ctx, f, path)
 	// The counts shown are of what the plan holds, whatever its summary
 	// says: apply refuses a plan whose summary differs.
 	f.Plan.Recount(f.Plan.Summary.Findings)
@@ -48,7 +50,8 @@ func (m *meta) warnUnverified(ctx context.Context, f *plan.File, path string) {
 	warn := func(summary, detail string) {
 		m.showDiags(hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: summary, Detail: detail + " cordon apply will refuse it."}})
 	}
-	e, diags := m.loadEngine(ctx, false)
+	// The state verifies the signature: the policies need not compile.
+	e, diags := m.loadConfig(ctx)
 	if diags.HasErrors() {
 		if err := f.CheckID(); err != nil {
 			warn("Saved plan was modified", fmt.Sprintf("%s: %v.", path, err))

@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cordonhq/cordon/actions"
-	"github.com/cordonhq/cordon/engine"
 	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/engine/report"
 	"github.com/cordonhq/cordon/engine/state"
@@ -21,10 +20,10 @@ import (
 func runState(ctx context.Context, m *meta, args []string) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-help" || args[0] == "--help" || args[0] == "-h") {
-			stateUsage(m)
+			stateUsage(m, m.stdout)
 			return 0
 		}
-		stateUsage(m)
+		stateUsage(m, m.stderr)
 		return 1
 	}
 	switch args[0] {
@@ -42,14 +41,14 @@ func runState(ctx context.Context, m *meta, args []string) int {
 		return runStateVerify(ctx, m, args[1:])
 	}
 	fmt.Fprintf(m.stderr, "cordon state: unknown subcommand %q\n\n", args[0])
-	stateUsage(m)
+	stateUsage(m, m.stderr)
 	return 1
 }
 
-func stateUsage(m *meta) {
-	fmt.Fprint(m.stderr, `Usage: cordon state <subcommand> [options]
+func stateUsage(m *meta, w io.Writer) {
+	fmt.Fprint(w, `Usage: cordon state <subcommand> [options]
 
-  list [-json]              incidents: id, finding, verdict, actions, status
+  list [-json]              incidents: id, finding, verdict, status, actions
   list -pending             plans cordon serve holds for approval
   list -rejected            input cordon serve rejected, with the reason
   show INCIDENT [-json]     everything recorded about an incident, with its timeline
@@ -58,31 +57,28 @@ func stateUsage(m *meta) {
   locks -history            the locks forced or taken over from their holders
   unlock [-force] LOCK_ID   remove a lock whose holder is gone (asks first)
   verify [INCIDENT]         recompute the chains of custody, naming the first entry that does not match
+
+Each reads the configuration's state (-config DIR, default the current
+directory) without compiling its policies; list, show, locks and unlock
+also take -state PATH|URL to read a state database directly.
+Run "cordon help state SUBCOMMAND" for a subcommand's flags.
 `)
 }
 
-// openState loads the configuration and opens its state.
-func (m *meta) openState(ctx context.Context) (*engine.Engine, state.Store, int) {
-	e, diags := m.loadEngine(ctx, false)
-	if diags.HasErrors() {
-		m.showDiags(diags)
-		return nil, nil, 1
-	}
-	st, err := e.OpenState()
-	if err != nil {
-		return nil, nil, m.fail("Cannot open state", err)
-	}
-	return e, st, 0
-}
-
 func runStateList(ctx context.Context, m *meta, args []string) int {
-	fs := m.flagSet("state list [-config DIR] [-pending | -rejected] [-json]", "state list [options]")
+	fs := m.flagSet("state list [-config DIR | -state PATH] [-pending | -rejected] [-json]", "state list [options]")
 	m.configFlags(fs)
-	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON")
+	m.stateFlag(fs)
+	m.outputFlags(fs)
+	m.jsonFlag(fs, "print as JSON")
 	pending := fs.Bool("pending", false, "list the plans cordon serve holds for approval instead of incidents")
 	rejected := fs.Bool("rejected", false, "list the input cordon serve rejected (not findings of an accepted format) instead of incidents")
-	if code, ok := parse(fs, args); !ok {
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
+	}
+	if !m.noArgs(fs, "state list", pos, "") {
+		return 1
 	}
 	if *pending && *rejected {
 		fmt.Fprintln(m.stderr, "cordon state list: -pending and -rejected are alternatives: give one")
@@ -104,9 +100,7 @@ func runStateList(ctx context.Context, m *meta, args []string) int {
 		return m.fail("Cannot read state", err)
 	}
 	if m.jsonOut {
-		m.writeJSON(struct {
-			Incidents []state.IncidentSummary `json:"incidents"`
-		}{list})
+		m.writeJSON(newStateListDocument(list))
 		return 0
 	}
 	if len(list) == 0 {
@@ -117,9 +111,10 @@ func runStateList(ctx context.Context, m *meta, args []string) int {
 	fmt.Fprintln(tw, "INCIDENT\tFINDING\tRESOURCE\tVERDICT\tSTATUS\tACTIONS\tUPDATED")
 	for _, s := range list {
 		// Values from findings and policies are escaped: a tab would also
-		// shift the columns.
+		// shift the columns. Each action counts once, by its latest result:
+		// the attempts are in cordon state show.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ui.Safe(s.ID), ui.Safe(s.Finding.Type), ui.Safe(s.Finding.Resource.ID),
-			ui.Safe(verdictsText(s.Verdicts)), ui.Safe(string(s.Status)), resultCounts(s.Actions, s.Reverted), s.UpdatedAt.UTC().Format(time.RFC3339))
+			ui.Safe(verdictsText(s.Verdicts)), ui.Safe(statusWord(s.Status)), resultCounts(s.Actions, s.Reverted), s.UpdatedAt.UTC().Format(time.RFC3339))
 	}
 	tw.Flush()
 	return 0
@@ -132,10 +127,13 @@ func (m *meta) listPending(ctx context.Context, st state.Store) int {
 		return m.fail("Cannot read state", err)
 	}
 	if m.jsonOut {
+		if list == nil {
+			list = []state.PlanRecord{}
+		}
 		m.writeJSON(struct {
 			FormatVersion string             `json:"format_version"`
 			Plans         []state.PlanRecord `json:"plans"`
-		}{"1.0", list})
+		}{ui.FormatVersion, list})
 		return 0
 	}
 	if len(list) == 0 {
@@ -170,7 +168,7 @@ func (m *meta) listRejected(ctx context.Context, st state.Store) int {
 		m.writeJSON(struct {
 			FormatVersion string            `json:"format_version"`
 			Rejections    []state.Rejection `json:"rejections"`
-		}{"1.0", list})
+		}{ui.FormatVersion, list})
 		return 0
 	}
 	if len(list) == 0 {
@@ -197,32 +195,14 @@ func verdictsText(vs []plan.Verdict) string {
 	return strings.Join(out, ",")
 }
 
-func resultCounts(counts map[state.Result]int, reverted int) string {
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, string(k))
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%d %s", counts[state.Result(k)], k))
-	}
-	if reverted > 0 {
-		parts = append(parts, fmt.Sprintf("%d reverted", reverted))
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
-}
-
 func runStateShow(ctx context.Context, m *meta, args []string) int {
-	fs := m.flagSet("state show INCIDENT [-config DIR] [-json]", "state show [options] INCIDENT")
+	fs := m.flagSet("state show INCIDENT [-config DIR | -state PATH] [-json]", "state show INCIDENT [options]")
 	m.configFlags(fs)
+	m.stateFlag(fs)
 	m.outputFlags(fs)
-	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON")
+	m.jsonFlag(fs, "print as JSON")
 	// Flags may follow the incident, as in the synopsis.
-	pos, code, ok := parseInterspersed(fs, args)
+	pos, code, ok := m.parseArgs(fs, args)
 	if !ok {
 		return code
 	}
@@ -245,13 +225,15 @@ func runStateShow(ctx context.Context, m *meta, args []string) int {
 		return m.fail("Cannot read state", err)
 	}
 	// The timeline merges the finding's times, the collectors' facts and
-	// cordon's actions, sorted, each entry with its source.
-	timeline := report.Timeline(d, e.CollectorTypes(), 0)
+	// cordon's actions, sorted, each entry with its source. Without a
+	// configuration (-state), facts are recognised by their shape.
+	var collectorTypes map[string]string
+	if e != nil {
+		collectorTypes = e.CollectorTypes()
+	}
+	timeline := report.Timeline(d, collectorTypes, 0)
 	if m.jsonOut {
-		m.writeJSON(struct {
-			*state.IncidentDetail
-			Timeline report.Events `json:"timeline"`
-		}{d, timeline})
+		m.writeJSON(newStateShowDocument(d, timeline))
 		return 0
 	}
 	color := m.color(m.stdout)
@@ -259,10 +241,10 @@ func runStateShow(ctx context.Context, m *meta, args []string) int {
 	// Every value from the finding, its facts, the policies or AWS goes
 	// through ui.Safe, so none can repaint what the responder reads.
 	safe := ui.Safe
-	fmt.Fprintf(m.stdout, "%s · %s · %s\n", paint(color, "\x1b[1m", "Incident "+safe(inc.ID)), safe(inc.Finding.Type), safe(inc.Finding.Severity))
+	fmt.Fprintf(m.stdout, "%s · %s · %s\n", ui.Paint(color, ui.Bold, "Incident "+safe(inc.ID)), safe(inc.Finding.Type), safe(inc.Finding.Severity))
 	fmt.Fprintf(m.stdout, "  finding   %s (%s)\n", safe(inc.Finding.ID), safe(inc.Finding.Source))
 	fmt.Fprintf(m.stdout, "  resource  %s.%s (%s, %s)\n", safe(inc.Finding.Resource.Type), safe(inc.Finding.Resource.ID), safe(inc.Finding.Account), safe(inc.Finding.Region))
-	fmt.Fprintf(m.stdout, "  status    %s\n", safe(string(d.Status)))
+	fmt.Fprintf(m.stdout, "  status    %s\n", safe(statusWord(d.Status)))
 	for _, v := range inc.Verdicts {
 		line := safe(v.Verdict)
 		if v.Confidence != nil {
@@ -283,7 +265,7 @@ func runStateShow(ctx context.Context, m *meta, args []string) int {
 		if a.Kind == state.KindRevert {
 			kind = " (revert)"
 		}
-		fmt.Fprintf(m.stdout, "\n  # %s%s (%s, %s) %s at %s\n", safe(a.Address), kind, safe(a.Type), safe(a.Phase), safe(strings.ToUpper(string(a.Result))), when)
+		fmt.Fprintf(m.stdout, "\n  # %s%s (%s, %s) %s at %s\n", safe(a.Address), kind, safe(a.Type), safe(a.Phase), safe(strings.ToUpper(resultWord(a.Result))), when)
 		var before, after map[string]any
 		json.Unmarshal(a.Before, &before)
 		json.Unmarshal(a.After, &after)
@@ -312,10 +294,15 @@ func runStateShow(ctx context.Context, m *meta, args []string) int {
 func runStateRecover(ctx context.Context, m *meta, args []string) int {
 	fs := m.flagSet("state recover [-config DIR] [-json]", "state recover [options]")
 	m.configFlags(fs)
-	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON")
+	m.outputFlags(fs)
+	m.jsonFlag(fs, "print as JSON")
 	fs.BoolVar(&m.debug, "debug", false, "show AWS retries on stderr")
-	if code, ok := parse(fs, args); !ok {
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
+	}
+	if !m.noArgs(fs, "state recover", pos, "") {
+		return 1
 	}
 	e, st, code := m.openState(ctx)
 	if st == nil {
@@ -326,9 +313,7 @@ func runStateRecover(ctx context.Context, m *meta, args []string) int {
 	opts.Progress = nil
 	results, err := e.Recover(ctx, opts)
 	if m.jsonOut {
-		m.writeJSON(struct {
-			Recovered []engine.RecoverResult `json:"recovered"`
-		}{results})
+		m.writeJSON(newStateRecoverDocument(results))
 	}
 	if err != nil {
 		return m.fail("Recovery failed", err)
@@ -338,7 +323,7 @@ func runStateRecover(ctx context.Context, m *meta, args []string) int {
 			fmt.Fprintln(m.stdout, "Nothing to recover: no action was left started.")
 		}
 		for _, r := range results {
-			fmt.Fprintf(m.stdout, "%s (incident %s): %s%s\n", ui.Safe(r.Address), ui.Safe(r.Incident), r.Result, ui.Safe(noteText(r.Note)))
+			fmt.Fprintf(m.stdout, "%s (incident %s): %s%s\n", ui.Safe(r.Address), ui.Safe(r.Incident), resultWord(r.Result), ui.Safe(noteText(r.Note)))
 		}
 	}
 	return 0

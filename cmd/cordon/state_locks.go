@@ -21,16 +21,17 @@ import (
 // holder cordon cannot see die (one on another host).
 
 func runStateLocks(ctx context.Context, m *meta, args []string) int {
-	fs := m.flagSet("state locks [-config DIR] [-history] [-json]", "state locks [options]")
+	fs := m.flagSet("state locks [-config DIR | -state PATH] [-history] [-json]", "state locks [options]")
 	m.configFlags(fs)
-	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON")
+	m.stateFlag(fs)
+	m.outputFlags(fs)
+	m.jsonFlag(fs, "print as JSON")
 	history := fs.Bool("history", false, "list the locks removed from their holders (forced or taken over) instead of those held")
-	if code, ok := parse(fs, args); !ok {
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(m.stderr, "cordon state locks: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
+	if !m.noArgs(fs, "state locks", pos, "") {
 		return 1
 	}
 	_, st, code := m.openState(ctx)
@@ -52,7 +53,7 @@ func runStateLocks(ctx context.Context, m *meta, args []string) int {
 		m.writeJSON(struct {
 			FormatVersion string           `json:"format_version"`
 			Locks         []state.LockInfo `json:"locks"`
-		}{"1.0", locks})
+		}{ui.FormatVersion, locks})
 		return 0
 	}
 	if len(locks) == 0 {
@@ -84,7 +85,7 @@ func (m *meta) listLockEvents(ctx context.Context, st state.Store) int {
 		m.writeJSON(struct {
 			FormatVersion string            `json:"format_version"`
 			LockEvents    []state.LockEvent `json:"lock_events"`
-		}{"1.0", events})
+		}{ui.FormatVersion, events})
 		return 0
 	}
 	if len(events) == 0 {
@@ -127,10 +128,13 @@ func livenessText(l state.Liveness) string {
 }
 
 func runStateUnlock(ctx context.Context, m *meta, args []string) int {
-	fs := m.flagSet("state unlock [-config DIR] [-force] LOCK_ID", "state unlock [options] LOCK_ID")
+	fs := m.flagSet("state unlock LOCK_ID [-config DIR | -state PATH] [-force] [-json]", "state unlock LOCK_ID [options]")
 	m.configFlags(fs)
+	m.stateFlag(fs)
+	m.outputFlags(fs)
+	m.jsonFlag(fs, "print the removed lock as JSON (the question, without -force, goes to stderr)")
 	force := fs.Bool("force", false, "remove the lock without asking for confirmation")
-	pos, code, ok := parseInterspersed(fs, args)
+	pos, code, ok := m.parseArgs(fs, args)
 	if !ok {
 		return code
 	}
@@ -159,14 +163,19 @@ func runStateUnlock(ctx context.Context, m *meta, args []string) int {
 		return m.fail("No such lock", unknownLock(id, locks))
 	}
 
-	fmt.Fprintf(m.stdout, "Lock %s\n", ui.Safe(lock.ID))
-	fmt.Fprintf(m.stdout, "  key       %s\n", ui.Safe(lock.Key))
-	fmt.Fprintf(m.stdout, "  holder    %s\n", ui.Safe(lock.Owner))
-	fmt.Fprintf(m.stdout, "  process   pid %d on %s\n", lock.PID, ui.Safe(lock.Host))
-	fmt.Fprintf(m.stdout, "  acquired  %s\n", lock.AcquiredAt.UTC().Format(time.RFC3339))
-	fmt.Fprintf(m.stdout, "  holder is %s\n", livenessText(lock.Liveness))
+	// With -json, stdout holds only the document.
+	human := m.stdout
+	if m.jsonOut {
+		human = m.stderr
+	}
+	fmt.Fprintf(human, "Lock %s\n", ui.Safe(lock.ID))
+	fmt.Fprintf(human, "  key       %s\n", ui.Safe(lock.Key))
+	fmt.Fprintf(human, "  holder    %s\n", ui.Safe(lock.Owner))
+	fmt.Fprintf(human, "  process   pid %d on %s\n", lock.PID, ui.Safe(lock.Host))
+	fmt.Fprintf(human, "  acquired  %s\n", lock.AcquiredAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(human, "  holder is %s\n", livenessText(lock.Liveness))
 	if !*force {
-		ok, err := confirm(m.stdin, m.stdout, "Do you really want to force-unlock?",
+		ok, err := confirm(m.stdin, human, "Do you really want to force-unlock?",
 			"cordon will remove the lock above. If its holder still runs, another apply may then act on\n  the same target at the same time.")
 		if errors.Is(err, ui.ErrNoTerminal) {
 			return m.fail("No confirmation", errors.New("standard input is not a terminal, so cordon cannot ask; use -force to unlock without asking"))
@@ -175,7 +184,7 @@ func runStateUnlock(ctx context.Context, m *meta, args []string) int {
 			return m.fail("No confirmation", err)
 		}
 		if !ok {
-			fmt.Fprintln(m.stdout, "Unlock cancelled.")
+			fmt.Fprintln(human, "Unlock cancelled.")
 			return 1
 		}
 	}
@@ -185,6 +194,13 @@ func runStateUnlock(ctx context.Context, m *meta, args []string) int {
 	}
 	if err != nil {
 		return m.fail("Cannot unlock", err)
+	}
+	if m.jsonOut {
+		m.writeJSON(struct {
+			FormatVersion string         `json:"format_version"`
+			Unlocked      state.LockInfo `json:"unlocked"`
+		}{ui.FormatVersion, removed})
+		return 0
 	}
 	fmt.Fprintf(m.stdout, "\nLock %s removed: %s is unlocked. The unlock is recorded in state (cordon state locks -history).\n",
 		ui.Safe(removed.ID), ui.Safe(removed.Key))

@@ -227,8 +227,9 @@ func TestStateUnlockErrors(t *testing.T) {
 	if code, _, errOut := cordon(t, "state", "locks", "-config", dir, "extra"); code != 1 || !strings.Contains(errOut, `unexpected argument "extra"`) {
 		t.Errorf("state locks extra: exit %d\n%s", code, errOut)
 	}
-	if code, _, errOut := cordon(t, "state", "-help"); code != 0 || !strings.Contains(errOut, "unlock [-force] LOCK_ID") || !strings.Contains(errOut, "list -pending") {
-		t.Errorf("state -help: exit %d\n%s", code, errOut)
+	// Help asked for goes to stdout, as Terraform's.
+	if code, out, _ := cordon(t, "state", "-help"); code != 0 || !strings.Contains(out, "unlock [-force] LOCK_ID") || !strings.Contains(out, "list -pending") {
+		t.Errorf("state -help: exit %d\n%s", code, out)
 	}
 }
 

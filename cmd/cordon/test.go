@@ -20,21 +20,28 @@ func runTest(ctx context.Context, m *meta, args []string) int {
 		junitOut string
 	)
 	fs.StringVar(&opts.Run, "run", "", "run only tests whose name matches `REGEX`: Rego tests by full name (data.pkg.test_name), scenarios by FILE/RUN (tests/ec2.test.hcl/miner_is_isolated)")
-	fs.StringVar(&format, "format", "pretty", "output `FORMAT`: pretty, json or junit")
+	fs.StringVar(&format, "format", "pretty", "report `FORMAT`: pretty, json or junit")
 	fs.StringVar(&junitOut, "junit-xml", "", "also write a JUnit XML report to `FILE`")
 	fs.BoolVar(&opts.Coverage, "coverage", false, "report the Rego tests' coverage of the policies (per file and total; uncovered lines in -format json)")
 	fs.BoolVar(&opts.Verbose, "v", false, "list every test with its duration and print() output, and trace failed Rego tests")
 	fs.BoolVar(&opts.Verbose, "verbose", false, "same as -v")
 	fs.BoolVar(&opts.Bench, "bench", false, "benchmark the selected tests instead (OPA's benchmarking for Rego tests)")
 	fs.BoolVar(&opts.BenchMem, "benchmem", false, "report allocations of benchmarks")
-	fs.DurationVar(&opts.Timeout, "timeout", 0, "time limit of each Rego test (default 5s, 30s with -bench)")
-	if code, ok := parse(fs, args); !ok {
+	fs.DurationVar(&opts.Timeout, "timeout", 0, "time limit of each Rego test, a `DURATION` (default 5s, 30s with -bench)")
+	m.jsonFlag(fs, "the report as JSON (-format json)")
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(m.stderr, "cordon test: unexpected argument %q (use -config DIR)\n", fs.Arg(0))
-		fs.Usage()
+	if !m.noArgs(fs, "test", pos, " (use -config DIR)") {
 		return 1
+	}
+	if m.jsonOut {
+		if format != "pretty" && format != "json" {
+			fmt.Fprintf(m.stderr, "cordon test: -json and -format %s are alternatives: give one\n", format)
+			return 1
+		}
+		format = "json"
 	}
 	switch format {
 	case "pretty", "json", "junit":
