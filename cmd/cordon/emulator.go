@@ -16,6 +16,7 @@ func runEmulator(ctx context.Context, m *meta, args []string) int {
 	fs := m.flagSet("emulator [-listen ADDR] [-seed FLEET.json]", "emulator [options]")
 	listen := fs.String("listen", "127.0.0.1:4566", "`ADDR` to listen on")
 	seedPath := fs.String("seed", "", "fleet seed `FILE` (JSON; see the README); default: the demo fleet")
+	m.outputFlags(fs)
 	pos, code, ok := m.parseArgs(fs, args)
 	if !ok {
 		return code

@@ -217,7 +217,7 @@ func (r *runner) runScenario(ctx context.Context, s *scenario) *TestResult {
 		reasons = append(reasons, "the plan was expected to fail (expect_errors = true) but has no errors")
 	case !s.expectErrors && p.HasErrors():
 		out.Mismatches = append(out.Mismatches, "errors")
-		reasons = append(reasons, fmt.Sprintf("the plan has %d failed investigation(s)", p.Summary.Errors))
+		reasons = append(reasons, "the plan has "+plural(p.Summary.Errors, "failed investigation", "failed investigations"))
 	}
 
 	if len(s.asserts) > 0 {
