@@ -43,6 +43,7 @@ var resourceLevel = map[string]bool{
 	"ec2:ModifyNetworkInterfaceAttribute": true, "ec2:ModifyInstanceAttribute": true,
 	"ec2:CreateTags": true, "ec2:DeleteTags": true,
 	"ec2:CreateSnapshot": true, "ec2:CreateSnapshots": true,
+	"ec2:ModifySnapshotAttribute": true, "ec2:CopySnapshot": true,
 	"ec2:StopInstances": true, "ec2:StartInstances": true,
 	"ec2:AssociateIamInstanceProfile": true, "ec2:DisassociateIamInstanceProfile": true,
 	"ec2:ReplaceIamInstanceProfileAssociation": true,
@@ -59,6 +60,8 @@ var resourceLevel = map[string]bool{
 	"iam:GetUser": true, "iam:GetRole": true,
 
 	"sts:AssumeRole": true,
+
+	"kms:DescribeKey": true, "kms:GetKeyPolicy": true,
 
 	"ssm:SendCommand": true,
 

@@ -39,6 +39,9 @@ func init() {
 		"CreateSnapshot":                         createSnapshot,
 		"CreateSnapshots":                        createSnapshots,
 		"DescribeSnapshots":                      describeSnapshots,
+		"ModifySnapshotAttribute":                modifySnapshotAttribute,
+		"DescribeSnapshotAttribute":              describeSnapshotAttribute,
+		"CopySnapshot":                           copySnapshot,
 		"StopInstances":                          stopInstances,
 		"StartInstances":                         startInstances,
 		"DescribeIamInstanceProfileAssociations": describeIamInstanceProfileAssociations,
@@ -1678,13 +1681,20 @@ type xSnapshot struct {
 	VolumeSize  int     `xml:"volumeSize"`
 	Description string  `xml:"description"`
 	Encrypted   bool    `xml:"encrypted"`
+	KMSKeyID    string  `xml:"kmsKeyId,omitempty"`
+	StateMsg    string  `xml:"statusMessage,omitempty"`
 	StorageTier string  `xml:"storageTier"`
 	Tags        []xTag  `xml:"tagSet>item"`
 }
 
 func xSnapshotOf(s *Snapshot) xSnapshot {
-	return xSnapshot{SnapshotID: s.ID, VolumeID: s.VolumeID, Status: s.State, StartTime: xmlTime(s.StartTime), Progress: s.Progress,
-		OwnerID: s.OwnerID, VolumeSize: s.VolumeSizeGB, Description: s.Description, Encrypted: s.Encrypted, StorageTier: "standard", Tags: xTags(s.Tags)}
+	x := xSnapshot{SnapshotID: s.ID, VolumeID: s.VolumeID, Status: s.State, StartTime: xmlTime(s.StartTime), Progress: s.Progress,
+		OwnerID: s.OwnerID, VolumeSize: s.VolumeSizeGB, Description: s.Description, Encrypted: s.Encrypted, KMSKeyID: s.KMSKeyID,
+		StorageTier: "standard", Tags: xTags(s.Tags)}
+	if s.State == "error" {
+		x.StateMsg = s.StateMessage
+	}
+	return x
 }
 
 // tagSpecifications reads TagSpecification.N for resource type want.
@@ -1733,7 +1743,7 @@ func (r *request) authorizeCreateTags(createAction string, tags map[string]strin
 func (r *request) newSnapshot(v *Volume, desc string, tags map[string]string) *Snapshot {
 	s := &Snapshot{
 		ID: r.e.ids.resourceID("snap", v.ID), VolumeID: v.ID, VolumeSizeGB: v.SizeGB, Description: desc, State: "pending",
-		OwnerID: r.acct.ID, Encrypted: v.Encrypted, StartTime: r.now, RemainingCalls: r.e.opts.snapshotDelay,
+		OwnerID: r.acct.ID, Encrypted: v.Encrypted, KMSKeyID: v.KMSKeyID, StartTime: r.now, RemainingCalls: r.e.opts.snapshotDelay,
 	}
 	if len(tags) > 0 {
 		s.Tags = tags
@@ -1969,7 +1979,7 @@ func describeSnapshots(r *request) (any, error) {
 		s := r.region.Snapshots[id]
 		if s.State == "pending" {
 			if s.RemainingCalls <= 0 {
-				s.State, s.Progress = "completed", "100%"
+				s.settle()
 			} else {
 				s.RemainingCalls--
 				s.Progress = "50%"

@@ -1,8 +1,8 @@
 // Package awsemu is an in-memory AWS that the unmodified aws-sdk-go-v2
 // clients talk to over HTTP. It speaks the wire protocols of exactly the
 // calls cordon makes (EC2 query, the awsQuery services IAM, STS,
-// AutoScaling and both ELB APIs, the awsJson1_1 services SSM and
-// CloudTrail, SQS's query-compatible awsJson1_0, and GuardDuty's
+// AutoScaling and both ELB APIs, the awsJson1_1 services SSM, CloudTrail
+// and KMS, SQS's query-compatible awsJson1_0, and GuardDuty's
 // restJson1), keeps state per account and
 // region, returns the real error codes with the real HTTP statuses, and
 // injects faults (throttling, 5xx, latency, per-resource failures).
@@ -469,7 +469,7 @@ func (a *api) statusOf(code string) int {
 }
 
 // apis is every API the emulator serves, each built by its service's file.
-var apis = []*api{ec2API, autoscalingAPI, elbAPI, elbv2API, iamAPI, stsAPI, ssmAPI, cloudtrailAPI, guarddutyAPI, sqsAPI}
+var apis = []*api{ec2API, autoscalingAPI, elbAPI, elbv2API, iamAPI, stsAPI, ssmAPI, cloudtrailAPI, guarddutyAPI, sqsAPI, kmsAPI}
 
 var (
 	apiBySigningName = map[string][]*api{}
@@ -488,6 +488,7 @@ func init() {
 	apiByTarget["CloudTrail_20131101"] = cloudtrailAPI
 	apiByTarget["com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"] = cloudtrailAPI
 	apiByTarget["AmazonSQS"] = sqsAPI
+	apiByTarget["TrentService"] = kmsAPI
 }
 
 // queryErrors and jsonErrors fill the error codes the query and JSON front

@@ -127,6 +127,7 @@ type SeedRegion struct {
 	CloudTrailEvents  []SeedTrailEvent    `json:"cloudtrail_events"`
 	GuardDuty         *SeedGuardDuty      `json:"guardduty"`
 	Queues            []SeedQueue         `json:"sqs_queues"`
+	KMSKeys           []SeedKMSKey        `json:"kms_keys"`
 }
 
 // SeedVPC is a VPC.
@@ -203,6 +204,9 @@ type SeedENI struct {
 }
 
 // SeedVolume is an attached EBS volume; the first is the root volume.
+// An encrypted volume uses the key of its region's kms_keys that
+// kms_key_id names (key id, ARN or alias), by default the AWS managed
+// aws/ebs key.
 type SeedVolume struct {
 	ID                  string            `json:"id"`
 	Device              string            `json:"device"`
@@ -210,6 +214,7 @@ type SeedVolume struct {
 	Type                string            `json:"type"`
 	DeleteOnTermination *bool             `json:"delete_on_termination"`
 	Encrypted           bool              `json:"encrypted"`
+	KMSKeyID            string            `json:"kms_key_id"`
 	SnapshotID          string            `json:"snapshot_id"`
 	Tags                map[string]string `json:"tags"`
 }
@@ -706,6 +711,8 @@ func (b *builder) role(path string, a *Account, sr *SeedRole) {
 func (b *builder) region(path string, a *Account, name string, sr *SeedRegion) {
 	r := newRegion(name)
 	a.Regions[name] = r
+	// Keys first: volumes name them.
+	b.kmsKeys(path, a, r, sr.KMSKeys)
 
 	for i, sv := range sr.VPCs {
 		p := fmt.Sprintf("%s.vpcs[%d]", path, i)
@@ -1090,9 +1097,7 @@ func (b *builder) instance(path string, a *Account, r *Region, si *SeedInstance)
 		if v.SnapshotID != "" {
 			b.pattern(p+".snapshot_id", v.SnapshotID, snapshotRE, "a snapshot id")
 		}
-		if v.Encrypted {
-			v.KMSKeyID = fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", r.Name, a.ID, b.ids.uuid("kms", a.ID))
-		}
+		v.KMSKeyID = b.volumeKey(p+".kms_key_id", a, r, v.Encrypted, sv.KMSKeyID)
 		// The root volume goes with the instance by default; data volumes stay.
 		dot := i == 0
 		if sv.DeleteOnTermination != nil {

@@ -118,6 +118,8 @@ type Region struct {
 	Events            []*TrailEvent                `json:"cloudtrail_events,omitempty"` // newest first
 	Detectors         map[string]*Detector         `json:"detectors"`
 	Queues            map[string]*Queue            `json:"sqs_queues,omitempty"` // by name
+	// KMSKeys are the region's KMS keys by key id (kms.go).
+	KMSKeys map[string]*KMSKey `json:"kms_keys,omitempty"`
 	// QueuesDeleted is when each recently deleted queue name was deleted:
 	// SQS refuses the name for 60 seconds.
 	QueuesDeleted map[string]time.Time `json:"sqs_queues_deleted,omitempty"`
@@ -273,9 +275,21 @@ type Snapshot struct {
 	Progress       string            `json:"progress"`
 	OwnerID        string            `json:"owner_id"`
 	Encrypted      bool              `json:"encrypted"`
+	KMSKeyID       string            `json:"kms_key_id,omitempty"` // the key's ARN
 	StartTime      time.Time         `json:"start_time"`
 	RemainingCalls int               `json:"remaining_calls,omitempty"` // DescribeSnapshots calls until completed
 	Tags           map[string]string `json:"tags,omitempty"`
+	// CreateVolumePermissions are the accounts the snapshot is shared
+	// with, "all" when it is public (ModifySnapshotAttribute).
+	CreateVolumePermissions []string `json:"create_volume_permissions,omitempty"`
+	// SourceSnapshotID is the snapshot a copy was made from, and
+	// SourceAccount its owner (CopySnapshot).
+	SourceSnapshotID string `json:"source_snapshot_id,omitempty"`
+	SourceAccount    string `json:"source_account,omitempty"`
+	// StateMessage says why a snapshot is in the "error" state; a pending
+	// copy whose keys cannot be used carries it until it fails, as EC2
+	// reports such failures only once the asynchronous copy ends.
+	StateMessage string `json:"state_message,omitempty"`
 }
 
 // AutoScalingGroup is an Auto Scaling group; its members are the instances
@@ -514,6 +528,7 @@ func newRegion(name string) *Region {
 		Commands:          map[string]*Command{},
 		Detectors:         map[string]*Detector{},
 		Queues:            map[string]*Queue{},
+		KMSKeys:           map[string]*KMSKey{},
 	}
 }
 
@@ -660,7 +675,13 @@ func (r *Region) clone() *Region {
 		x.Tags = cloneTags(v.Tags)
 		return &x
 	})
-	c.Snapshots = cloneMap(r.Snapshots, func(s *Snapshot) *Snapshot { x := *s; x.Tags = cloneTags(s.Tags); return &x })
+	c.Snapshots = cloneMap(r.Snapshots, func(s *Snapshot) *Snapshot {
+		x := *s
+		x.Tags = cloneTags(s.Tags)
+		x.CreateVolumePermissions = slices.Clone(s.CreateVolumePermissions)
+		return &x
+	})
+	c.KMSKeys = cloneMap(r.KMSKeys, (*KMSKey).clone)
 	c.AutoScalingGroups = cloneMap(r.AutoScalingGroups, func(g *AutoScalingGroup) *AutoScalingGroup {
 		x := *g
 		x.AvailabilityZones = slices.Clone(g.AvailabilityZones)
