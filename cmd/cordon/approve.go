@@ -27,10 +27,11 @@ func decidePlan(ctx context.Context, m *meta, args []string, verb string, status
 	fs := m.flagSet(verb+" PLAN_ID [-approver NAME] [-note TEXT] [-config DIR] [-json]", verb+" [options] PLAN_ID")
 	m.configFlags(fs)
 	var approver, note string
-	fs.StringVar(&approver, "approver", defaultApprover(), "`NAME` recorded as who decided (default: your user name and host)")
+	fs.StringVar(&approver, "approver", defaultApprover(), "`NAME` recorded as who decided (your user name and host unless given)")
 	fs.StringVar(&note, "note", "", "why, recorded with the decision (`TEXT`)")
 	fs.BoolVar(&m.jsonOut, "json", false, "print the decided plan as JSON")
-	pos, code, ok := parseInterspersed(fs, args)
+	m.outputFlags(fs)
+	pos, code, ok := m.parseArgs(fs, args)
 	if !ok {
 		return code
 	}

@@ -93,18 +93,6 @@ func (m *meta) flagSet(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args; it returns the exit code to use when parsing ended
-// the command (-help: 0, a bad flag: 1).
-func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
-		}
-		return 1, false
-	}
-	return 0, true
-}
-
 // parseArgs parses the flags of a command given before and after its
 // positional arguments (cordon apply PLANFILE -json, as the README shows
 // it), which Go's flag package stops at, and returns the positional
@@ -129,26 +117,6 @@ func (m *meta) parseArgs(fs *flag.FlagSet, args []string) ([]string, int, bool) 
 			return pos, 0, true
 		}
 		// flag stops at "--" (consumed) or at the first non-flag.
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), 0, true
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
-// parseInterspersed is parseArgs for the commands that print their -help
-// on stderr still (serve's and approve's).
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, int, bool) {
-	var pos []string
-	for {
-		if code, ok := parse(fs, args); !ok {
-			return nil, code, false
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, 0, true
-		}
 		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
 			return append(pos, rest...), 0, true
 		}

@@ -28,18 +28,18 @@ func runServe(ctx context.Context, m *meta, args []string) int {
 	fs.StringVar(&listen, "listen", serve.DefaultListen, "`ADDR` of the HTTP API (POST /v1/findings, incidents, plans, approvals) and of /livez, /readyz, /metrics")
 	fs.StringVar(&metricsListen, "metrics-listen", "", "also serve /livez, /readyz and /metrics on `ADDR`, without a token (e.g. for Prometheus)")
 	fs.StringVar(&tokenFile, "token-file", "", "read the API bearer token from `FILE` (default: $CORDON_API_TOKEN; on a loopback -listen without either, one is generated into .cordon/api-token)")
-	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGTERM, how long in-flight investigations and applies may take to finish before they are cancelled (they resume at the next start)")
-	fs.DurationVar(&rescueAfter, "rescue-after", serve.DefaultRescueAfter, "with a PostgreSQL state: how long an investigation or apply may run before it is presumed dead, cancelled and given to another replica (which resumes it from the journal); keep it above the longest collector timeout and apply")
+	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGTERM, how long (a `DURATION`) in-flight investigations and applies may take to finish before they are cancelled (they resume at the next start)")
+	fs.DurationVar(&rescueAfter, "rescue-after", serve.DefaultRescueAfter, "with a PostgreSQL state: how long (a `DURATION`) an investigation or apply may run before it is presumed dead, cancelled and given to another replica (which resumes it from the journal); keep it above the longest collector timeout and apply")
 	fs.StringVar(&logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&factsPath, "facts", "", "use facts from `FILE` instead of running collectors (offline trials)")
 	fs.BoolVar(&m.debug, "debug", false, "log AWS retries and policy print() output")
-	if code, ok := parse(fs, args); !ok {
+	m.outputFlags(fs)
+	pos, code, ok := m.parseArgs(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(m.stderr, "cordon serve: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
+	if !m.noArgs(fs, "serve", pos, "") {
 		return 1
 	}
 	if m.debug {

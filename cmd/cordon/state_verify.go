@@ -42,8 +42,9 @@ func runStateVerify(ctx context.Context, m *meta, args []string) int {
 	fs := m.flagSet("state verify [INCIDENT] [-head HASH] [-config DIR] [-json]", "state verify [INCIDENT] [options]")
 	m.configFlags(fs)
 	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON, with each incident's custody log")
-	head := fs.String("head", "", "also check that the log still holds this chain head (a report's), so no entry at its end was removed; needs INCIDENT")
-	pos, code, ok := parseInterspersed(fs, args)
+	m.outputFlags(fs)
+	head := fs.String("head", "", "also check that the log still holds this chain head (a report's `HASH`), so no entry at its end was removed; needs INCIDENT")
+	pos, code, ok := m.parseArgs(fs, args)
 	if !ok {
 		return code
 	}
