@@ -87,7 +87,7 @@ func (d *runner) run(ctx context.Context) error {
 		return err
 	}
 	emu := awsemu.New(seed)
-	seedTriage(emu) // what the triage script finds on the compromised web-1
+	SeedTriage(emu) // what the triage script finds on the compromised web-1
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
 	hook := httptest.NewServer(http.HandlerFunc(d.receive))

@@ -68,7 +68,7 @@ func (d *runner) serve(ctx context.Context) error {
 		return err
 	}
 	emu := awsemu.New(seed)
-	seedTriage(emu)
+	SeedTriage(emu)
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
 	hook := httptest.NewServer(http.HandlerFunc(d.receive))

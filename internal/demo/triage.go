@@ -32,10 +32,11 @@ const WebServerID = "i-0a1b2c3d4e5f67890"
 // BastionID is the demo's bastion, the target of the brute force.
 const BastionID = "i-0b7c6d5e4f3a21098"
 
-// seedTriage registers the triage output of web-1 and the bastion in the
+// SeedTriage registers the triage output of web-1 and the bastion in the
 // emulator, so the aws_ssm_triage collector finds the miner on one and the
-// failed attempts on the other.
-func seedTriage(e *awsemu.Emulator) {
+// failed attempts on the other: the demo, its daemon and `cordon emulator`
+// play back the same evidence.
+func SeedTriage(e *awsemu.Emulator) {
 	e.SetCommandOutput(WebServerID, triageWeb1, 0)
 	e.SetCommandOutput(BastionID, triageBastion, 0)
 }
