@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/internal/evidence"
 	"github.com/cordonhq/cordon/schema"
 )
 
@@ -25,9 +26,30 @@ import (
 // Snapshots are found again by their cordon:incident tag, so applying twice
 // creates none the second time, and a partly done apply only takes the
 // volumes still missing.
+//
+// With a forensic account (Env.Forensic), each snapshot is also copied
+// there re-encrypted under the forensic key, once it has completed
+// (evidence.Copier): the evidence is then out of reach of whoever holds the
+// workload account. The copy is part of what the action promises: when a
+// snapshot cannot be secured the action fails, with its snapshots kept and
+// recorded, so the later phases for the instance (stopping it) are
+// withheld and a person decides with the instance, its memory and its
+// source snapshots intact. Copies are made once per snapshot (found again
+// by their tags), and nothing cordon does, a revert included, deletes a
+// snapshot or a copy.
 type ec2Snapshot struct {
 	tags map[string]string
+	// copyTimeout bounds the wait for snapshots to complete and for their
+	// copies (copy_timeout).
+	copyTimeout time.Duration
+	// poll is the first interval between DescribeSnapshots calls while
+	// waiting; tests shorten it.
+	poll time.Duration
 }
+
+// defaultCopyTimeout is long enough for the snapshot and copy of volumes
+// of a few hundred GiB; larger ones want a larger copy_timeout.
+const defaultCopyTimeout = time.Hour
 
 func init() {
 	Register(&Definition{
@@ -37,13 +59,23 @@ func init() {
 		TargetTypes: []string{schema.ResourceInstance},
 		Reversible:  false,
 		Attributes: hcldec.ObjectSpec{
-			"tags": &hcldec.AttrSpec{Name: "tags", Type: cty.Map(cty.String)},
+			"tags":         &hcldec.AttrSpec{Name: "tags", Type: cty.Map(cty.String)},
+			"copy_timeout": &hcldec.AttrSpec{Name: "copy_timeout", Type: cty.String},
 		},
 		New: func(cfg cty.Value) (Action, error) {
-			a := ec2Snapshot{tags: attrStringMap(cfg, "tags")}
+			a := ec2Snapshot{tags: attrStringMap(cfg, "tags"), poll: 2 * time.Second}
 			if err := checkTagSet("tags", a.tags); err != nil {
 				return nil, err
 			}
+			d, err := attrDuration(cfg, "copy_timeout", defaultCopyTimeout)
+			if err != nil {
+				return nil, err
+			}
+			if d == 0 {
+				return nil, &AttributeError{Attribute: "copy_timeout", Summary: "Invalid duration",
+					Detail: "copy_timeout bounds the wait for the copies in the forensic account; it must be more than 0."}
+			}
+			a.copyTimeout = d
 			return a, nil
 		},
 	})
@@ -90,6 +122,9 @@ type snapshotTarget struct {
 	rootDevice string
 	volumes    []attachedVolume
 	taken      map[string]ec2types.Snapshot // by volume id
+	// copies are the snapshots' copies in the forensic account, by source
+	// snapshot id, once Apply has made or found them.
+	copies map[string]evidence.Copy
 }
 
 func (s snapshotTarget) volumeIDs() []string {
@@ -115,6 +150,9 @@ func (s snapshotTarget) toMap() map[string]any {
 		}
 		if snap.StartTime != nil {
 			m["started_at"] = snap.StartTime.UTC().Format(time.RFC3339)
+		}
+		if cp, ok := s.copies[aws.ToString(snap.SnapshotId)]; ok {
+			m["copy"] = cp.Map()
 		}
 		snaps = append(snaps, m)
 	}
@@ -200,7 +238,8 @@ func (a ec2Snapshot) Apply(ctx context.Context, env *Env, req *Request, _ map[st
 		}
 	}
 	if missing == 0 {
-		return s.toMap(), false, nil
+		copied, err := a.secure(ctx, env, req, &s)
+		return s.toMap(), copied, err
 	}
 	out, err := client.CreateSnapshots(ctx, &ec2.CreateSnapshotsInput{
 		InstanceSpecification: spec,
@@ -223,7 +262,47 @@ func (a ec2Snapshot) Apply(ctx context.Context, env *Env, req *Request, _ map[st
 			return nil, true, fmt.Errorf("snapshotting the volumes of %s: EC2 started no snapshot of %s", id, v.id)
 		}
 	}
-	return s.toMap(), true, nil
+	_, err = a.secure(ctx, env, req, &s)
+	return s.toMap(), true, err
+}
+
+// secure copies the target's snapshots into the forensic account, when
+// there is one, and reports whether it started any copy. The wait is
+// bounded by copy_timeout.
+func (a ec2Snapshot) secure(ctx context.Context, env *Env, req *Request, s *snapshotTarget) (bool, error) {
+	if env.Forensic == nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.copyTimeout)
+	defer cancel()
+	t := req.Target
+	var sources []evidence.Source
+	for _, v := range s.volumes {
+		if snap, ok := s.taken[v.id]; ok {
+			sources = append(sources, evidence.Source{SnapshotID: aws.ToString(snap.SnapshotId), VolumeID: v.id, InstanceID: t.ID})
+		}
+	}
+	c := evidence.NewCopier(env.AWS, *env.Forensic, req.IncidentID, t.Account, t.Region)
+	c.Poll = a.poll
+	c.Debugf = func(format string, args ...any) { ec2Debugf(env, "%s: "+format, append([]any{t.ID}, args...)...) }
+	copies, err := c.CopyAll(ctx, sources)
+	s.copies = map[string]evidence.Copy{}
+	started := false
+	for _, cp := range copies {
+		s.copies[cp.SourceSnapshotID] = cp
+		started = started || (cp.SnapshotID != "" && !cp.Earlier)
+	}
+	// The wait saw the snapshots complete.
+	for vol, snap := range s.taken {
+		if cp, ok := s.copies[aws.ToString(snap.SnapshotId)]; ok && cp.SourceState != "" {
+			snap.State = ec2types.SnapshotState(cp.SourceState)
+			s.taken[vol] = snap
+		}
+	}
+	if err != nil {
+		return started, fmt.Errorf("securing the snapshots of %s in account %s (the snapshots are kept): %w", t.ID, env.Forensic.Account, err)
+	}
+	return started, nil
 }
 
 // tagsFor returns the snapshots' tags: the configured ones ("{incident}"

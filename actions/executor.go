@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cordonhq/cordon/internal/awsclient"
+	"github.com/cordonhq/cordon/internal/evidence"
 )
 
 // Env is what actions need to act: AWS clients per account and region, an
@@ -24,6 +25,9 @@ type Env struct {
 	// X-Cordon-Delivery: the same whenever this notification is sent
 	// again, so its receiver can drop a copy. Empty: a new random key.
 	Delivery string
+	// Forensic is where snapshots taken as evidence are copied (the
+	// evidence block's forensic_account and kms_key_id); nil: nowhere.
+	Forensic *evidence.Forensic
 }
 
 // IncidentSummary is the JSON a notification posts: what happened, what

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/internal/evidence"
 	"github.com/cordonhq/cordon/internal/wait"
 	"github.com/cordonhq/cordon/schema"
 )
@@ -33,6 +34,14 @@ import (
 // It waits until EC2 lists the snapshots, not until they complete: the
 // point in time is fixed when CreateSnapshots returns, and copying the
 // blocks takes minutes to hours, which nothing in the response waits for.
+//
+// With a forensic account (Request.Forensic) it does wait: each snapshot,
+// once completed, is copied into that account re-encrypted under the
+// forensic key (evidence.Copier), within the collector's timeout, which
+// should then allow for it. A snapshot that cannot be secured fails the
+// collector (the snapshots taken are evidence all the same); a copy made
+// is evidence (kind snapshot_copy) and shows in the facts beside its
+// source.
 type ebsAcquire struct {
 	tags map[string]string
 	// poll is the first interval between DescribeSnapshots calls while new
@@ -178,6 +187,10 @@ func (c ebsAcquire) Collect(ctx context.Context, req *Request) (map[string]any, 
 			return nil, fmt.Errorf("snapshotting the volumes of %s: %w", t.id, err)
 		}
 	}
+	copies, err := c.secure(ctx, req, t, region, vols)
+	if err != nil {
+		return nil, err
+	}
 
 	snaps := make([]any, 0, len(vols))
 	for _, v := range vols {
@@ -188,9 +201,50 @@ func (c ebsAcquire) Collect(ctx context.Context, req *Request) (map[string]any, 
 		if v.snapshot.StartTime != nil {
 			s["started_at"] = v.snapshot.StartTime.UTC().Format(time.RFC3339)
 		}
+		if cp, ok := copies[aws.ToString(v.snapshot.SnapshotId)]; ok {
+			s["copy"] = cp.Map()
+		}
 		snaps = append(snaps, s)
 	}
 	return map[string]any{"snapshots": snaps}, nil
+}
+
+// secure copies the snapshots into the forensic account when there is
+// one, and keeps each copy made as evidence. It returns the copies by
+// source snapshot id, and an error when a snapshot is not secured.
+func (c ebsAcquire) secure(ctx context.Context, req *Request, t ec2Target, region string, vols []*acquiredVolume) (map[string]evidence.Copy, error) {
+	if req.Forensic == nil {
+		return nil, nil
+	}
+	var sources []evidence.Source
+	for _, v := range vols {
+		sources = append(sources, evidence.Source{SnapshotID: aws.ToString(v.snapshot.SnapshotId), VolumeID: v.id, InstanceID: t.id})
+	}
+	cp := evidence.NewCopier(req.AWS, *req.Forensic, req.IncidentID, t.account, region)
+	if c.poll > 0 {
+		cp.Poll = c.poll
+	}
+	copies, err := cp.CopyAll(ctx, sources)
+	out := make(map[string]evidence.Copy, len(copies))
+	for i, k := range copies {
+		out[k.SourceSnapshotID] = k
+		if k.SourceState != "" {
+			// The copier waited for the snapshot to complete.
+			vols[i].snapshot.State = ec2types.SnapshotState(k.SourceState)
+		}
+		// A finished copy is evidence; one still copying or failed is
+		// not (yet), and the error says so.
+		if k.SnapshotID == "" || k.State != "completed" {
+			continue
+		}
+		meta := k.Meta()
+		meta["volume_id"], meta["instance_id"], meta["source_account"] = sources[i].VolumeID, t.id, t.account
+		req.keep(Artefact{Kind: "snapshot_copy", Name: k.SnapshotID, Meta: meta})
+	}
+	if err != nil {
+		return out, fmt.Errorf("securing the snapshots of %s in account %s (the snapshots are kept): %w", t.id, req.Forensic.Account, err)
+	}
+	return out, nil
 }
 
 // findEarlier attaches to vols the snapshots this incident already has of
