@@ -47,6 +47,12 @@ type Emulator struct {
 	clock func() time.Time
 	// results are the registered outputs of SSM Run Command per instance.
 	results map[string]CommandResult
+	// memory says how each instance's host plays back a memory
+	// acquisition, hostImages are the images hosts captured and still
+	// hold, and playbacks cancel those running (ssm_memory.go).
+	memory     map[string]MemoryHost
+	hostImages map[string]hostImage
+	playbacks  map[string]context.CancelFunc
 	// policies caches parsed inline policies by document.
 	policies map[string]*policy
 	// enforced makes a request that no identity-based policy allows
@@ -104,6 +110,10 @@ func New(seed *Seed) *Emulator {
 	}
 	for id, r := range opts.results {
 		e.results[id] = r
+	}
+	e.memory, e.hostImages, e.playbacks = map[string]MemoryHost{}, map[string]hostImage{}, map[string]context.CancelFunc{}
+	for id, h := range opts.memory {
+		e.memory[id] = h
 	}
 	return e
 }
@@ -164,6 +174,11 @@ const maxBody = 8 << 20
 
 // ServeHTTP serves one AWS API request.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	// S3 streams object bodies, which the generic path reads whole.
+	if isS3(hr) {
+		e.serveS3(w, hr)
+		return
+	}
 	e.mu.Lock()
 	now := e.now()
 	reqID := e.ids.requestID()
@@ -469,7 +484,7 @@ func (a *api) statusOf(code string) int {
 }
 
 // apis is every API the emulator serves, each built by its service's file.
-var apis = []*api{ec2API, autoscalingAPI, elbAPI, elbv2API, iamAPI, stsAPI, ssmAPI, cloudtrailAPI, guarddutyAPI, sqsAPI, kmsAPI}
+var apis = []*api{ec2API, autoscalingAPI, elbAPI, elbv2API, iamAPI, stsAPI, ssmAPI, cloudtrailAPI, guarddutyAPI, sqsAPI, kmsAPI, s3API}
 
 var (
 	apiBySigningName = map[string][]*api{}

@@ -42,7 +42,7 @@ func TestWireErrors(t *testing.T) {
 			[]string{"<Code>NoSuchVersion</Code>"}, ""},
 		{"no action", "POST", "/", "ec2", aliceKey, nil, "Version=2016-11-15", 400,
 			[]string{"<Code>MissingAction</Code>"}, ""},
-		{"unknown service", "POST", "/", "s3", aliceKey, nil, "Action=ListBuckets", 400,
+		{"unknown service", "POST", "/", "lambda", aliceKey, nil, "Action=ListFunctions", 400,
 			[]string{"<Code>UnknownService</Code>"}, ""},
 		{"stop without instances", "POST", "/", "ec2", aliceKey, nil, "Action=StopInstances&Version=2016-11-15", 400,
 			[]string{"<Code>MissingParameter</Code>", "InstanceId"}, ""},

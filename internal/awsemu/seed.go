@@ -128,6 +128,7 @@ type SeedRegion struct {
 	GuardDuty         *SeedGuardDuty      `json:"guardduty"`
 	Queues            []SeedQueue         `json:"sqs_queues"`
 	KMSKeys           []SeedKMSKey        `json:"kms_keys"`
+	S3Buckets         []SeedBucket        `json:"s3_buckets"`
 }
 
 // SeedVPC is a VPC.
@@ -188,6 +189,7 @@ type SeedInstance struct {
 	LoadBalancers         []string           `json:"load_balancers"`
 	SSMManaged            bool               `json:"ssm_managed"`
 	SSMOutput             *SeedCommandOutput `json:"ssm_output"`
+	SSMMemory             *SeedMemory        `json:"ssm_memory"`
 	ConsoleOutput         *string            `json:"console_output"`
 	ScreenshotPNG         string             `json:"screenshot_png"` // base64
 }
@@ -400,6 +402,7 @@ type options struct {
 	transitionDelay, snapshotDelay int
 	invocationDelay, commandPolls  int
 	results                        map[string]CommandResult
+	memory                         map[string]MemoryHost
 	enforcePolicies                bool
 }
 
@@ -937,6 +940,8 @@ func (b *builder) region(path string, a *Account, name string, sr *SeedRegion) {
 		sort.Strings(g.AvailabilityZones)
 	}
 
+	b.buckets(path, a, name, sr.S3Buckets)
+
 	for i, se := range sr.CloudTrailEvents {
 		b.trailEvent(fmt.Sprintf("%s.cloudtrail_events[%d]", path, i), a, r, se)
 	}
@@ -1171,6 +1176,7 @@ func (b *builder) instance(path string, a *Account, r *Region, si *SeedInstance)
 		}
 		b.opts.results[in.ID] = res
 	}
+	b.memoryHost(path, in.ID, si.SSMMemory)
 	if si.ConsoleOutput != nil {
 		in.ConsoleOutput = *si.ConsoleOutput
 	} else {

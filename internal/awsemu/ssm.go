@@ -354,6 +354,7 @@ func sendCommand(r *request) (any, error) {
 		cmd.Invocations[id] = &Invocation{InstanceID: id, Status: "Pending", Details: "Pending", Stdout: res.Stdout, Stderr: res.Stderr,
 			ExitCode: res.ExitCode, HiddenPolls: r.e.opts.invocationDelay, RunningPolls: res.Polls, ExecutionTimeout: execTimeout}
 	}
+	r.e.startMemoryPlayback(cmd)
 	r.region.Commands[cmd.ID] = cmd
 	r.call.ResourceIDs = append(r.call.ResourceIDs, cmd.ID)
 
@@ -516,6 +517,7 @@ func cancelCommand(r *request) (any, error) {
 		}
 		inv.HiddenPolls = 0
 		inv.Status, inv.Details, inv.ExitCode, inv.End = "Cancelled", "Cancelled", -1, r.now
+		r.e.stopPlayback(cmd.ID, id)
 	}
 	return struct{}{}, nil
 }

@@ -20,6 +20,8 @@ import (
 // changed; it marshals to JSON.
 type State struct {
 	Accounts map[string]*Account `json:"accounts"`
+	// Buckets are the S3 buckets of every account, by name (s3.go).
+	Buckets map[string]*Bucket `json:"s3_buckets,omitempty"`
 }
 
 // Account is one AWS account: its IAM (global) and its regions.
@@ -594,7 +596,7 @@ func cloneTags(m map[string]string) map[string]string {
 }
 
 func (s *State) clone() *State {
-	return &State{Accounts: cloneMap(s.Accounts, (*Account).clone)}
+	return &State{Accounts: cloneMap(s.Accounts, (*Account).clone), Buckets: cloneBuckets(s.Buckets)}
 }
 
 func (a *Account) clone() *Account {
