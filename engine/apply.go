@@ -814,6 +814,41 @@ func (a *applier) recordSnapshots(ctx context.Context, j *job, after map[string]
 		if err := a.opts.Store.PutEvidence(context.WithoutCancel(ctx), ev); err != nil {
 			return fmt.Errorf("recording snapshot %s of %s as evidence: %w", id, j.action.Address, err)
 		}
+		if err := a.recordSnapshotCopy(ctx, j, meta, snap); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordSnapshotCopy records the finished copy of a snapshot in the
+// forensic account (its "copy" in the after-state) as evidence of kind
+// snapshot_copy, with both snapshots' ids, so that the copy joins the
+// incident's chain of custody after its source. A copy still running or
+// failed is not evidence; the action's error says what became of it.
+func (a *applier) recordSnapshotCopy(ctx context.Context, j *job, source map[string]any, snap map[string]any) error {
+	cp, _ := snap["copy"].(map[string]any)
+	id, _ := cp["snapshot_id"].(string)
+	if id == "" || cp["state"] != "completed" {
+		return nil
+	}
+	meta := map[string]any{"snapshot_id": id, "source_snapshot_id": source["snapshot_id"], "source_account": source["account"],
+		"action": j.action.Address, "instance_id": j.action.Target.ID}
+	for _, k := range []string{"account", "region", "kms_key_id", "state"} {
+		if v, ok := cp[k].(string); ok && v != "" {
+			meta[k] = v
+		}
+	}
+	if v, ok := source["volume_id"]; ok {
+		meta["volume_id"] = v
+	}
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	ev := state.Evidence{IncidentID: j.incident, Kind: state.CustodySnapshotCopy, Name: id, Meta: b, CreatedAt: a.now()}
+	if err := a.opts.Store.PutEvidence(context.WithoutCancel(ctx), ev); err != nil {
+		return fmt.Errorf("recording copy %s of snapshot %s of %s as evidence: %w", id, source["snapshot_id"], j.action.Address, err)
 	}
 	return nil
 }
