@@ -43,6 +43,13 @@ type Definition struct {
 	Resources func(facts map[string]any, primary schema.Resource) []schema.Resource
 	// New builds a configured collector from the decoded attributes.
 	New func(config cty.Value) (Collector, error)
+	// Volatile is set for collectors of evidence that disrupting the
+	// resource destroys (memory, lost when an instance stops): it returns
+	// why the facts do not confirm that the evidence was kept, "" when
+	// they do. The planner withholds a disrupt-phase action on the
+	// resource while a collector of one of the action's rules has not
+	// confirmed it, and apply checks the plan again.
+	Volatile func(facts map[string]any) string
 }
 
 // Collector is one configured collector block. Collectors that call AWS

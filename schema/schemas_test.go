@@ -273,7 +273,7 @@ func TestFactsSchemas(t *testing.T) {
 		"aws_guardduty_related": map[string]any{"findings": []any{map[string]any{"id": "1", "severity": "high", "severity_score": 8.0}}},
 		"aws_ebs_acquire":       map[string]any{"snapshots": []any{map[string]any{"snapshot_id": "snap-1", "volume_id": "vol-1"}}},
 		"aws_ec2_console":       map[string]any{"output": "boot", "output_truncated": false, "screenshot_bytes": 10},
-		"aws_ssm_memory":        map[string]any{"bucket": "b", "key": "k", "size_bytes": 1},
+		"aws_ssm_memory":        map[string]any{"bucket": "b", "key": "k", "size": 1, "tool": "avml"},
 		"file":                  map[string]any{"anything": map[string]any{"at": "all"}},
 	}
 	for _, typ := range types {

@@ -10,12 +10,19 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/cordonhq/cordon/actions"
+	"github.com/cordonhq/cordon/collectors"
 )
 
 var (
 	cordonSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "policy_paths"}},
-		Blocks:     []hcl.BlockHeaderSchema{{Type: "state"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "state"}, {Type: "evidence"}},
+	}
+	evidenceSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "bucket"}, {Name: "prefix"}, {Name: "require_object_lock"},
+			{Name: "forensic_account"}, {Name: "kms_key_id"}},
 	}
 	stateSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "backend"}, {Name: "path"}, {Name: "dsn"}},
@@ -67,11 +74,25 @@ func (l *loader) decodeCordon() {
 	if content == nil {
 		return
 	}
-	var states []*hcl.Block
+	var states, evidence []*hcl.Block
 	for _, b := range content.Blocks {
-		if b.Type == "state" {
+		switch b.Type {
+		case "state":
 			states = append(states, b)
+		case "evidence":
+			evidence = append(evidence, b)
 		}
+	}
+	for _, b := range evidence[min(1, len(evidence)):] {
+		l.diags = append(l.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate evidence block",
+			Detail:   fmt.Sprintf("An evidence block was already declared at %s.", evidence[0].DefRange.String()),
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	if len(evidence) > 0 {
+		l.decodeEvidence(evidence[0])
 	}
 	for _, b := range states[min(1, len(states)):] {
 		l.diags = append(l.diags, &hcl.Diagnostic{
@@ -309,4 +330,75 @@ func isAccountID(s string) bool {
 		}
 	}
 	return true
+}
+
+// decodeEvidence decodes the evidence block, checking each value by its
+// real shape where it is written.
+func (l *loader) decodeEvidence(b *hcl.Block) {
+	content, diags := b.Body.Content(evidenceSchema)
+	l.diags = append(l.diags, diags...)
+	ev := &Evidence{DeclRange: b.DefRange}
+	l.cfg.Evidence = ev
+	invalid := func(a *hcl.Attribute, summary, detail string) {
+		l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: a.Expr.Range().Ptr()})
+	}
+	if a := attr(content, "bucket"); a != nil {
+		if s, ok := l.stringValue(a); ok {
+			if actions.S3Bucket.Match(s) {
+				ev.Bucket = s
+			} else {
+				invalid(a, "Invalid S3 bucket name", fmt.Sprintf("%q is not an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit (like %q).", s, actions.S3Bucket.Example))
+			}
+		}
+	}
+	if a := attr(content, "prefix"); a != nil {
+		if s, ok := l.stringValue(a); ok {
+			if p, err := collectors.CleanKeyPrefix(s); err != nil {
+				invalid(a, "Invalid key prefix", capitalize(err.Error())+".")
+			} else {
+				ev.Prefix = p
+			}
+		}
+	}
+	if a := attr(content, "require_object_lock"); a != nil {
+		ev.RequireObjectLock, _ = l.boolValue(a)
+	}
+	account := attr(content, "forensic_account")
+	if account != nil {
+		if s, ok := l.stringValue(account); ok {
+			if isAccountID(s) {
+				ev.ForensicAccount = s
+			} else {
+				invalid(account, "Invalid account ID", fmt.Sprintf("%q is not an AWS account ID; account IDs are 12 digits, like \"123456789012\".", s))
+			}
+		}
+	}
+	key := attr(content, "kms_key_id")
+	if key != nil {
+		if s, ok := l.stringValue(key); ok {
+			if actions.KMSKey.Match(s) && !strings.Contains(s, "alias/") {
+				ev.KMSKeyID = s
+			} else {
+				invalid(key, "Invalid KMS key", fmt.Sprintf("%q is not a KMS key ID or key ARN (like %q): the copies are encrypted under the forensic account's key, named by its id or ARN, not an alias.", s, actions.KMSKey.Example))
+			}
+		}
+	}
+	switch {
+	case account != nil && key == nil:
+		l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
+			Detail: "With forensic_account, set kms_key_id: the key of the forensic account the snapshot copies are encrypted under.", Subject: b.DefRange.Ptr()})
+	case key != nil && account == nil:
+		l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
+			Detail: "kms_key_id is the key snapshots are copied under in the forensic account: set forensic_account too.", Subject: b.DefRange.Ptr()})
+	}
+}
+
+// evidenceFor is the evidence block as collectors see it.
+func (c *Config) evidenceFor() collectors.Evidence {
+	if c.Evidence == nil {
+		return collectors.Evidence{}
+	}
+	e := c.Evidence
+	return collectors.Evidence{Bucket: e.Bucket, Prefix: e.Prefix, RequireObjectLock: e.RequireObjectLock,
+		ForensicAccount: e.ForensicAccount, KMSKeyID: e.KMSKeyID}
 }

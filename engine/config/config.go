@@ -41,6 +41,8 @@ type Config struct {
 	// PolicyPathsRange is policy_paths' range, nil when defaulted.
 	PolicyPathsRange *hcl.Range
 	State            State
+	// Evidence is the cordon block's evidence block; nil without one.
+	Evidence *Evidence
 	// Provider is nil when there is no provider block.
 	Provider *Provider
 
@@ -86,6 +88,22 @@ const (
 // DefaultStatePath is the SQLite state database when the configuration
 // names none.
 const DefaultStatePath = ".cordon/state.db"
+
+// Evidence says where evidence goes (SPEC §4, "Evidence and custody"):
+// the bucket and key prefix of objects of evidence (memory images),
+// whether that bucket must have Object Lock, and the forensic account
+// snapshots are copied into, re-encrypted under KMSKeyID. Every field is
+// optional, but ForensicAccount and KMSKeyID go together.
+type Evidence struct {
+	Bucket string
+	// Prefix has no trailing slash.
+	Prefix            string
+	RequireObjectLock bool
+	ForensicAccount   string
+	// KMSKeyID is a key id or key ARN (not an alias).
+	KMSKeyID  string
+	DeclRange hcl.Range
+}
 
 // Provider is the `provider "aws"` block.
 type Provider struct {

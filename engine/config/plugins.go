@@ -152,6 +152,12 @@ func (l *loader) decodeCollector(b *hcl.Block) {
 		return
 	}
 	c.Impl = impl
+	if u, ok := impl.(collectors.EvidenceUser); ok {
+		if err := u.UseEvidence(l.cfg.evidenceFor()); err != nil {
+			l.diags = append(l.diags, pluginError(b, "collector", err))
+			return
+		}
+	}
 	if !failed {
 		l.cfg.Collectors[c.Name] = c
 	}

@@ -266,7 +266,7 @@ type memoryFacts struct {
 	Bucket    string `json:"bucket"`
 	Key       string `json:"key"`
 	SHA256    string `json:"sha256"`
-	SizeBytes int64  `json:"size_bytes"`
+	SizeBytes int64  `json:"size"`
 	Tool      string `json:"tool"`
 }
 
