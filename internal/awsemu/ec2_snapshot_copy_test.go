@@ -267,7 +267,9 @@ func TestSnapshotShareAndCopyErrors(t *testing.T) {
 		call func() error
 		code string
 	}{
-		{"share with a malformed account", func() error { return add(webSnaps[web1Root], ec2types.CreateVolumePermission{UserId: aws.String("12345")}) }, "InvalidUserID.Malformed"},
+		{"share with a malformed account", func() error {
+			return add(webSnaps[web1Root], ec2types.CreateVolumePermission{UserId: aws.String("12345")})
+		}, "InvalidUserID.Malformed"},
 		{"make an encrypted snapshot public", func() error {
 			return add(webSnaps[web1Data], ec2types.CreateVolumePermission{Group: ec2types.PermissionGroupAll})
 		}, "OperationNotPermitted"},
