@@ -176,7 +176,13 @@ func (h *harness) stop() {
 // request sends a request to the API.
 func (h *harness) request(method, path, contentType, token string, body []byte) (int, []byte) {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.base+path, bytes.NewReader(body))
+	return h.requestTo(h.base, method, path, contentType, token, body)
+}
+
+// requestTo sends a request to the API at base (one replica's).
+func (h *harness) requestTo(base, method, path, contentType, token string, body []byte) (int, []byte) {
+	h.t.Helper()
+	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -198,7 +204,13 @@ func (h *harness) request(method, path, contentType, token string, body []byte) 
 // post posts findings and returns the 202 body.
 func (h *harness) post(body []byte) serveFindingsResponse {
 	h.t.Helper()
-	code, b := h.request("POST", "/v1/findings", "application/json", testToken, body)
+	return h.postTo(h.base, body)
+}
+
+// postTo posts findings to the API at base and returns the 202 body.
+func (h *harness) postTo(base string, body []byte) serveFindingsResponse {
+	h.t.Helper()
+	code, b := h.requestTo(base, "POST", "/v1/findings", "application/json", testToken, body)
 	if code != http.StatusAccepted {
 		h.t.Fatalf("POST /v1/findings: %d %s", code, b)
 	}

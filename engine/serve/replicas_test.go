@@ -161,13 +161,10 @@ func (r *replica) stop(t *testing.T) {
 	r.cancel = nil
 }
 
-// post posts to one replica's API.
+// post posts to one replica's API; replicas are posted to concurrently.
 func (rs *replicaSet) post(r *replica, body []byte) serveFindingsResponse {
 	rs.t.Helper()
-	saved := rs.base
-	rs.base = r.base
-	defer func() { rs.base = saved }()
-	return rs.harness.post(body)
+	return rs.harness.postTo(r.base, body)
 }
 
 // idleAll waits until no delivery is queued, no plan approved and not
