@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -23,8 +24,8 @@ import (
 // facts (schema/facts/*.schema.json), so that facts of the wrong shape
 // ("processes": "oops") are an error naming the place, not evidence that
 // silently vanishes from the policies' view. The schemas use a small part
-// of draft-07 (type, properties, additionalProperties, items, enum and the
-// date-time format), which factSchema implements; a keyword outside it
+// of draft-07 (type, properties, additionalProperties, items, enum, minimum,
+// pattern and the date-time format), which factSchema implements; a keyword outside it
 // fails loading the schema, so a schema cannot outgrow the checker
 // unnoticed.
 
@@ -165,6 +166,8 @@ type factSchema struct {
 	items      *factSchema
 	enum       []any
 	format     string
+	minimum    *float64
+	pattern    *regexp.Regexp
 }
 
 // Keywords that only document a schema.
@@ -237,6 +240,22 @@ func compileFactSchema(doc any, where string) (*factSchema, error) {
 			s.enum = list
 		case "format":
 			s.format, _ = v.(string)
+		case "pattern":
+			src, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s: pattern must be a string", where)
+			}
+			re, err := regexp.Compile(src)
+			if err != nil {
+				return nil, fmt.Errorf("%s: pattern: %w", where, err)
+			}
+			s.pattern = re
+		case "minimum":
+			f, ok := v.(float64)
+			if !ok {
+				return nil, fmt.Errorf("%s: minimum must be a number", where)
+			}
+			s.minimum = &f
 		default:
 			if !annotationKeywords[k] {
 				return nil, fmt.Errorf("%s: schema keyword %q is not supported by cordon's facts checker", where, k)
@@ -309,6 +328,14 @@ func (s *factSchema) check(n *jsonNode, path string, errs *[]factError) {
 	if s.format == "date-time" && n.kind == 's' {
 		if _, err := time.Parse(time.RFC3339Nano, n.str); err != nil {
 			fail(n.off, "must be a date-time (RFC 3339, as 2024-05-01T12:00:00Z), not %q", n.str)
+		}
+	}
+	if s.pattern != nil && n.kind == 's' && !s.pattern.MatchString(n.str) {
+		fail(n.off, "must match %s, not %q", s.pattern, n.str)
+	}
+	if s.minimum != nil && n.kind == 'n' {
+		if f, err := n.num.Float64(); err == nil && f < *s.minimum {
+			fail(n.off, "must be at least %v, not %s", *s.minimum, n.num)
 		}
 	}
 	switch n.kind {

@@ -23,6 +23,10 @@ func TestFactSchemaCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	memory, err := factSchemaFor("aws_ssm_memory")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		schema *factSchema
@@ -39,6 +43,9 @@ func TestFactSchemaCheck(t *testing.T) {
 		{"several errors, in file order", triage, "{\n\"kernel\": 1,\n\"hostname\": true\n}", []string{
 			"2:11 triage.kernel must be a string, not the number 1", "3:13 triage.hostname must be a string, not the boolean true"}},
 		{"not a date", triage, `{"collected_at": "2025-03-14"}`, []string{`1:18 triage.collected_at must be a date-time (RFC 3339, as 2024-05-01T12:00:00Z), not "2025-03-14"`}},
+		{"a size below the minimum", memory, `{"size": 0}`, []string{"1:10 triage.size must be at least 1, not 0"}},
+		{"a size at the minimum", memory, `{"size": 1}`, nil},
+		{"a hash of the wrong shape", memory, `{"sha256": "ABC"}`, []string{`1:12 triage.sha256 must match ^[0-9a-f]{64}$, not "ABC"`}},
 		{"null", triage, `{"hostname": null}`, []string{"1:14 triage.hostname must be a string, not null"}},
 	}
 	for _, tt := range tests {
