@@ -55,12 +55,16 @@ func attrDuration(cfg cty.Value, name string, def time.Duration) (time.Duration,
 	return d, nil
 }
 
-// checkURL accepts absolute http(s) URLs only.
+// checkURL accepts absolute http(s) URLs only, and the empty string: a
+// notification whose URL is not set yet is Unconfigured, not invalid.
 func checkURL(attr, raw string) error {
+	if raw == "" {
+		return nil
+	}
 	u, err := url.Parse(raw)
-	if raw == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return &AttributeError{Attribute: attr, Summary: "Invalid URL",
-			Detail: "The URL must be an absolute http:// or https:// URL; it is empty or malformed."}
+			Detail: "The URL must be an absolute http:// or https:// URL; it is malformed."}
 	}
 	return nil
 }
@@ -70,6 +74,9 @@ func checkURL(attr, raw string) error {
 // attribute is marked), else redacted (redactURL).
 func shownURL(cfg cty.Value) string {
 	v := cfg.GetAttr("url")
+	if raw, _ := v.UnmarkDeep(); raw.IsKnown() && !raw.IsNull() && raw.AsString() == "" {
+		return notSet
+	}
 	if v.ContainsMarked() {
 		return SensitiveValue
 	}
@@ -90,4 +97,16 @@ func redactURL(raw string) string {
 		return u.Scheme + "://" + u.Host
 	}
 	return u.Scheme + "://" + u.Host + "/…"
+}
+
+// notSet is how a URL not set yet is shown.
+const notSet = "(not set)"
+
+// urlNotSet is NotConfigured of the notification types: their url is
+// empty until its variable is set.
+func urlNotSet(u string) (attribute, reason string) {
+	if u != "" {
+		return "", ""
+	}
+	return "url", "its url is empty"
 }

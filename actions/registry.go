@@ -71,6 +71,16 @@ type Action interface {
 	Describe(req *Request) Change
 }
 
+// Unconfigured is implemented by an action that may be declared before it
+// can work: a notification whose URL comes from a variable nobody has set
+// yet (the starter configuration's). NotConfigured says why it cannot
+// work, naming the attribute, or returns "" when it can. Loading the
+// configuration warns about it, plans show it and apply skips it, so an
+// unset placeholder is flagged everywhere and fails nothing.
+type Unconfigured interface {
+	NotConfigured() (attribute, reason string)
+}
+
 // AttributeError is a configuration error about one attribute of a block.
 type AttributeError struct {
 	Attribute string

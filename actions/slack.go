@@ -64,6 +64,9 @@ func (a slack) Describe(req *Request) Change {
 // Permissions: Slack calls no AWS API.
 func (slack) Permissions() []string { return nil }
 
+// NotConfigured: a slack without a URL is declared but not usable yet.
+func (a slack) NotConfigured() (attribute, reason string) { return urlNotSet(a.url) }
+
 // Read has nothing to read: a notification changes nothing in the cloud.
 func (slack) Read(context.Context, *Env, *Request) (map[string]any, error) {
 	return map[string]any{}, nil

@@ -107,6 +107,9 @@ func (a webhook) Describe(req *Request) Change {
 // Permissions: a webhook calls no AWS API.
 func (webhook) Permissions() []string { return nil }
 
+// NotConfigured: a webhook without a URL is declared but not usable yet.
+func (a webhook) NotConfigured() (attribute, reason string) { return urlNotSet(a.url) }
+
 // Read has nothing to read: a notification changes nothing in the cloud.
 func (webhook) Read(context.Context, *Env, *Request) (map[string]any, error) {
 	return map[string]any{}, nil

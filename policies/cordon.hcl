@@ -53,9 +53,11 @@ variable "isolation_sg" {
 }
 
 variable "webhook_url" {
-  type        = string
-  default     = "https://hooks.example.com/cordon"
-  description = "Where incident notifications are POSTed (a placeholder until set). Set it with CORDON_VAR_webhook_url, so the URL and any token in it stay out of the repository."
+  type = string
+  # Empty until you set it: validate and plan warn that action notify is
+  # not configured, and apply skips it (the rest of the response runs).
+  default     = ""
+  description = "Where incident notifications are POSTed. Set it with CORDON_VAR_webhook_url, so the URL and any token in it stay out of the repository."
   # Never written to plan files, state, logs or output: shown as
   # (sensitive value). Apply takes it from CORDON_VAR_webhook_url again.
   sensitive = true

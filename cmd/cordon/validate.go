@@ -36,6 +36,10 @@ func runValidate(ctx context.Context, m *meta, args []string) int {
 	if diags.HasErrors() {
 		return 1
 	}
-	fmt.Fprintln(m.stdout, ui.Paint(m.color(m.stdout), ui.Green, "Success!")+" The configuration is valid.")
+	msg := " The configuration is valid."
+	if len(diags) > 0 {
+		msg = " The configuration is valid, but there were some validation warnings as shown above."
+	}
+	fmt.Fprintln(m.stdout, ui.Paint(m.color(m.stdout), ui.Green, "Success!")+msg)
 	return 0
 }

@@ -443,7 +443,11 @@ func TestLoadMoreErrors(t *testing.T) {
 		{"null element", "scope \"web\" {\n  regions = [\"us-west-2\", null]\n}\n", []wantDiag{{false, "Invalid value", 2, 27, "Element 1 of \"regions\" is null"}}},
 		{"fractional max_actions_per_hour", "scope \"s\" {}\nrule \"r\" {\n  scopes = [scope.s]\n  max_actions_per_hour = 1.5\n}\n", []wantDiag{{false, "Invalid max_actions_per_hour", 4, 26, "1.5 is not a whole number"}}},
 		{"collector attribute error", "collector \"f\" {\n  type = \"file\"\n  path = \"\"\n}\n", []wantDiag{{false, "Empty path", 3, 10, "needs the path of a JSON file"}}},
-		{"webhook url", "action \"n\" {\n  type = \"webhook\"\n  url  = env(\"UNSET\")\n}\n", []wantDiag{{false, "Invalid URL", 3, 10, "absolute http"}}},
+		{"webhook url", "action \"n\" {\n  type = \"webhook\"\n  url  = \"hooks.example.com/x\"\n}\n", []wantDiag{{false, "Invalid URL", 3, 10, "absolute http"}}},
+		// Empty, a notification is declared but not configured: a warning
+		// naming what to set, not an error.
+		{"webhook url unset", "action \"n\" {\n  type = \"webhook\"\n  url  = env(\"UNSET\")\n}\n", []wantDiag{{true, "Action not configured", 3, 10, "Set url in the action block"}}},
+		{"slack url from an unset variable", "variable \"hook\" {\n  default = \"\"\n}\naction \"n\" {\n  type = \"slack\"\n  url  = var.hook\n}\n", []wantDiag{{true, "Action not configured", 6, 10, "Set variable hook (for example with CORDON_VAR_hook"}}},
 		{"failed variable does not cascade", "variable \"n\" {\n  type    = number\n  default = \"x\"\n}\naction \"i\" {\n  type              = \"aws_ec2_isolate\"\n  security_group_id = \"sg-${var.n}\"\n}\n", []wantDiag{{false, "Invalid default value for variable", 3, 13, "a number is required"}}},
 		{"undeclared var does not cascade", "locals {\n  a = var.nope\n  b = upper(local.a)\n}\naction \"i\" {\n  type              = \"aws_ec2_isolate\"\n  security_group_id = local.b\n}\n", []wantDiag{{false, "Reference to undeclared input variable", 2, 7, ""}}},
 		{"variable in a default", "variable \"a\" { default = \"x\" }\nvariable \"b\" { default = var.a }\n", []wantDiag{{false, "Variables not allowed", 2, 26, ""}}},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/actions"
@@ -203,6 +204,38 @@ func (l *loader) decodeAction(b *hcl.Block) {
 	}
 	a.Impl = impl
 	l.cfg.Actions[a.Name] = a
+	if u, ok := impl.(actions.Unconfigured); ok {
+		if attr, why := u.NotConfigured(); why != "" {
+			l.diags = append(l.diags, notConfigured(b, a, attr, why))
+		}
+	}
+}
+
+// notConfigured warns about an action declared before it can work, naming
+// the variable to set when the attribute takes its value from one: a
+// placeholder left unset is flagged by validate, plan and serve alike.
+func notConfigured(b *hcl.Block, a *Action, attr, why string) *hcl.Diagnostic {
+	set := fmt.Sprintf("Set %s in the action block", attr)
+	if sb, ok := b.Body.(*hclsyntax.Body); ok {
+		if at, ok := sb.Attributes[attr]; ok {
+			for _, t := range at.Expr.Variables() {
+				if t.RootName() != "var" || len(t) < 2 {
+					continue
+				}
+				if ga, ok := t[1].(hcl.TraverseAttr); ok {
+					set = fmt.Sprintf("Set variable %s (for example with CORDON_VAR_%s, or -var)", ga.Name, ga.Name)
+					break
+				}
+			}
+		}
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  "Action not configured",
+		Detail: fmt.Sprintf("Action %s (type %s) cannot run: %s. Plans still list it, and apply skips it until it is set. %s.",
+			a.Name, a.Type, why, set),
+		Subject: attrRange(b, attr).Ptr(),
+	}
 }
 
 // newCollector and newAction call a type's constructor, turning a panic
