@@ -35,7 +35,7 @@ import (
 // point in time is fixed when CreateSnapshots returns, and copying the
 // blocks takes minutes to hours, which nothing in the response waits for.
 //
-// With a forensic account (Request.Forensic) it does wait: each snapshot,
+// With a forensic account (the evidence block's, UseEvidence) it does wait: each snapshot,
 // once completed, is copied into that account re-encrypted under the
 // forensic key (evidence.Copier), within the collector's timeout, which
 // should then allow for it. A snapshot that cannot be secured fails the
@@ -47,6 +47,9 @@ type ebsAcquire struct {
 	// poll is the first interval between DescribeSnapshots calls while new
 	// snapshots are not listed yet; it doubles up to maxSnapshotPoll.
 	poll time.Duration
+	// forensic is where the snapshots are copied (UseEvidence); nil:
+	// nowhere.
+	forensic *evidence.Forensic
 }
 
 const (
@@ -115,7 +118,22 @@ func newEBSAcquire(cfg cty.Value) (Collector, error) {
 		return nil, &AttributeError{Attribute: "tags", Summary: "Too many tags",
 			Detail: fmt.Sprintf("%d tags and cordon's own two; a snapshot holds at most 50.", len(c.tags))}
 	}
-	return c, nil
+	return &c, nil
+}
+
+// UseEvidence takes the forensic account and key of the evidence block:
+// with them, every snapshot is copied into that account.
+func (c *ebsAcquire) UseEvidence(ev Evidence) error {
+	if ev.ForensicAccount == "" {
+		c.forensic = nil
+		return nil
+	}
+	f := &evidence.Forensic{Account: ev.ForensicAccount, KMSKeyID: ev.KMSKeyID}
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("the evidence block: %w", err)
+	}
+	c.forensic = f
+	return nil
 }
 
 func (ebsAcquire) Permissions() []string {
@@ -213,14 +231,14 @@ func (c ebsAcquire) Collect(ctx context.Context, req *Request) (map[string]any, 
 // one, and keeps each copy made as evidence. It returns the copies by
 // source snapshot id, and an error when a snapshot is not secured.
 func (c ebsAcquire) secure(ctx context.Context, req *Request, t ec2Target, region string, vols []*acquiredVolume) (map[string]evidence.Copy, error) {
-	if req.Forensic == nil {
+	if c.forensic == nil {
 		return nil, nil
 	}
 	var sources []evidence.Source
 	for _, v := range vols {
 		sources = append(sources, evidence.Source{SnapshotID: aws.ToString(v.snapshot.SnapshotId), VolumeID: v.id, InstanceID: t.id})
 	}
-	cp := evidence.NewCopier(req.AWS, *req.Forensic, req.IncidentID, t.account, region)
+	cp := evidence.NewCopier(req.AWS, *c.forensic, req.IncidentID, t.account, region)
 	if c.poll > 0 {
 		cp.Poll = c.poll
 	}
@@ -242,7 +260,7 @@ func (c ebsAcquire) secure(ctx context.Context, req *Request, t ec2Target, regio
 		req.keep(Artefact{Kind: "snapshot_copy", Name: k.SnapshotID, Meta: meta})
 	}
 	if err != nil {
-		return out, fmt.Errorf("securing the snapshots of %s in account %s (the snapshots are kept): %w", t.id, req.Forensic.Account, err)
+		return out, fmt.Errorf("securing the snapshots of %s in account %s (the snapshots are kept): %w", t.id, c.forensic.Account, err)
 	}
 	return out, nil
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/cordonhq/cordon/internal/awsemu"
-	"github.com/cordonhq/cordon/internal/evidence"
 )
 
 const (
@@ -53,8 +52,10 @@ func withForensicAccount(s *awsemu.Seed, private bool) {
 func TestEBSAcquireCopiesToForensicAccount(t *testing.T) {
 	te := newTestEnvSeed(t, func(s *awsemu.Seed) { withForensicAccount(s, false) })
 	c := newAcquire(t, nil)
+	if err := c.UseEvidence(Evidence{ForensicAccount: forensicAccount, KMSKeyID: forensicKey}); err != nil {
+		t.Fatal(err)
+	}
 	req := te.request(web1)
-	req.Forensic = &evidence.Forensic{Account: forensicAccount, KMSKeyID: "alias/forensics"}
 	facts, err := c.Collect(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -105,9 +106,11 @@ func TestEBSAcquireCopiesToForensicAccount(t *testing.T) {
 
 func TestEBSAcquireCopyFails(t *testing.T) {
 	te := newTestEnvSeed(t, func(s *awsemu.Seed) { withForensicAccount(s, true) })
-	req := te.request(web1)
-	req.Forensic = &evidence.Forensic{Account: forensicAccount, KMSKeyID: "alias/forensics"}
-	_, err := newAcquire(t, nil).Collect(context.Background(), req)
+	c := newAcquire(t, nil)
+	if err := c.UseEvidence(Evidence{ForensicAccount: forensicAccount, KMSKeyID: forensicKey}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Collect(context.Background(), te.request(web1))
 	want := "key arn:aws:kms:us-east-1:111122223333:key/" + privateKey + " does not allow account 555566667777 kms:CreateGrant, kms:Decrypt, kms:DescribeKey and kms:ReEncrypt*"
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "the snapshots are kept") {
 		t.Fatalf("Collect: %v\nwant %q", err, want)
@@ -127,5 +130,17 @@ func TestEBSAcquireCopyFails(t *testing.T) {
 	}
 	if strings.Join(kinds, ",") != "snapshot,snapshot,snapshot_copy" {
 		t.Errorf("artefacts %v", kinds)
+	}
+}
+
+func TestEBSAcquireUseEvidence(t *testing.T) {
+	c := newAcquire(t, nil)
+	if err := c.UseEvidence(Evidence{Bucket: "cordon-evidence"}); err != nil || c.forensic != nil {
+		t.Errorf("without a forensic account: %v %+v", err, c.forensic)
+	}
+	for _, ev := range []Evidence{{ForensicAccount: "5555", KMSKeyID: forensicKey}, {ForensicAccount: forensicAccount}} {
+		if err := c.UseEvidence(ev); err == nil || !strings.Contains(err.Error(), "the evidence block") {
+			t.Errorf("%+v: %v", ev, err)
+		}
 	}
 }

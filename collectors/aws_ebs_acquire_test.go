@@ -19,9 +19,9 @@ import (
 
 // newAcquire builds an aws_ebs_acquire collector that polls without
 // real-time waits.
-func newAcquire(t testing.TB, attrs map[string]cty.Value) ebsAcquire {
+func newAcquire(t testing.TB, attrs map[string]cty.Value) *ebsAcquire {
 	t.Helper()
-	c := newCollector(t, "aws_ebs_acquire", attrs).(ebsAcquire)
+	c := newCollector(t, "aws_ebs_acquire", attrs).(*ebsAcquire)
 	c.poll = time.Millisecond
 	return c
 }

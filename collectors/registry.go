@@ -15,7 +15,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/internal/awsclient"
-	"github.com/cordonhq/cordon/internal/evidence"
 	"github.com/cordonhq/cordon/internal/registry"
 	"github.com/cordonhq/cordon/schema"
 )
@@ -81,9 +80,6 @@ type Request struct {
 	Keep func(Artefact)
 	// Now is the clock (lookback windows); nil means time.Now.
 	Now func() time.Time
-	// Forensic is where snapshots taken as evidence are copied (the
-	// evidence block's forensic_account and kms_key_id); nil: nowhere.
-	Forensic *evidence.Forensic
 }
 
 // Artefact is a piece of evidence a collector gathered besides its facts.

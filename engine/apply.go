@@ -312,7 +312,7 @@ func (e *Engine) newApplier(ctx context.Context, opts ApplyOptions, kind state.K
 	}
 	return &applier{
 		e: e, opts: opts, kind: kind, planID: planID,
-		env:           actions.Env{AWS: opts.AWS, HTTP: opts.HTTP, Now: opts.Now, Debug: opts.Debug},
+		env:           actions.Env{AWS: opts.AWS, HTTP: opts.HTTP, Now: opts.Now, Debug: opts.Debug, Forensic: e.forensic()},
 		failedTargets: map[string]bool{},
 		outcomes:      map[string][]actions.ActionOutcome{},
 	}, nil
@@ -629,6 +629,14 @@ func (a *applier) execute(ctx context.Context, j *job) error {
 		}
 		a.progress("%s: Skipped: needs manual approval (apply a saved plan, or use -auto-approve)", j.action.Address)
 		return finish(id, state.ResultSkipped, "needs manual approval", nil)
+	}
+	if why := a.e.notConfigured(j.action.Action); why != "" {
+		id, err := record(nil, false)
+		if err != nil {
+			return err
+		}
+		a.progress("%s: Skipped: not configured (%s)", j.action.Address, why)
+		return finish(id, state.ResultSkipped, "not configured: "+why, nil)
 	}
 	// A failed action stops later phases for its target, never a stop of
 	// an instance whose isolation failed. Notifications still go out:
@@ -1032,4 +1040,19 @@ func short(digest string) string {
 		d = d[:12]
 	}
 	return d
+}
+
+// notConfigured is why the configured action named name cannot run (an
+// unset notification URL), or "". A revert of it needs nothing.
+func (e *Engine) notConfigured(name string) string {
+	c := e.cfg.Actions[name]
+	if c == nil {
+		return ""
+	}
+	u, ok := c.Impl.(actions.Unconfigured)
+	if !ok {
+		return ""
+	}
+	_, why := u.NotConfigured()
+	return why
 }

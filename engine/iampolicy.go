@@ -13,6 +13,7 @@ import (
 
 	"github.com/cordonhq/cordon/actions"
 	"github.com/cordonhq/cordon/engine/config"
+	"github.com/cordonhq/cordon/internal/evidence"
 )
 
 // IAMPolicy is an IAM policy document.
@@ -83,10 +84,105 @@ func (e *Engine) IAMPolicy() IAMPolicy {
 	for _, s := range e.cfg.Sources {
 		b.addGrants("CordonSource", s.Type, sourceGrants(s), []*config.Scope{{}})
 	}
+	// Sharing snapshots with the forensic account, for the actions and
+	// collectors that copy them there.
+	if f := e.forensic(); f != nil {
+		if scopes := e.snapshotScopes(); len(scopes) > 0 {
+			b.addGrants("CordonEvidence", "forensic_share", forensicShareGrants(f.Account), scopes)
+		}
+	}
 	if deny := e.selfProtection(b.statements); deny != nil {
 		b.statements = append(b.statements, *deny)
 	}
 	return IAMPolicy{Version: "2012-10-17", Statement: b.statements}
+}
+
+// snapshotTypes are the action and collector types that copy their
+// snapshots into the forensic account.
+var snapshotTypes = []string{"aws_ec2_snapshot", "aws_ebs_acquire"}
+
+// snapshotScopes are the scopes of the enabled rules that can snapshot
+// an instance (and so copy the snapshots into the forensic account).
+func (e *Engine) snapshotScopes() []*config.Scope {
+	return e.scopesOfRules(func(r *config.Rule) bool {
+		for _, name := range r.Actions {
+			if a := e.cfg.Actions[name]; a != nil && slices.Contains(snapshotTypes, a.Type) {
+				return true
+			}
+		}
+		for _, name := range r.Collect {
+			if c := e.cfg.Collectors[name]; c != nil && slices.Contains(snapshotTypes, c.Type) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// forensicShareGrants are what the responder role of a workload account
+// needs to hand its snapshots to the forensic account: share and unshare
+// them with that account only (ec2:Add/userId, ec2:Remove/userId; never
+// publicly), only snapshots cordon took (they carry cordon:incident), and
+// read the key policy of an encrypted snapshot's key to say which grant
+// it lacks. Source: the Service Authorization Reference for Amazon EC2
+// and AWS KMS.
+func forensicShareGrants(account string) []actions.Grant {
+	return []actions.Grant{
+		{Name: "ShareSnapshots", Actions: []string{"ec2:ModifySnapshotAttribute"}, Resources: []string{"arn:${Partition}:ec2:${Region}::snapshot/*"},
+			Conditions: map[string]map[string][]string{
+				"ForAllValues:StringEquals": {"ec2:Add/userId": {account}, "ec2:Remove/userId": {account}},
+				"Null":                      {"ec2:Add/group": {"true"}, "ec2:ResourceTag/" + actions.IncidentTagKey: {"false"}},
+			}},
+		{Name: "ReadKeys", Actions: []string{"kms:DescribeKey", "kms:GetKeyPolicy"}, Resources: []string{"arn:${Partition}:kms:${Region}:${Account}:key/*"}},
+	}
+}
+
+// ForensicPolicy is the policy of the role cordon assumes in the forensic
+// account (the provider's assume_role_arn with that account's id): copy
+// the snapshots shared with it, tag the copies as they are made, watch
+// them, and use the keys the copies need, its own (kms_key_id) and the
+// workload accounts' keys of encrypted snapshots, only through grants for
+// AWS services (kms:GrantIsForAWSResource) where a grant is made. It
+// fails when the configuration names no forensic account.
+func (e *Engine) ForensicPolicy() (IAMPolicy, error) {
+	f := e.forensic()
+	if f == nil {
+		return IAMPolicy{}, fmt.Errorf("the configuration names no forensic account: set forensic_account and kms_key_id in the evidence block of the cordon block")
+	}
+	scopes := e.snapshotScopes()
+	if len(scopes) == 0 {
+		return IAMPolicy{}, fmt.Errorf("no enabled rule takes snapshots (action aws_ec2_snapshot or collector aws_ebs_acquire): nothing is copied into account %s", f.Account)
+	}
+	b := policyBuilder{partition: partitionOf(e.providerRegion())}
+	b.addGrants("CordonForensic", "copy", forensicCopyGrants(*f), scopes)
+	return IAMPolicy{Version: "2012-10-17", Statement: b.statements}, nil
+}
+
+// forensicCopyGrants are the forensic role's grants. Snapshot ARNs have
+// no account, so the copies' statements name every snapshot of the
+// regions; the workload keys are those of the scopes' accounts.
+func forensicCopyGrants(f evidence.Forensic) []actions.Grant {
+	grantForAWS := map[string]map[string][]string{"Bool": {"kms:GrantIsForAWSResource": {"true"}}}
+	// The configured key: its ARN, or its id in each region.
+	forensicKey := "arn:${Partition}:kms:${Region}:" + f.Account + ":key/" + f.KMSKeyID
+	switch {
+	case strings.HasPrefix(f.KMSKeyID, "arn:") && strings.Contains(f.KMSKeyID, ":key/"):
+		forensicKey = f.KMSKeyID
+	case strings.HasPrefix(f.KMSKeyID, "arn:") || strings.HasPrefix(f.KMSKeyID, "alias/"):
+		// An alias names a key KMS resolves: any key of the account.
+		forensicKey = "arn:${Partition}:kms:${Region}:" + f.Account + ":key/*"
+	}
+	sourceKeys := "arn:${Partition}:kms:${Region}:${Account}:key/*"
+	return []actions.Grant{
+		{Name: "Snapshots", Actions: []string{"ec2:CopySnapshot"}, Resources: []string{"arn:${Partition}:ec2:${Region}::snapshot/*"}},
+		{Name: "TagCopies", Actions: []string{"ec2:CreateTags"}, Resources: []string{"arn:${Partition}:ec2:${Region}::snapshot/*"},
+			Conditions: map[string]map[string][]string{"StringEquals": {"ec2:CreateAction": {"CopySnapshot"}}}},
+		{Name: "Read", Actions: []string{"ec2:DescribeSnapshots"}, Resources: []string{"*"}},
+		{Name: "SourceKeys", Actions: []string{"kms:Decrypt", "kms:DescribeKey", "kms:ReEncryptFrom"}, Resources: []string{sourceKeys}},
+		{Name: "SourceKeyGrants", Actions: []string{"kms:CreateGrant"}, Resources: []string{sourceKeys}, Conditions: grantForAWS},
+		{Name: "Key", Actions: []string{"kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptTo"}, Resources: []string{forensicKey}},
+		{Name: "KeyGrants", Actions: []string{"kms:CreateGrant"}, Resources: []string{forensicKey}, Conditions: grantForAWS},
+	}
 }
 
 // CallerPolicy is the policy of the identity cordon starts from when it

@@ -318,6 +318,11 @@ func (e *Engine) checkAction(a *plan.Action, ic *incidentCheck) error {
 	if a.Approval != approval {
 		return fmt.Errorf("its approval is %q, but its rules require %q", a.Approval, approval)
 	}
+	// Plan withholds a disruption whose target's volatile evidence was
+	// not secured; a plan that lists one was edited.
+	if why := e.unsecured(a, fd, ic.data.Facts); why != "" {
+		return fmt.Errorf("it must be withheld: %s", why)
+	}
 	return nil
 }
 

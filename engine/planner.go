@@ -413,6 +413,51 @@ func (e *Engine) withholdSample(inc *plan.Incident, f *schema.Finding) {
 	inc.Actions = kept
 }
 
+// withholdUnsecured keeps a disruption from destroying evidence not yet
+// secured (SPEC §4): collectors run before planning, and a disrupt-phase
+// action (aws_ec2_stop …) on the resource they gathered facts about is
+// withheld while a collector of one of the action's rules that secures
+// volatile evidence (aws_ssm_memory: memory, lost when the instance stops)
+// has not confirmed it. Apply checks the plan again (checkAction).
+func (e *Engine) withholdUnsecured(inc *plan.Incident, f *schema.Finding, facts map[string]map[string]any) {
+	kept := inc.Actions[:0]
+	for _, a := range inc.Actions {
+		if why := e.unsecured(a, f, facts); why != "" {
+			inc.Withheld = append(inc.Withheld, withheldAction(a, why))
+			continue
+		}
+		kept = append(kept, a)
+	}
+	clear(inc.Actions[len(kept):])
+	inc.Actions = kept
+}
+
+// unsecured says why a disrupt-phase action must wait for the volatile
+// evidence of its target to be secured; "" when it need not. Collectors
+// gather facts about the finding's resource, so only an action on that
+// resource waits.
+func (e *Engine) unsecured(a *plan.Action, f *schema.Finding, facts map[string]map[string]any) string {
+	if a.Phase != actions.Disrupt.String() || a.Target.Type != f.Resource.Type || a.Target.ID != f.Resource.ID {
+		return ""
+	}
+	for _, rm := range e.rules {
+		if !contains(a.Rules, rm.cfg.Name) {
+			continue
+		}
+		for _, name := range rm.cfg.Collect {
+			c := e.cfg.Collectors[name]
+			if c == nil || c.Def.Volatile == nil {
+				continue
+			}
+			if why := c.Def.Volatile(facts[name]); why != "" {
+				return fmt.Sprintf("rule %s secures the volatile evidence of %s before disrupting it, and collector %s (%s) has not: %s",
+					rm.cfg.Name, a.Target.ID, name, c.Type, why)
+			}
+		}
+	}
+	return ""
+}
+
 // unmatchedSummary describes a finding that makes no incident, from what
 // the plan shows of it.
 func unmatchedSummary(s plan.FindingSummary) *plan.Unmatched {
@@ -517,6 +562,7 @@ func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string
 	if f.Sample {
 		e.withholdSample(inc, f)
 	}
+	e.withholdUnsecured(inc, f, data.Facts)
 	data.Resources = dedupeResources(inv.resources)
 	return outcome{incident: inc, data: data, diags: diags, updatedAt: f.UpdatedAt, failures: failures}
 }

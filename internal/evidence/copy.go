@@ -240,9 +240,10 @@ func (c *Copier) CopyAll(ctx context.Context, sources []Source) ([]Copy, error) 
 				cp.KMSKeyID = k
 			}
 			c.debugf("%s: copy %s in account %s found (%s)", s.SnapshotID, cp.SnapshotID, c.Forensic.Account, cp.State)
-			if cp.State == string(ec2types.SnapshotStatePending) {
-				shared = append(shared, i) // an interrupted run's share
-			}
+			// A run interrupted before it removed its share left it:
+			// it is removed once the copy has ended (removing a share
+			// that is not there changes nothing).
+			shared = append(shared, i)
 			continue
 		}
 		src := srcs[s.SnapshotID]

@@ -107,9 +107,17 @@ func TestCopyAllReusesCopies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A run interrupted after the copy, before the unshare, left the
+	// share: the next run removes it.
+	if err := c.share(context.Background(), src.SnapshotID, true); err != nil {
+		t.Fatal(err)
+	}
 	again, err := c.CopyAll(context.Background(), []Source{src})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if p := emu.Snapshot().Accounts[prodAccount].Regions[region].Snapshots[src.SnapshotID].CreateVolumePermissions; len(p) != 0 {
+		t.Errorf("the share left behind is still there: %v", p)
 	}
 	if !again[0].Earlier || again[0].SnapshotID != first[0].SnapshotID {
 		t.Errorf("second run %+v, want the first's copy %s", again[0], first[0].SnapshotID)
