@@ -420,8 +420,9 @@ const (
 	StatusApplying IncidentStatus = "applying"
 	// StatusResponded: every planned action applied or found no change.
 	StatusResponded IncidentStatus = "responded"
-	// StatusFailed: some planned action failed, drifted, was skipped or
-	// interrupted.
+	// StatusFailed: some planned action's latest outcome is failed,
+	// drifted or interrupted. A skip (approval, not configured) is no
+	// outcome: the action keeps the one it had.
 	StatusFailed IncidentStatus = "failed"
 	// StatusReverted: every reversible change was reverted.
 	StatusReverted IncidentStatus = "reverted"
