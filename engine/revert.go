@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cordonhq/cordon/actions"
 	"github.com/cordonhq/cordon/engine/plan"
 	"github.com/cordonhq/cordon/engine/state"
+	"github.com/cordonhq/cordon/internal/awsclient"
 )
 
 // RevertPlan is the inverse of an incident's applied, reversible actions,
@@ -93,6 +95,13 @@ func (e *Engine) Revert(ctx context.Context, rp *RevertPlan, opts ApplyOptions) 
 	if len(jobs) == 0 {
 		return &ApplyResult{PlanID: rp.ID, Kind: state.KindRevert, Actions: []*ActionResult{}}, nil
 	}
+	// As for an apply: without access, every action would fail on its
+	// first call and be recorded as failed with nothing changed. Refuse
+	// before anything is locked or recorded, so the incident stays as it
+	// is and a later revert with access undoes everything.
+	if err := checkRevertAccess(ctx, a.opts.AWS, rp.Incident, jobs); err != nil {
+		return nil, err
+	}
 	release, err := a.lock(ctx, jobs)
 	if err != nil {
 		return nil, err
@@ -112,4 +121,68 @@ func (e *Engine) Revert(ctx context.Context, rp *RevertPlan, opts ApplyOptions) 
 	// Phases run in reverse; run sorts by phase, so the jobs' own order
 	// within a target is kept.
 	return a.run(ctx, jobs, true)
+}
+
+// CheckRevertAccess checks that cordon can call AWS in every account where
+// a change of rp would be undone (STS GetCallerIdentity with the
+// credentials and role the revert would use), and returns ErrNoAccess,
+// naming each account and why, when it cannot. Revert runs the same check
+// before it locks or records anything; `cordon revert` runs it first as
+// well, so that nobody is asked to approve a revert that cannot run.
+func (e *Engine) CheckRevertAccess(ctx context.Context, rp *RevertPlan, opts ApplyOptions) error {
+	f := opts.AWS
+	if f == nil {
+		var err error
+		if f, err = e.AWSFactory(ctx, opts.Debug); err != nil {
+			return noRevertAccess(rp.Incident, []string{err.Error()})
+		}
+	}
+	jobs := make([]*job, 0, len(rp.records))
+	for i, rec := range rp.records {
+		exec, err := e.executorFor(rec)
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, &job{incident: rec.IncidentID, action: rp.Actions[i], exec: exec})
+	}
+	return checkRevertAccess(ctx, f, rp.Incident, jobs)
+}
+
+// checkRevertAccess checks access in each account of jobs whose action
+// calls AWS, once per account. The account comes from the recorded
+// target, and whether the action calls AWS from its recorded
+// configuration: a revert undoes what was done, even when the action has
+// since left the configuration.
+func checkRevertAccess(ctx context.Context, f *awsclient.Factory, incident string, jobs []*job) error {
+	type where struct{ account, region string }
+	seen := map[string]bool{}
+	var checks []where
+	for _, j := range jobs {
+		// Notifications declare no permissions: they are never reverted,
+		// and would need none.
+		p, ok := j.exec.(interface{ Permissions() []string })
+		if !ok || len(p.Permissions()) == 0 {
+			continue
+		}
+		if t := j.action.Target; !seen[t.Account] {
+			seen[t.Account] = true
+			checks = append(checks, where{t.Account, t.Region})
+		}
+	}
+	sort.Slice(checks, func(i, k int) bool { return checks[i].account < checks[k].account })
+	var causes []string
+	for _, w := range checks {
+		if _, err := f.CheckAccess(ctx, w.account, w.region); err != nil {
+			causes = append(causes, err.Error())
+		}
+	}
+	if len(causes) > 0 {
+		return noRevertAccess(incident, causes)
+	}
+	return nil
+}
+
+func noRevertAccess(incident string, causes []string) error {
+	return fmt.Errorf("%w: %s. Nothing was reverted or recorded: run cordon revert %s again once cordon can call AWS",
+		ErrNoAccess, strings.Join(causes, "; "), incident)
 }

@@ -53,6 +53,19 @@ func runRevert(ctx context.Context, m *meta, args []string) int {
 	if err != nil {
 		return m.fail("Cannot plan the revert", err)
 	}
+	opts := m.applyOptions(st, lockTimeout, "revert")
+	if len(rp.Actions) > 0 {
+		// Access first, as Terraform configures its provider before it
+		// plans: a revert that cannot call AWS is refused before it is
+		// shown or approved, with nothing recorded. The check asks STS
+		// only; Revert repeats it, as credentials may expire at the prompt.
+		// A provider block the SDK cannot load leaves AWS nil: the check
+		// then reports the loader's error as the cause.
+		opts.AWS, _ = m.awsFactory(ctx, e)
+		if err := e.CheckRevertAccess(ctx, rp, opts); err != nil {
+			return m.finishApply(nil, err, "Revert")
+		}
+	}
 	// With -json, stdout holds the result document only: the plan of the
 	// revert, its question and its progress go to stderr.
 	human := m.stdout
@@ -98,6 +111,6 @@ func runRevert(ctx context.Context, m *meta, args []string) int {
 			return 1
 		}
 	}
-	res, err := e.Revert(ctx, rp, m.applyOptions(st, lockTimeout, "revert"))
+	res, err := e.Revert(ctx, rp, opts)
 	return m.finishApply(res, err, "Revert")
 }
