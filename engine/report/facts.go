@@ -210,7 +210,19 @@ type triageFacts struct {
 		Key     string `json:"key"`
 		Comment string `json:"comment"`
 	} `json:"authorized_keys"`
-	Truncated bool `json:"truncated"`
+	Skipped   []triageSkipped `json:"skipped"`
+	Truncated bool            `json:"truncated"`
+}
+
+// triageSkipped is a file the triage script did not read, or read in part
+// (collectors/triage.Skipped as the facts give it).
+type triageSkipped struct {
+	Section  string `json:"section"`
+	Path     string `json:"path"`
+	Reason   string `json:"reason"`
+	Target   string `json:"target"`
+	FileType string `json:"file_type"`
+	Size     int64  `json:"size"`
 }
 
 type cloudtrailFacts struct {
@@ -418,6 +430,9 @@ func (c *collectorFacts) summary() string {
 			count(len(t.Files), "changed file", "changed files"),
 			count(len(t.AuthorizedKeys), "authorized key", "authorized keys"),
 		}
+		if len(t.Skipped) > 0 {
+			parts = append(parts, count(len(t.Skipped), "file not read", "files not read"))
+		}
 		s := strings.Join(parts, ", ")
 		if t.Hostname != "" {
 			s = clean(t.Hostname, 100) + ": " + s
@@ -464,6 +479,85 @@ func (c *collectorFacts) summary() string {
 		return count(c.keys, "key", "keys")
 	}
 	return ""
+}
+
+// SkippedFile is a file a triage did not read, or read only in part, and
+// why; without Path, a section it left out. The script follows no
+// symbolic link and opens only regular files, so a link where a file was
+// expected (an authorized_keys pointing at /etc/shadow) is listed here
+// with its Target, never read: a sign of tampering in itself. Path and
+// Target come from the host, which is untrusted; they are cleaned.
+type SkippedFile struct {
+	// Section is the facts the file would have added to: authorized_keys,
+	// cron, processes, files, logins, users, connections.
+	Section string `json:"section"`
+	Path    string `json:"path,omitempty"`
+	// Reason is the script's: symlink, not_regular, too_large, timeout,
+	// budget, unreadable or changed.
+	Reason string `json:"reason"`
+	// Target is where a symlink points, as the link names it.
+	Target string `json:"target,omitempty"`
+	// FileType is what a not_regular file is (fifo, socket, …).
+	FileType string `json:"file_type,omitempty"`
+	// Size is a too_large file's size in bytes.
+	Size int64 `json:"size,omitempty"`
+}
+
+// maxSkipped bounds the skipped files a report lists per collector: a
+// host can plant links by the thousand, and the count is kept
+// (CollectorFacts.SkippedOmitted).
+const maxSkipped = 200
+
+// skipped is what the triage did not read, cleaned: links and files that
+// are not regular first (they are evidence), then what a bound left out,
+// each group in the script's order; at most maxSkipped, and how many more.
+func (c *collectorFacts) skipped() ([]SkippedFile, int) {
+	if c.triage == nil || len(c.triage.Skipped) == 0 {
+		return nil, 0
+	}
+	out := make([]SkippedFile, 0, min(len(c.triage.Skipped), maxSkipped))
+	for _, s := range c.triage.Skipped {
+		out = append(out, SkippedFile{
+			Section: clean(s.Section, 40), Path: clean(s.Path, maxTitle), Reason: clean(s.Reason, 40),
+			Target: clean(s.Target, maxTitle), FileType: clean(s.FileType, 40), Size: max(s.Size, 0),
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].tampering() && !out[j].tampering() })
+	if len(out) > maxSkipped {
+		return out[:maxSkipped], len(out) - maxSkipped
+	}
+	return out, 0
+}
+
+// tampering tells a skip that is evidence of its own (a link or a special
+// file where a file was expected) from one a bound made.
+func (s *SkippedFile) tampering() bool { return s.Reason == "symlink" || s.Reason == "not_regular" }
+
+// reasonText says in words why the file was not read (or read in part).
+func (s *SkippedFile) reasonText() string {
+	switch s.Reason {
+	case "symlink":
+		return "symbolic link, not followed"
+	case "not_regular":
+		if s.FileType != "" {
+			return "not a regular file (" + strings.ReplaceAll(s.FileType, "_", " ") + ")"
+		}
+		return "not a regular file"
+	case "too_large":
+		if s.Size > 0 {
+			return "too large (" + byteSize(s.Size) + "): read in part or not hashed"
+		}
+		return "too large: read in part or not hashed"
+	case "timeout":
+		return "reading it took too long"
+	case "budget":
+		return "the triage's time ran out"
+	case "unreadable":
+		return "unreadable"
+	case "changed":
+		return "changed while it was read"
+	}
+	return s.Reason
 }
 
 func count(n int, one, many string) string {

@@ -609,6 +609,7 @@ func (p *htmlPage) evidence() {
 		}
 		p.tableEnd()
 		p.raw("\n  ")
+		p.skippedFiles(r.Facts.Collectors)
 	} else {
 		p.raw("\n  <p class=\"muted\">No collector gathered facts.</p>\n  ")
 	}
@@ -763,6 +764,51 @@ func (p *htmlPage) collector(c *CollectorFacts) {
 		p.text(byteSize(c.Size))
 	}
 	p.raw("</td></tr>\n    ")
+}
+
+// skippedFiles lists, for each triage that has them, the files it did not
+// read: links (with where they point) and special files first, as they
+// are evidence of their own.
+func (p *htmlPage) skippedFiles(cs []CollectorFacts) {
+	for i := range cs {
+		c := &cs[i]
+		if len(c.Skipped) == 0 {
+			continue
+		}
+		p.raw("\n  <p>The triage ")
+		p.elem("code", c.Name)
+		p.raw(" did not read these files: it follows no symbolic link and opens only regular files, each within a size and a time bound. A link where a file was expected (an <code>authorized_keys</code> pointing elsewhere) is itself a sign of tampering; its target was never read.</p>\n")
+		p.tableStart("", "Files the triage did not read", "Path", "Reason", "Target", "Section")
+		for j := range c.Skipped {
+			s := &c.Skipped[j]
+			if s.tampering() {
+				p.raw("<tr class=\"failed\"><td>")
+			} else {
+				p.raw("<tr><td>")
+			}
+			if s.Path != "" {
+				p.elem("code", s.Path)
+			} else {
+				p.raw("<span class=\"muted\">the whole section</span>")
+			}
+			p.raw("</td>")
+			p.elem("td", s.reasonText())
+			p.raw("<td>")
+			if s.Target != "" {
+				p.elem("code", s.Target)
+			}
+			p.raw("</td>")
+			p.elem("td", s.Section)
+			p.raw("</tr>\n    ")
+		}
+		if c.SkippedOmitted > 0 {
+			p.raw("<tr><td colspan=\"4\" class=\"muted\">")
+			p.text(fmt.Sprintf("… %d more not shown (the facts list them all)", c.SkippedOmitted))
+			p.raw("</td></tr>\n    ")
+		}
+		p.tableEnd()
+		p.raw("\n  ")
+	}
 }
 
 // screenshot is a console screenshot, embedded when it is a PNG or JPEG

@@ -307,6 +307,7 @@ func (m *mdWriter) evidence(r *Report) {
 			}
 			m.printf("| %s | %s | %s | %s | %s |\n", mdCode(c.Name, true), typ, digest, size, contents)
 		}
+		m.skippedFiles(r.Facts.Collectors)
 	}
 	if len(r.Evidence.Snapshots) > 0 {
 		m.printf("\n### Disk snapshots\n\n")
@@ -345,6 +346,34 @@ func (m *mdWriter) evidence(r *Report) {
 				m.printf(", SHA-256 %s%s", mdCode(a.SHA256, false), verifiedText(a.Verified))
 			}
 			m.printf("\n")
+		}
+	}
+}
+
+// skippedFiles lists, for each triage that has them, the files it did not
+// read, links and special files first.
+func (m *mdWriter) skippedFiles(cs []CollectorFacts) {
+	for _, c := range cs {
+		if len(c.Skipped) == 0 {
+			continue
+		}
+		m.printf("\n### Files the triage %s did not read\n\n", mdCode(c.Name, false))
+		m.printf("The triage follows no symbolic link and opens only regular files, each within a size and a time bound. " +
+			"A link where a file was expected (an `authorized_keys` pointing elsewhere) is itself a sign of tampering; its target was never read.\n\n")
+		m.printf("| Path | Reason | Target | Section |\n|---|---|---|---|\n")
+		for _, s := range c.Skipped {
+			path := "*the whole section*"
+			if s.Path != "" {
+				path = mdCode(s.Path, true)
+			}
+			reason := mdText(s.reasonText())
+			if s.tampering() {
+				reason = "⚠ " + reason
+			}
+			m.printf("| %s | %s | %s | %s |\n", path, reason, mdCode(s.Target, true), mdText(s.Section))
+		}
+		if c.SkippedOmitted > 0 {
+			m.printf("\n… %d more not shown (the facts list them all).\n", c.SkippedOmitted)
 		}
 	}
 }

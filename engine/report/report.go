@@ -183,6 +183,11 @@ type CollectorFacts struct {
 	Error string `json:"error,omitempty"`
 	// Problem is why the report could not read the facts (fully).
 	Problem string `json:"problem,omitempty"`
+	// Skipped are the files a triage did not read, links and special
+	// files first (see SkippedFile); SkippedOmitted counts those past the
+	// report's bound.
+	Skipped        []SkippedFile `json:"skipped,omitempty"`
+	SkippedOmitted int           `json:"skipped_omitted,omitempty"`
 }
 
 // Evidence is what was acquired besides facts.
@@ -771,6 +776,7 @@ func buildFactsDigest(inc *state.Incident, facts []*collectorFacts, evidence []s
 		seen[c.name] = true
 		cf := CollectorFacts{Name: clean(c.name, maxTitle), Type: c.typ, TypeInferred: c.inferred,
 			Summary: c.summary(), Error: c.err, Problem: c.problem}
+		cf.Skipped, cf.SkippedOmitted = c.skipped()
 		if ev := records[c.name]; ev != nil {
 			cf.SHA256, cf.Size, cf.RecordedAt = ev.SHA256, ev.Size, ev.CreatedAt.UTC()
 			cf.Verified = verified(ev.Data, ev.SHA256)
