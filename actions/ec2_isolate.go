@@ -409,11 +409,14 @@ func (a ec2Isolate) Apply(ctx context.Context, env *Env, req *Request, _ map[str
 			// before that are not known, so it is not rolled back.
 			continue
 		}
+		// Rolled back even when the call fails: a call cancelled or timed
+		// out on the way back may have moved the interface all the same,
+		// and restoring its groups is harmless if it did not.
+		opened = append(opened, e)
 		if err := setENIGroups(ctx, client, e.id, untrack[e.id]); err != nil {
 			err = fmt.Errorf("moving %s of %s to untrack group %s: %w", e.id, id, untrack[e.id][0], err)
 			return nil, false, a.rollback(ctx, env, client, id, opened, err)
 		}
-		opened = append(opened, e)
 		ec2Debugf(env, "%s: %s %v -> %v (untrack)", id, e.id, e.groups, untrack[e.id])
 	}
 	ec2Debugf(env, "%s: waiting %s for tracked connections to become untracked", id, a.untrackWait)

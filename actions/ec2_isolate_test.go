@@ -1,11 +1,16 @@
 package actions
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -323,6 +328,59 @@ func TestEC2IsolateCancelledWhileUntracking(t *testing.T) {
 	}
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "restored") {
 		t.Errorf("Apply: %v; want the cancellation, and the interfaces restored", err)
+	}
+	if got := eniGroups(te.prodRegion()); !maps.EqualFunc(got, initial, slices.Equal) {
+		t.Errorf("groups after the cancelled apply %v; want the original %v", got, initial)
+	}
+}
+
+// An apply cancelled while AWS answers its move of the last interface to
+// the untrack group: the move is made, its answer is lost, and that
+// interface is put back too, not left in the allow-all group.
+func TestEC2IsolateCancelledAfterAnUnansweredMove(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		moves  int
+		cancel context.CancelFunc
+	)
+	te := newTestEnvServing(t, nil, func(emu http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if !bytes.Contains(body, []byte("Action=ModifyNetworkInterfaceAttribute")) {
+				emu.ServeHTTP(w, r)
+				return
+			}
+			mu.Lock()
+			moves++
+			n := moves
+			mu.Unlock()
+			if n != 2 {
+				emu.ServeHTTP(w, r)
+				return
+			}
+			// The second move is made, then the caller goes away before
+			// the answer reaches it.
+			emu.ServeHTTP(httptest.NewRecorder(), r)
+			cancel()
+			<-r.Context().Done()
+		})
+	})
+	initial := eniGroups(te.prodRegion())
+	attrs := isolateAttrs(ec2Fleet.sgUntrack)
+	attrs["untrack_wait"] = cty.StringVal("10m")
+	ex := newExecutor(t, "aws_ec2_isolate", attrs)
+	req := instanceRequest(ec2Fleet.web2)
+	live, err := ex.Read(context.Background(), te.env, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctx context.Context
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	_, changed, err := ex.Apply(ctx, te.env, req, live)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "restored") || changed {
+		t.Errorf("Apply: changed %v, %v; want the cancellation, and the interfaces restored", changed, err)
 	}
 	if got := eniGroups(te.prodRegion()); !maps.EqualFunc(got, initial, slices.Equal) {
 		t.Errorf("groups after the cancelled apply %v; want the original %v", got, initial)

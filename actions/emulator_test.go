@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -40,6 +41,14 @@ func newTestEnv(t testing.TB) *testEnv { return newTestEnvSeed(t, nil) }
 // newTestEnvSeed is newTestEnv on the fleet as change leaves it.
 func newTestEnvSeed(t testing.TB, change func(*awsemu.Seed)) *testEnv {
 	t.Helper()
+	return newTestEnvServing(t, change, nil)
+}
+
+// newTestEnvServing is newTestEnvSeed with the emulator served through
+// wrap, for tests that need what happens on the wire (a response lost
+// after the change was made).
+func newTestEnvServing(t testing.TB, change func(*awsemu.Seed), wrap func(http.Handler) http.Handler) *testEnv {
+	t.Helper()
 	seed, err := awsemu.LoadSeed(fleetSeed)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +61,11 @@ func newTestEnvSeed(t testing.TB, change func(*awsemu.Seed)) *testEnv {
 	}
 	emu := awsemu.New(seed)
 	emu.SetClock(func() time.Time { return testNow })
-	srv := httptest.NewServer(emu)
+	var h http.Handler = emu
+	if wrap != nil {
+		h = wrap(emu)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	f, err := awsclient.New(context.Background(), awsclient.Options{
 		Region:        region,
