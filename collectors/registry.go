@@ -61,6 +61,28 @@ type Collector interface {
 	Collect(ctx context.Context, req *Request) (map[string]any, error)
 }
 
+// NotConfigured is what a collector block declared before it can work
+// runs as: an attribute it needs takes its value from a variable nobody
+// has set yet (the starter configuration's memory acquisition tool).
+// Loading the configuration warns, naming the variables; every run fails
+// with Reason and Remedy, so the rules that collect it get an error fact
+// (and a disruption waiting for its evidence stays withheld, see
+// Definition.Volatile) instead of a configuration error stopping
+// everything else.
+type NotConfigured struct {
+	// Reason says what is missing: "its tool_s3_uri and tool_sha256 are
+	// empty".
+	Reason string
+	// Remedy says what to set: "set variables memory_tool_s3_uri and
+	// memory_tool_sha256".
+	Remedy string
+}
+
+// Collect fails: there is nothing to run until the variables are set.
+func (n *NotConfigured) Collect(context.Context, *Request) (map[string]any, error) {
+	return nil, fmt.Errorf("not configured: %s; %s", n.Reason, n.Remedy)
+}
+
 // Request is what a collector sees of one investigation.
 type Request struct {
 	IncidentID string

@@ -344,9 +344,13 @@ func (l *loader) decodeEvidence(b *hcl.Block) {
 	}
 	if a := attr(content, "bucket"); a != nil {
 		if s, ok := l.stringValue(a); ok {
-			if actions.S3Bucket.Match(s) {
+			switch {
+			case s == "":
+				// Not set yet (a variable left empty): a collector that
+				// needs the bucket says it is not configured.
+			case actions.S3Bucket.Match(s):
 				ev.Bucket = s
-			} else {
+			default:
 				invalid(a, "Invalid S3 bucket name", fmt.Sprintf("%q is not an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit (like %q).", s, actions.S3Bucket.Example))
 			}
 		}

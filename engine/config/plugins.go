@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,20 +149,200 @@ func (l *loader) decodeCollector(b *hcl.Block) {
 		c.Required = v.True()
 	}
 	impl, err := newCollector(def, only(p.config, def.Attributes, collectorCommon))
-	if err != nil {
-		l.diags = append(l.diags, pluginError(b, "collector", err))
-		return
+	fromEvidence := false
+	if err == nil {
+		if u, ok := impl.(collectors.EvidenceUser); ok {
+			err = u.UseEvidence(l.cfg.evidenceFor())
+			fromEvidence = err != nil
+		}
 	}
-	c.Impl = impl
-	if u, ok := impl.(collectors.EvidenceUser); ok {
-		if err := u.UseEvidence(l.cfg.evidenceFor()); err != nil {
+	if err != nil {
+		unset := l.unsetFor(b, def, err, fromEvidence)
+		if len(unset) == 0 {
 			l.diags = append(l.diags, pluginError(b, "collector", err))
 			return
 		}
+		impl = l.notConfiguredCollector(b, c, unset)
 	}
+	c.Impl = impl
 	if !failed {
 		l.cfg.Collectors[c.Name] = c
 	}
+}
+
+// unsetAttr is an attribute whose value is an empty string taken from
+// variables: declared, but not set yet.
+type unsetAttr struct {
+	name string
+	// evidence marks an attribute of the evidence block, which the
+	// collector takes where its own block sets none.
+	evidence bool
+	vars     []string
+	rng      hcl.Range
+}
+
+// unsetStrings lists the attributes of body named in names whose value
+// is an empty string taken from variables, in the order of names.
+func (l *loader) unsetStrings(body hcl.Body, names []string, evidence bool) []unsetAttr {
+	schema := &hcl.BodySchema{}
+	for _, n := range names {
+		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: n})
+	}
+	content, _, _ := body.PartialContent(schema)
+	var out []unsetAttr
+	for _, n := range names {
+		a := attr(content, n)
+		if a == nil {
+			continue
+		}
+		vars := variablesOf(a.Expr)
+		if len(vars) == 0 {
+			continue
+		}
+		v, diags := a.Expr.Value(l.ctx)
+		if diags.HasErrors() {
+			continue
+		}
+		v, _ = v.UnmarkDeep()
+		if v.Type() == cty.String && v.IsKnown() && !v.IsNull() && v.AsString() == "" {
+			out = append(out, unsetAttr{name: n, evidence: evidence, vars: vars, rng: a.Expr.Range()})
+		}
+	}
+	return out
+}
+
+// unsetFor says whether a collector's configuration error comes from
+// values not set yet: the attribute the error names is an empty string
+// taken from variables, in the collector block or, for one the block
+// leaves to the evidence block (a type's attribute named like one of the
+// evidence block's, bucket or prefix, takes its value from there), in the
+// evidence block. It then returns every such attribute, so one warning
+// names all the variables to set; else nil: the collector is wrong, not
+// unfinished.
+func (l *loader) unsetFor(b *hcl.Block, def *collectors.Definition, err error, fromEvidence bool) []unsetAttr {
+	var cae *collectors.AttributeError
+	if !errors.As(err, &cae) {
+		return nil
+	}
+	var names []string
+	for _, n := range sortedKeys(def.Attributes) {
+		if _, reserved := collectorCommon[n]; !reserved {
+			names = append(names, n)
+		}
+	}
+	unset := l.unsetStrings(b.Body, names, false)
+	explained := false
+	for _, u := range unset {
+		explained = explained || u.name == cae.Attribute
+	}
+	for _, u := range l.unsetEvidence() {
+		if _, typed := def.Attributes[u.name]; !typed || hasAttribute(b, u.name) {
+			continue
+		}
+		unset = append(unset, u)
+		explained = explained || (fromEvidence && u.name == cae.Attribute)
+	}
+	if !explained {
+		return nil
+	}
+	return unset
+}
+
+// hasAttribute reports whether a block sets attribute name.
+func hasAttribute(b *hcl.Block, name string) bool {
+	content, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
+	return attr(content, name) != nil
+}
+
+// unsetEvidence lists the evidence block's attributes not set yet.
+func (l *loader) unsetEvidence() []unsetAttr {
+	if l.cfg.Evidence == nil || len(l.blocks["cordon"]) == 0 {
+		return nil
+	}
+	content, _, _ := l.blocks["cordon"][0].Body.PartialContent(cordonSchema)
+	for _, eb := range content.Blocks {
+		if eb.Type == "evidence" {
+			var names []string
+			for _, a := range evidenceSchema.Attributes {
+				names = append(names, a.Name)
+			}
+			return l.unsetStrings(eb.Body, names, true)
+		}
+	}
+	return nil
+}
+
+// variablesOf names the input variables an expression refers to, in
+// order, each once.
+func variablesOf(expr hcl.Expression) []string {
+	var out []string
+	for _, t := range expr.Variables() {
+		if t.RootName() != "var" || len(t) < 2 {
+			continue
+		}
+		if ga, ok := t[1].(hcl.TraverseAttr); ok && !slices.Contains(out, ga.Name) {
+			out = append(out, ga.Name)
+		}
+	}
+	return out
+}
+
+// notConfiguredCollector warns about a collector declared before it can
+// work, naming the variables to set, and returns what it runs as until
+// they are: a collector that fails with the same words, so the rules
+// that collect it see why in its error fact.
+func (l *loader) notConfiguredCollector(b *hcl.Block, c *Collector, unset []unsetAttr) collectors.Collector {
+	var own, ev, vars []string
+	for _, u := range unset {
+		if u.evidence {
+			ev = append(ev, u.name)
+		} else {
+			own = append(own, u.name)
+		}
+		for _, v := range u.vars {
+			if !slices.Contains(vars, v) {
+				vars = append(vars, v)
+			}
+		}
+	}
+	labels := own
+	if len(labels) > 0 {
+		labels[0] = "its " + labels[0]
+	}
+	for _, e := range ev {
+		labels = append(labels, "the evidence block's "+e)
+	}
+	reason := plainList(labels) + " is empty"
+	if len(labels) > 1 {
+		reason = plainList(labels) + " are empty"
+	}
+	remedy := "set variable " + vars[0]
+	if len(vars) > 1 {
+		remedy = "set variables " + plainList(vars)
+	}
+	until := "Until it is set, the rules that collect it get its error as facts"
+	if len(vars) > 1 {
+		until = "Until they are set, the rules that collect it get its error as facts"
+	}
+	if c.Def.Volatile != nil {
+		until += ", and the disruptions that wait for its evidence are withheld"
+	}
+	l.diags = append(l.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  "Collector not configured",
+		Detail: fmt.Sprintf("Collector %s (type %s) cannot run: %s. %s. %s (for example with %s%s, or -var).",
+			c.Name, c.Type, reason, until, capitalize(remedy), EnvVarPrefix, vars[0]),
+		Subject: unset[0].rng.Ptr(),
+	})
+	return &collectors.NotConfigured{Reason: reason, Remedy: remedy}
+}
+
+// plainList renders names as a, b and c.
+func plainList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func (l *loader) decodeAction(b *hcl.Block) {
@@ -218,14 +399,8 @@ func notConfigured(b *hcl.Block, a *Action, attr, why string) *hcl.Diagnostic {
 	set := fmt.Sprintf("Set %s in the action block", attr)
 	if sb, ok := b.Body.(*hclsyntax.Body); ok {
 		if at, ok := sb.Attributes[attr]; ok {
-			for _, t := range at.Expr.Variables() {
-				if t.RootName() != "var" || len(t) < 2 {
-					continue
-				}
-				if ga, ok := t[1].(hcl.TraverseAttr); ok {
-					set = fmt.Sprintf("Set variable %s (for example with CORDON_VAR_%s, or -var)", ga.Name, ga.Name)
-					break
-				}
+			if vars := variablesOf(at.Expr); len(vars) > 0 {
+				set = fmt.Sprintf("Set variable %s (for example with %s%s, or -var)", vars[0], EnvVarPrefix, vars[0])
 			}
 		}
 	}
