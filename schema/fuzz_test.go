@@ -23,12 +23,27 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	backups, err := filepath.Glob(filepath.Join(backupDir, "*.json"))
+	if err != nil || len(backups) == 0 {
+		f.Fatalf("no Backup findings in %s: %v", backupDir, err)
+	}
+	for _, file := range backups {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	for _, s := range []string{gdCamel, gdPascal, asffMin, ocsfMin, "[" + gdCamel + "," + asffMin + "]", gdCamel + "\n\n" + ocsfMin,
 		`{"detail-type":"Security Hub Findings - Imported","detail":{"findings":[` + asffMin + `]}}`, `{"Findings":[]}`, `[]`, ``,
 		strings.Replace(asffMin, `"Id":"sh1"`, `"Id":"arn:aws:guardduty:eu-west-1:111122223333:detector/d/finding/f1"`, 1),
 		strings.Replace(asffMin, `product/aws/securityhub"`, `product/aws/guardduty","ProductFields":{"aws/guardduty/service/count":"3"}`, 1),
 		gdWith(`{"value":"{\"sample\":true}","type":"default"}`), asffGD(`{"Label":"LOW","Product":2}`, `"aws/guardduty/service/additionalInfo/sample":"true"`, ``),
-		ocsfGD(`{"Sample":"true","Severity.Product":"7"}`)} {
+		ocsfGD(`{"Sample":"true","Severity.Product":"7"}`),
+		gdBackup(snapType, `{"ebsSnapshotDetails":{}}`), gdBackup(rpType, `{"recoveryPointDetails":{"recoveryPointArn":"arn:aws:backup:r:1:recovery-point:","continuousScanDetails":{"startTime":"x"}}}`),
+		gdBackup(amiType, `{"resourceType":"Instance","instanceDetails":{"instanceId":"i-1"},"ec2ImageDetails":{"imageArn":"arn:aws:ec2:r::image/"}}`),
+		gdBackup("Execution:EC2/MaliciousFile", `{"ebsSnapshotDetails":{"snapshotArn":"arn:aws:ec2:r::snapshot/snap-1"},"recoveryPointDetails":{"recoveryPointArn":"x"}}`),
+		strings.Replace(asffMin, `"Type":"AwsEc2Instance","Id":"arn:aws:ec2:eu-west-1:111122223333:instance/i-9"`, `"Type":"Other","Id":"arn:aws:ec2:eu-west-1::snapshot/snap-9"`, 1)} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

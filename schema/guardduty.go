@@ -60,13 +60,14 @@ func parseGuardDuty(m map[string]any, region string) (*Finding, error) {
 
 	res := obj(m, "resource")
 	action := obj(svc, "action")
-	rs := guardDutyResources(res, svc)
+	rs := guardDutyResources(res, svc, f.Type)
 	if len(rs) == 0 {
 		// No resource block (it is optional): the API call's affected
 		// resources are the best primary there is.
 		rs = affectedResources(obj(action, "awsApiCallAction"))
 	}
 	finishResources(f, rs)
+	locateBackupResources(f)
 
 	f.Network, f.Actor = guardDutyActivity(action, obj(res, "accessKeyDetails"), obj(res, "kubernetesDetails"))
 	return f, nil
@@ -89,6 +90,9 @@ const (
 	blockContainer
 	blockK8sWorkload
 	blockK8sUser
+	blockEBSSnapshot
+	blockEC2Image
+	blockRecoveryPoint
 	numBlocks
 )
 
@@ -108,10 +112,12 @@ var primaryBlocks = map[string]int{
 }
 
 // guardDutyResources maps a finding's resource block: the primary resource
-// as resourceType says (for a container, the host it runs on: runtime.go),
-// then every other resource the block details (the access key used on an
-// S3 bucket, the instance whose credentials a key belongs to …).
-func guardDutyResources(res, svc map[string]any) []Resource {
+// as resourceType says (for a container, the host it runs on: runtime.go;
+// for a Malware Protection for Backup scan, the scanned snapshot, AMI or
+// recovery point), then every other resource the block details (the access
+// key used on an S3 bucket, the instance whose credentials a key belongs
+// to …). findingType is the finding's type.
+func guardDutyResources(res, svc map[string]any, findingType string) []Resource {
 	if res == nil {
 		return nil
 	}
@@ -121,6 +127,20 @@ func guardDutyResources(res, svc map[string]any) []Resource {
 	if crs, used, ok := containerResources(res, rtype); ok {
 		rs, done = append(rs, crs...), used
 		done[blockK8sWorkload] = true
+	} else if order, ok := backupScanBlocks(res, findingType, rtype); ok {
+		for _, b := range order {
+			done[b] = true
+			if rs = gdBlock(rs, res, b); len(rs) > 0 {
+				break
+			}
+		}
+		if len(rs) == 0 {
+			// The finding does not name what was scanned (no ARN in its
+			// blocks): it gets no primary resource rather than a
+			// bystander the block also names, such as an instance,
+			// which rules could otherwise act on for malware in a backup.
+			rs = append(rs, newResource("", "", ""))
+		}
 	} else if b, ok := primaryBlocks[rtype]; ok {
 		rs = gdBlock(rs, res, b)
 		done[b] = true
@@ -188,8 +208,73 @@ func gdBlock(rs []Resource, res map[string]any, block int) []Resource {
 		if p, ok := kubernetesPrincipal(pathObj(res, "kubernetesDetails", "kubernetesUserDetails")); ok {
 			rs = append(rs, p)
 		}
+	case blockEBSSnapshot:
+		if arn := str(obj(res, "ebsSnapshotDetails"), "snapshotArn"); arn != "" {
+			rs = append(rs, resourceFromID(ResourceEBSSnapshot, arn))
+		}
+	case blockEC2Image:
+		if arn := str(obj(res, "ec2ImageDetails"), "imageArn"); arn != "" {
+			rs = append(rs, resourceFromID(ResourceAMI, arn))
+		}
+	case blockRecoveryPoint:
+		d := obj(res, "recoveryPointDetails")
+		if arn := str(d, "recoveryPointArn"); arn != "" {
+			r := resourceFromID(ResourceBackupRecoveryPoint, arn)
+			setStr(r.Details, "backup_vault_name", str(d, "backupVaultName"))
+			// A continuous (point-in-time) backup is scanned over a
+			// window, which says which of its restore points hold the
+			// malware.
+			if c := obj(d, "continuousScanDetails"); c != nil {
+				setTime(r.Details, "continuous_scan_start_time", get(c, "startTime"))
+				setTime(r.Details, "continuous_scan_end_time", get(c, "endTime"))
+			}
+			rs = append(rs, r)
+		}
 	}
 	return rs
+}
+
+// backupBlocks are the resource blocks of what Malware Protection for
+// Backup scans, by the suffix GuardDuty gives the types of its findings
+// (Execution:EC2/MaliciousFile!Snapshot …).
+var backupBlocks = [...]struct {
+	suffix, key string
+	block       int
+}{
+	{"!RecoveryPoint", "recoveryPointDetails", blockRecoveryPoint},
+	{"!Snapshot", "ebsSnapshotDetails", blockEBSSnapshot},
+	{"!AMI", "ec2ImageDetails", blockEC2Image},
+}
+
+// backupScanBlocks reports whether a finding is a Malware Protection for
+// Backup scan's, and in which order its blocks are tried for the resource
+// it is about: the one its type names first, then a recovery point before
+// the snapshot or AMI it may also name. Its type says so (…!Snapshot,
+// …!AMI, …!RecoveryPoint), or, when its resourceType is not one of the
+// documented ones, a block it has: GuardDuty does not document the
+// resourceType of these findings, so it is not relied on.
+func backupScanBlocks(res map[string]any, findingType, resourceType string) ([]int, bool) {
+	named := -1
+	found := false
+	for _, b := range backupBlocks {
+		if strings.HasSuffix(findingType, b.suffix) {
+			named = b.block
+		}
+		found = found || get(res, b.key) != nil
+	}
+	if _, documented := primaryBlocks[resourceType]; named < 0 && (documented || !found) {
+		return nil, false
+	}
+	order := make([]int, 0, len(backupBlocks))
+	if named >= 0 {
+		order = append(order, named)
+	}
+	for _, b := range backupBlocks {
+		if b.block != named {
+			order = append(order, b.block)
+		}
+	}
+	return order, true
 }
 
 // gdInstance maps instanceDetails to an aws_instance (FACTS.md).
@@ -395,6 +480,7 @@ var sequenceTypes = map[string]string{
 	"EKS_CLUSTER":           ResourceEKSCluster,
 	"ECS_CLUSTER":           ResourceECSCluster,
 	"CONTAINER":             ResourceContainer,
+	"EC2_IMAGE":             ResourceAMI,
 }
 
 // guardDutyActivity reads the network activity and the actor of a

@@ -83,6 +83,7 @@ func parseOCSF(m map[string]any) (*Finding, error) {
 		}
 	}
 	finishResources(f, rs)
+	locateBackupResources(f)
 	for _, e := range arr(m, "resources") {
 		if r, ok := e.(map[string]any); ok && f.Partition == "" {
 			f.Partition = str(r, "cloud_partition")
@@ -242,7 +243,13 @@ func ocsfResource(rs []Resource, r map[string]any) []Resource {
 	if uid == "" {
 		uid = name
 	}
-	res := resourceFromID(terraformType(typ), uid)
+	tfType := terraformType(typ)
+	inferred := false
+	if t, ok := otherBackupType(typ, uid); ok {
+		// As for ASFF (asffResource): the ARN says what it is.
+		tfType, inferred = t, true
+	}
+	res := resourceFromID(tfType, uid)
 	for _, l := range arr(r, "labels") {
 		s := asString(l)
 		k, v, ok := strings.Cut(s, "=")
@@ -256,15 +263,20 @@ func ocsfResource(rs []Resource, r map[string]any) []Resource {
 	tagsFrom(r["tags"], res.Tags)
 
 	// Producers mapping from Security Hub keep the ASFF details, as
-	// {"AwsIamAccessKey": {…}}, often as a JSON string.
+	// {"AwsIamAccessKey": {…}}, often as a JSON string. A type inferred
+	// from the ARN has its details from the ARN alone: Other's have no
+	// fixed shape.
 	var asff map[string]any
 	for _, key := range [...]string{"data", "details"} {
+		if inferred || typ == "" {
+			break
+		}
 		v := r[key]
 		if s, ok := v.(string); ok && strings.HasPrefix(strings.TrimSpace(s), "{") {
 			v, _ = decodeJSON([]byte(s))
 		}
 		if d, ok := v.(map[string]any); ok {
-			if a := obj(d, typ); a != nil && typ != "" {
+			if a := obj(d, typ); a != nil {
 				asff = a
 				break
 			}

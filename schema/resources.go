@@ -16,6 +16,13 @@ const (
 	// ResourceContainer is a running container (GuardDuty Runtime
 	// Monitoring), which Terraform does not model either.
 	ResourceContainer = "container"
+
+	// What Malware Protection for Backup scans: an EBS snapshot, an AMI
+	// and an AWS Backup recovery point (which Terraform does not model:
+	// the name follows its aws_backup_* resources).
+	ResourceEBSSnapshot         = "aws_ebs_snapshot"
+	ResourceAMI                 = "aws_ami"
+	ResourceBackupRecoveryPoint = "aws_backup_recovery_point"
 )
 
 // detailKeys lists, per resource type, the resource.details keys the
@@ -50,6 +57,11 @@ var detailKeys = map[string][]string{
 	ResourceKubernetesCronJob:     kubernetesDetailKeys,
 	ResourceKubernetesWorkload:    kubernetesDetailKeys,
 	ResourceAccount:               {"account_id"},
+	ResourceEBSSnapshot:           {"snapshot_id", "arn", "account_id", "region"},
+	ResourceAMI:                   {"image_id", "arn", "account_id", "region"},
+	ResourceBackupRecoveryPoint: {"arn", "backup_vault_name", "backup_vault_arn", "protected_resource_arn",
+		"protected_resource_type", "status", "created_at", "continuous_scan_start_time",
+		"continuous_scan_end_time", "account_id", "region"},
 }
 
 // kubernetesDetailKeys are the details of every Kubernetes workload type
@@ -101,6 +113,7 @@ var resourceTypes = map[string]string{
 	"AwsDynamoDbTable":                 "aws_dynamodb_table",
 	"AwsAutoScalingAutoScalingGroup":   "aws_autoscaling_group",
 	"AwsAccount":                       ResourceAccount,
+	"AwsBackupRecoveryPoint":           ResourceBackupRecoveryPoint,
 	"Container":                        ResourceContainer,
 
 	"AWS::EC2::Instance":          ResourceInstance,
@@ -119,6 +132,7 @@ var resourceTypes = map[string]string{
 	"AWS::KMS::Key":               "aws_kms_key",
 	"AWS::CloudTrail::Trail":      "aws_cloudtrail",
 	"AWS::SecretsManager::Secret": "aws_secretsmanager_secret",
+	"AWS::Backup::RecoveryPoint":  ResourceBackupRecoveryPoint,
 }
 
 // terraformType returns the Terraform name of a source's resource type, or
@@ -170,8 +184,69 @@ func resourceFromID(typ, rawID string) Resource {
 		det["volume_id"] = r.ID
 	case ResourceAccount:
 		det["account_id"] = r.ID
+	case ResourceEBSSnapshot:
+		det["snapshot_id"] = r.ID
+		setStr(det, "arn", arn)
+	case ResourceAMI:
+		det["image_id"] = r.ID
+		setStr(det, "arn", arn)
+	case ResourceBackupRecoveryPoint:
+		// An AWS Backup ARN's id is all after "recovery-point:", colons
+		// included (a continuous backup's is "continuous:…"); an EBS or
+		// EC2 recovery point in a standard vault is its snapshot's or
+		// AMI's ARN, whose id naturalID gives.
+		if res := arnField(arn, 5); arnField(arn, 2) == "backup" && strings.HasPrefix(res, "recovery-point:") && len(res) > len("recovery-point:") {
+			r.ID = strings.TrimPrefix(res, "recovery-point:")
+		}
+		setStr(det, "arn", arn)
 	}
 	return r
+}
+
+// backupTypeFromARN gives the type of a resource Malware Protection for
+// Backup scans from its ARN (arn:aws:ec2:REGION::snapshot/snap-…,
+// …::image/ami-…, arn:aws:backup:REGION:ACCOUNT:recovery-point:…), for
+// sources that type it only as "Other" or not at all.
+func backupTypeFromARN(arn string) (string, bool) {
+	res := arnField(arn, 5)
+	switch arnField(arn, 2) {
+	case "ec2":
+		switch {
+		case strings.HasPrefix(res, "snapshot/"):
+			return ResourceEBSSnapshot, true
+		case strings.HasPrefix(res, "image/"):
+			return ResourceAMI, true
+		}
+	case "backup":
+		if strings.HasPrefix(res, "recovery-point:") {
+			return ResourceBackupRecoveryPoint, true
+		}
+	}
+	return "", false
+}
+
+// otherBackupType gives the type of a resource that a Security Hub or OCSF
+// finding types as "Other" (or not at all) when its id is the ARN of a
+// snapshot, an AMI or a recovery point.
+func otherBackupType(sourceType, id string) (string, bool) {
+	if sourceType != "Other" && sourceType != "" {
+		return "", false
+	}
+	return backupTypeFromARN(id)
+}
+
+// locateBackupResources gives each snapshot, AMI and recovery point of f
+// the account and region it is in: its ARN's, else the finding's (an EBS
+// snapshot's or an AMI's ARN has no account; the finding's is the
+// account GuardDuty scanned it in).
+func locateBackupResources(f *Finding) {
+	for _, r := range f.Resources {
+		switch r.Type {
+		case ResourceEBSSnapshot, ResourceAMI, ResourceBackupRecoveryPoint:
+			setIfAbsent(r.Details, "account_id", firstNonEmpty(arnField(r.ARN, 4), f.Account))
+			setIfAbsent(r.Details, "region", firstNonEmpty(arnField(r.ARN, 3), f.Region))
+		}
+	}
 }
 
 // principalResource returns the IAM identity behind an access key: the

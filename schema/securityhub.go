@@ -77,6 +77,7 @@ func parseASFF(m map[string]any) (*Finding, error) {
 		}
 	}
 	finishResources(f, rs)
+	locateBackupResources(f)
 
 	// GuardDuty's activity: in Action when the finding has it (the same
 	// shape as GuardDuty's, in PascalCase), else flattened into
@@ -307,14 +308,20 @@ func accessKeyActor(a *Actor, rs []Resource) *Actor {
 // asffResource appends one of Resources[], and for an access key the IAM
 // user or role it belongs to.
 func asffResource(rs []Resource, r map[string]any) []Resource {
-	typ := str(r, "Type")
-	res := resourceFromID(terraformType(typ), str(r, "Id"))
-	tagsFrom(r["Tags"], res.Tags)
+	typ, id := str(r, "Type"), str(r, "Id")
+	tfType := terraformType(typ)
 	details := obj(r, "Details")
 	d := obj(details, typ)
 	if d == nil && typ == "Other" {
 		d = obj(details, "Other")
 	}
+	if t, ok := otherBackupType(typ, id); ok {
+		// ASFF has no type for a snapshot or an AMI: its ARN says what
+		// it is. Its Other details have no fixed shape and stay in raw.
+		tfType, d = t, nil
+	}
+	res := resourceFromID(tfType, id)
+	tagsFrom(r["Tags"], res.Tags)
 	principal, hasPrincipal := asffDetails(&res, typ, d)
 	rs = append(rs, res)
 	if hasPrincipal {
@@ -436,6 +443,20 @@ func asffDetails(res *Resource, typ string, d map[string]any) (principal Resourc
 		setStr(det, "container_runtime", str(d, "ContainerRuntime"))
 	case "AwsAccount":
 		setStr(det, "account_id", res.ID)
+	case "AwsBackupRecoveryPoint":
+		arn := firstNonEmpty(str(d, "RecoveryPointArn"), res.ARN)
+		if res.ARN == "" && strings.HasPrefix(arn, "arn:") {
+			// Known by an id in Resources: the ARN gives the full one.
+			byARN := resourceFromID(ResourceBackupRecoveryPoint, arn)
+			res.ID, res.ARN = byARN.ID, byARN.ARN
+		}
+		setStr(det, "arn", arn)
+		setStr(det, "backup_vault_name", str(d, "BackupVaultName"))
+		setStr(det, "backup_vault_arn", str(d, "BackupVaultArn"))
+		setStr(det, "protected_resource_arn", str(d, "ResourceArn"))
+		setStr(det, "protected_resource_type", str(d, "ResourceType"))
+		setStr(det, "status", str(d, "Status"))
+		setTime(det, "created_at", d["CreationDate"])
 	default:
 		for k, v := range d {
 			det[snakeCase(k)] = snakeCopy(v)
