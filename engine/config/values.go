@@ -152,7 +152,8 @@ var resourceTypes = func() []string {
 		schema.ResourceContainer, schema.ResourceECSTask, schema.ResourceECSService,
 		schema.ResourceKubernetesPod, schema.ResourceKubernetesDeployment, schema.ResourceKubernetesDaemonSet,
 		schema.ResourceKubernetesStatefulSet, schema.ResourceKubernetesJob, schema.ResourceKubernetesCronJob,
-		schema.ResourceKubernetesWorkload,
+		schema.ResourceKubernetesWorkload, schema.ResourceEBSSnapshot, schema.ResourceAMI,
+		schema.ResourceBackupRecoveryPoint,
 	}
 	sort.Strings(out)
 	return out
