@@ -51,22 +51,16 @@ var familyRules = map[string]func(kind string) string{
 		return "runtime_threat"
 	},
 	"Malware Protection for S3":     func(string) string { return "s3_malware" },
-	"Malware Protection for Backup": func(string) string { return "" },
+	"Malware Protection for Backup": func(string) string { return "backup_malware" },
 	"RDS Protection":                func(string) string { return "rds_threat" },
 	"Lambda Protection":             func(string) string { return "lambda_threat" },
 }
 
-// notNormalized are the families whose findings cordon's normalization
-// gives no resource yet, so no rule can match them and no notification
-// can be planned (a plan's actions need a target): Malware Protection for
-// Backup scans EBS snapshots, AMIs and AWS Backup recovery points, which
-// GuardDuty describes in resource blocks (ebsSnapshotDetails,
-// ec2ImageDetails, recoveryPointDetails) schema/ does not read. The test
-// checks that this is still so, with the reason; it fails once they have
-// a resource, so they are then held to the starter's rules like the rest.
-var notNormalized = map[string]string{
-	"Malware Protection for Backup": "schema/ maps no resource from ebsSnapshotDetails, ec2ImageDetails or recoveryPointDetails",
-}
+// notifyOnly are the families whose findings are about resources cordon
+// has no action for (Malware Protection for Backup's snapshots, AMIs and
+// recovery points): they plan a notification and nothing that changes
+// anything, whatever the verdict.
+var notifyOnly = map[string]bool{"Malware Protection for Backup": true}
 
 var findingTypeRx = regexp.MustCompile(`^[A-Za-z]+:[A-Za-z0-9]+/[A-Za-z0-9.&!]+$`)
 
@@ -144,6 +138,9 @@ type template struct {
 	name string
 	file string // under policies/ (testdata/findings) or the repository's testdata
 	edit func(m map[string]any)
+	// resource, when set, is the primary resource the finding's plan must
+	// show.
+	resource plan.ResourceRef
 }
 
 func starterTemplate(name, file string) template {
@@ -189,18 +186,23 @@ func clusterSequence(name, clusterType, clusterUID string) template {
 	return t
 }
 
-// backupTemplate is a Malware Protection for Backup finding: the scanned
-// snapshot, image or recovery point in the resource block the API
-// documents for it (the resourceType value is assumed: the API leaves it
-// undocumented).
-func backupTemplate(name, resourceType, block string, details map[string]any) template {
-	t := volumeScanTemplate
-	t.name = name
-	t.edit = func(m map[string]any) {
-		m["resource"] = map[string]any{"resourceType": resourceType, block: details}
+// backupTemplate is a Malware Protection for Backup finding, schema/'s
+// recording (written from GuardDuty's documented format: its SOURCES.md),
+// whose plan must show the scanned snapshot, AMI or recovery point as the
+// finding's resource.
+func backupTemplate(name, file, resourceType, id string) template {
+	return template{
+		name:     name,
+		file:     filepath.Join("..", "schema", "testdata", "guardduty_backup", file),
+		resource: plan.ResourceRef{Type: resourceType, ID: id},
 	}
-	return t
 }
+
+var (
+	snapshotTemplate      = backupTemplate("ebs_snapshot", "ebs_snapshot_malicious_file.json", "aws_ebs_snapshot", "snap-0f6a7b8c9d0e12345")
+	amiTemplate           = backupTemplate("ami", "ami_malicious_file.json", "aws_ami", "ami-0a1b2c3d4e5f60718")
+	recoveryPointTemplate = backupTemplate("recovery_point", "ec2_recovery_point_malicious_file.json", "aws_backup_recovery_point", "a1b2c3d4-5678-90ab-cdef-0123456789ab")
+)
 
 // templatesFor gives the resources a finding of type ft plausibly has.
 func templatesFor(ft findingType) []template {
@@ -241,14 +243,11 @@ func templatesFor(ft findingType) []template {
 	case "Malware Protection for Backup":
 		switch {
 		case strings.HasSuffix(ft.Type, "!AMI"):
-			return []template{backupTemplate("ami", "EC2Image", "ec2ImageDetails", map[string]any{"imageArn": "arn:aws:ec2:us-west-2::image/ami-0a1b2c3d4e5f60718"})}
+			return []template{amiTemplate}
 		case strings.HasSuffix(ft.Type, "!Snapshot"):
-			return []template{backupTemplate("ebs_snapshot", "EBSSnapshot", "ebsSnapshotDetails", map[string]any{"snapshotArn": "arn:aws:ec2:us-west-2::snapshot/snap-0f6a7b8c9d0e12345"})}
+			return []template{snapshotTemplate}
 		}
-		return []template{backupTemplate("recovery_point", "RecoveryPoint", "recoveryPointDetails", map[string]any{
-			"recoveryPointArn": "arn:aws:backup:us-west-2:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45",
-			"backupVaultName":  "prod-vault",
-		})}
+		return []template{recoveryPointTemplate}
 	case "RDS Protection":
 		return []template{rdsTemplate}
 	case "Lambda Protection":
@@ -336,10 +335,9 @@ func buildFinding(t *testing.T, cache map[string]map[string]any, tmpl template, 
 // and empty facts (as `cordon plan -facts` with `{}` does), on a resource
 // its family has, at low and critical severity and as a sample. Each must
 // be taken by its family's rule and by no other (the catch-all is for
-// types no family rule knows), plan without errors, and plan at least a
-// notification; a sample must plan nothing but notifications. A family
-// listed in notNormalized must still have no resource, and then matches
-// nothing.
+// types no family rule knows), on the resource its template names, plan
+// without errors, and plan at least a notification; a sample, and any
+// finding of a notifyOnly family, must plan nothing but notifications.
 func TestGuardDutyFindingTypes(t *testing.T) {
 	f, err := os.Open(findingTypesFile)
 	if err != nil {
@@ -357,7 +355,6 @@ func TestGuardDutyFindingTypes(t *testing.T) {
 	}
 	cache := map[string]map[string]any{}
 	families := map[string]int{}
-	gaps := map[string][]string{}
 	plans := 0
 	for _, ft := range types {
 		families[ft.Family]++
@@ -382,12 +379,12 @@ func TestGuardDutyFindingTypes(t *testing.T) {
 						t.Fatalf("planning: %s", diags.Error())
 					}
 					p := res.Plan
-					if reason, ok := notNormalized[ft.Family]; ok {
-						checkNotNormalized(t, data, p, reason)
-						gaps[ft.Family] = append(gaps[ft.Family], ft.Type)
-						return
+					checkHandled(t, p, want, v.sample, notifyOnly[ft.Family])
+					if tmpl.resource != (plan.ResourceRef{}) && len(p.Incidents) == 1 {
+						if got := p.Incidents[0].Finding.Resource; got != tmpl.resource {
+							t.Errorf("the finding's resource is %s %q, want %s %q", got.Type, got.ID, tmpl.resource.Type, tmpl.resource.ID)
+						}
 					}
-					checkHandled(t, p, want, v.sample)
 				})
 			}
 		}
@@ -398,16 +395,13 @@ func TestGuardDutyFindingTypes(t *testing.T) {
 		}
 	}
 	t.Logf("%d finding types of %d families, %d plans", len(types), len(families), plans)
-	for fam, ts := range gaps {
-		slices.Sort(ts)
-		t.Logf("not handled, %s: %s (%d plans)", notNormalized[fam], strings.Join(slices.Compact(ts), ", "), len(ts))
-	}
 }
 
 // checkHandled checks one plan of a documented finding type: one incident,
-// taken by rule want alone, without errors, notifying; a sample plans
-// nothing but notifications.
-func checkHandled(t *testing.T, p *plan.Plan, want string, sample bool) {
+// taken by rule want alone, without errors, notifying, its sample mark
+// shown; a sample, and with onlyNotify any finding (one about a resource
+// cordon has no action for), plans nothing but notifications.
+func checkHandled(t *testing.T, p *plan.Plan, want string, sample, onlyNotify bool) {
 	t.Helper()
 	if len(p.Incidents) != 1 {
 		for _, u := range p.Unmatched {
@@ -432,6 +426,8 @@ func checkHandled(t *testing.T, p *plan.Plan, want string, sample bool) {
 			notified = true
 		} else if sample {
 			t.Errorf("a sample finding plans %s (%s)", a.Address, a.Phase)
+		} else if onlyNotify {
+			t.Errorf("a finding about a resource cordon has no action for plans %s (%s)", a.Address, a.Phase)
 		}
 	}
 	if !notified {
@@ -439,22 +435,6 @@ func checkHandled(t *testing.T, p *plan.Plan, want string, sample bool) {
 	}
 	if sample != inc.Finding.Sample {
 		t.Errorf("the plan shows sample = %v", inc.Finding.Sample)
-	}
-}
-
-// checkNotNormalized checks a finding of a family cordon cannot give a
-// resource yet still has none, and so matches no rule.
-func checkNotNormalized(t *testing.T, data []byte, p *plan.Plan, reason string) {
-	t.Helper()
-	findings, err := schema.Parse("finding.json", data)
-	if err != nil || len(findings) != 1 {
-		t.Fatalf("parsing: %v", err)
-	}
-	if r := findings[0].Resource; r.Type != "" || r.ID != "" {
-		t.Fatalf("the finding now has resource %s %q: remove its family from notNormalized (%s) and give it a rule", r.Type, r.ID, reason)
-	}
-	if len(p.Incidents) != 0 || len(p.Unmatched) != 1 {
-		t.Fatalf("a finding without a resource made %d incidents", len(p.Incidents))
 	}
 }
 
@@ -505,11 +485,83 @@ func TestCatchAllTakesUnknownTypes(t *testing.T) {
 				}
 				t.Fatalf("no near miss says the catch-all wants high: %+v", p.Unmatched[0].NearMisses)
 			}
-			checkHandled(t, p, "unhandled_high_severity", false)
+			checkHandled(t, p, "unhandled_high_severity", false, false)
 			inc := p.Incidents[0]
 			if len(inc.Actions) != 1 || inc.Verdicts[0].Verdict != "inconclusive" {
 				t.Errorf("want one notification on an inconclusive verdict, got %d actions, verdict %s", len(inc.Actions), inc.Verdicts[0].Verdict)
 			}
 		})
+	}
+}
+
+// TestBackupFindingWithoutItsResource checks a Malware Protection for
+// Backup finding that does not name what it scanned: schema/ gives it no
+// primary resource (never a bystander its resource block also names, such
+// as an instance, which a rule could act on), so at any severity it is
+// left unmatched, plans nothing, and the plan says what it is.
+func TestBackupFindingWithoutItsResource(t *testing.T) {
+	e := loadStarter(t)
+	facts, err := e.ParseFacts("{}", []byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := map[string]map[string]any{}
+	const typ = "Execution:EC2/MaliciousFile!Snapshot"
+	for _, tc := range []struct {
+		name      string
+		resource  any
+		bystander string // the instance the finding also names
+	}{
+		{"no resource block", nil, ""},
+		{"no details block", map[string]any{}, ""},
+		{"details without the ARN", map[string]any{"ebsSnapshotDetails": map[string]any{}}, ""},
+		{"details not an object", map[string]any{"ebsSnapshotDetails": "snap-0f6a7b8c9d0e12345"}, ""},
+		{"an instance also named", map[string]any{
+			"resourceType":       "Instance",
+			"instanceDetails":    map[string]any{"instanceId": "i-0d4e5f6a7b8c90123", "instanceState": "running"},
+			"ebsSnapshotDetails": map[string]any{"snapshotArn": ""},
+		}, "i-0d4e5f6a7b8c90123"},
+	} {
+		for _, v := range variants[:2] {
+			t.Run(tc.name+"/"+v.name, func(t *testing.T) {
+				tmpl := snapshotTemplate
+				tmpl.name = "without_resource"
+				tmpl.edit = func(m map[string]any) {
+					if tc.resource == nil {
+						delete(m, "resource")
+					} else {
+						m["resource"] = tc.resource
+					}
+				}
+				data := buildFinding(t, cache, tmpl, findingType{Type: typ}, v)
+				findings, err := schema.Parse("finding.json", data)
+				if err != nil || len(findings) != 1 {
+					t.Fatalf("parsing: %d findings, %v", len(findings), err)
+				}
+				f := findings[0]
+				if f.Resource.Type != "" || f.Resource.ID != "" {
+					t.Fatalf("the primary resource is %s %q", f.Resource.Type, f.Resource.ID)
+				}
+				if tc.bystander != "" && (len(f.Resources) != 2 || f.Resources[1].ID != tc.bystander) {
+					t.Errorf("resources %+v: want the instance kept second", f.Resources)
+				}
+				ff, err := engine.SplitFindings("finding.json", data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, diags := e.Plan(context.Background(), []*engine.FindingsFile{ff}, engine.PlanOptions{Facts: facts, Workers: 1})
+				if diags.HasErrors() {
+					t.Fatalf("planning: %s", diags.Error())
+				}
+				p := res.Plan
+				if len(p.Incidents) != 0 || len(p.Unmatched) != 1 {
+					t.Fatalf("want the finding unmatched, got %d incidents, %d unmatched", len(p.Incidents), len(p.Unmatched))
+				}
+				u := p.Unmatched[0]
+				if u.Reason != plan.ReasonNoRuleMatched || u.Type != typ || u.Source != "guardduty" || u.Severity == "" {
+					t.Errorf("unmatched %+v: want its type, source and severity, and why", u)
+				}
+			})
+		}
 	}
 }
