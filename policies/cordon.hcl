@@ -5,7 +5,8 @@
 #
 #   ec2_compromise             EC2 instances (…:EC2/*, Malware Protection's
 #                              volume scans included): tag, protect, isolate,
-#                              snapshot, stop and notify, depending on the verdict
+#                              snapshot, stop and notify, depending on the verdict;
+#                              the memory is acquired before any stop
 #   runtime_threat             what runs on hosts and in ECS and EKS containers
 #                              (*:Runtime/*, Malware Protection's container scans):
 #                              the host contained as above where there is one,
@@ -34,6 +35,12 @@
 #   cordon test
 #   cordon plan -finding testdata/findings/ec2_cryptocurrency_bitcointool_dns.json \
 #               -facts testdata/facts/ec2_cryptominer.json
+#
+# Three variables are empty until you set them, and validate warns until
+# you do: webhook_url (where notifications go), and evidence_bucket,
+# memory_tool_s3_uri and memory_tool_sha256 (where memory images go, and
+# the acquisition tool). Until memory can be acquired, no instance is
+# stopped: the plan withholds the stop and says why.
 
 cordon {
   policy_paths = ["rego"]
@@ -41,6 +48,22 @@ cordon {
   state {
     backend = "sqlite"
     path    = ".cordon/state.db"
+  }
+
+  # Where evidence goes. Instances upload their memory images straight to
+  # this bucket, through URLs cordon signs; keep it in an account of its
+  # own (a security account whose bucket policy lets the responder role
+  # write), where the attacker's credentials cannot reach it.
+  # require_object_lock refuses a bucket without S3 Object Lock, so no one
+  # deletes or overwrites an image before its retention ends.
+  evidence {
+    bucket              = var.evidence_bucket
+    prefix              = "cordon"
+    require_object_lock = true
+    # Copy every snapshot into a forensic account, re-encrypted under its
+    # key (the README's Evidence section lists the grants it needs):
+    # forensic_account = "444455556666"
+    # kms_key_id       = "arn:aws:kms:us-west-2:444455556666:key/…"
   }
 }
 
@@ -61,6 +84,28 @@ variable "webhook_url" {
   # Never written to plan files, state, logs or output: shown as
   # (sensitive value). Apply takes it from CORDON_VAR_webhook_url again.
   sensitive = true
+}
+
+variable "evidence_bucket" {
+  type = string
+  # Empty until you set it: collector memory is not configured, so no
+  # instance is stopped (the plan withholds the stop and says why).
+  default     = ""
+  description = "S3 bucket, with Object Lock, that instances upload their memory images to. Set it with CORDON_VAR_evidence_bucket or -var."
+}
+
+variable "memory_tool_s3_uri" {
+  type = string
+  # Empty until you set it, as evidence_bucket.
+  default     = ""
+  description = "Where instances download AVML from to acquire their memory: s3://BUCKET/KEY of a release binary you have checked and copied there. Set it with CORDON_VAR_memory_tool_s3_uri or -var."
+}
+
+variable "memory_tool_sha256" {
+  type = string
+  # Empty until you set it, as evidence_bucket.
+  default     = ""
+  description = "SHA-256 of that binary (sha256sum prints it): hosts refuse to run any other. Set it with CORDON_VAR_memory_tool_sha256 or -var."
 }
 
 locals {
@@ -198,6 +243,25 @@ collector "trail" {
   lookback = "24h"
 }
 
+# The instance's memory (running processes, injected code, keys, live
+# connections), which a stop destroys: SSM Run Command has the host fetch
+# AVML, check its SHA-256 against the pinned one, capture its memory and
+# upload the image to the evidence bucket, where S3 checks the image's
+# SHA-256. A rule that collects it never stops an instance before S3 has
+# confirmed its image: where acquisition fails (no SSM agent, no disk
+# room, a timeout, a tampered tool), the plan withholds the stop and says
+# why, and the rest of the response goes ahead. Like every collector it
+# runs before the verdict, for each finding its rules take: narrow their
+# finding_types or min_severity if that is more than you want to keep.
+# For Windows instances, add windows_tool_s3_uri and windows_tool_sha256
+# (WinPmem).
+collector "memory" {
+  type        = "aws_ssm_memory"
+  tool_s3_uri = var.memory_tool_s3_uri
+  tool_sha256 = var.memory_tool_sha256
+  timeout     = "20m"
+}
+
 # ---------------------------------------------------------------------------
 # Actions: what automation may do
 
@@ -259,7 +323,7 @@ rule "ec2_compromise" {
   # Low, so an inbound brute force is looked at too: GuardDuty rates it low
   # whether or not it succeeded, and the triage tells which.
   min_severity = "low"
-  collect      = [collector.describe, collector.triage]
+  collect      = [collector.describe, collector.triage, collector.memory]
   verdict      = "cordon.ec2.verdict"
   response     = "cordon.ec2.response"
   actions = [
@@ -280,7 +344,7 @@ rule "runtime_threat" {
   scopes        = [scope.ec2_instances, scope.container_workloads]
   finding_types = local.runtime_types
   min_severity  = "low"
-  collect       = [collector.describe, collector.triage]
+  collect       = [collector.describe, collector.triage, collector.memory]
   verdict       = "cordon.runtime.verdict"
   response      = "cordon.ec2.response"
   actions = [

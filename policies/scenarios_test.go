@@ -72,7 +72,10 @@ func TestRecordedScenarios(t *testing.T) {
 		rule, verdict  string
 		confidence     float64
 		actions        []string // action names, in apply order
-		reason         string   // a reason the verdict must give
+		// waiting are the actions withheld until the memory is secured: a
+		// stop waits for a memory image the facts confirm.
+		waiting []string
+		reason  string // a reason the verdict must give
 	}{
 		{
 			finding: "ec2_cryptocurrency_bitcointool_dns.json", facts: "ec2_cryptominer.json",
@@ -83,7 +86,8 @@ func TestRecordedScenarios(t *testing.T) {
 		{
 			finding: "ec2_backdoor_cnc_dns.json", facts: "ec2_backdoor_triage_failed.json",
 			rule: "ec2_compromise", verdict: "malicious", confidence: 0.9,
-			actions: []string{"protect", "tag", "deregister", "detach", "isolate", "snapshot", "stop", "notify"},
+			actions: []string{"protect", "tag", "deregister", "detach", "isolate", "snapshot", "notify"},
+			waiting: []string{"stop"},
 			reason:  "GuardDuty: domain cdn-sync.attacker.example is on threat list ProofPoint (Cobalt Strike)",
 		},
 		{
@@ -231,7 +235,8 @@ func TestRecordedScenarios(t *testing.T) {
 		{
 			finding: "guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json",
 			rule:    "ec2_compromise", verdict: "malicious", confidence: 0.9,
-			actions: []string{"protect", "tag", "isolate", "snapshot", "stop", "notify"},
+			actions: []string{"protect", "tag", "isolate", "snapshot", "notify"},
+			waiting: []string{"stop"},
 			reason:  "GuardDuty: domain GeneratedFindingDomainName is on threat list GeneratedFindingThreatListName (GeneratedFindingThreatName)",
 		},
 		{
@@ -293,6 +298,15 @@ func TestRecordedScenarios(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.actions) {
 				t.Errorf("actions %q, want %q", got, tt.actions)
+			}
+			var waiting []string
+			for _, w := range inc.Withheld {
+				if strings.Contains(w.Reason, "collector memory (aws_ssm_memory) has not") {
+					waiting = append(waiting, w.Action)
+				}
+			}
+			if !slices.Equal(waiting, tt.waiting) {
+				t.Errorf("withheld until the memory is secured: %q, want %q", waiting, tt.waiting)
 			}
 		})
 	}

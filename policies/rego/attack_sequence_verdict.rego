@@ -16,7 +16,7 @@ package cordon.attack_sequence.verdict
 import data.cordon.lib
 
 # ---------------------------------------------------------------------------
-# The document (SPEC §5)
+# The verdict document (cordon's docs/policies.md)
 
 verdict := "malicious" if {
 	lib.at_least("high")

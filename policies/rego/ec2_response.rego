@@ -8,7 +8,9 @@
 #
 # Apply runs them in phase order (preserve, contain, acquire, disrupt,
 # notify), so the instance is protected before it is isolated, and its
-# volumes are snapshotted before it is stopped. Action names are the starter
+# volumes are snapshotted before it is stopped. Its memory is acquired
+# before any of them, by the rule's memory collector: cordon withholds the
+# stop until that image is confirmed, and the notification says so. Action names are the starter
 # configuration's action blocks; an action the rule does not list is left
 # out (lib.allowed), never an error.
 package cordon.ec2.response
@@ -137,6 +139,28 @@ notes contains sprintf("not stopped: it belongs to auto scaling group %s, which 
 	autoscaling_group
 	not lib.allowed("detach")
 }
+
+# A rule that collects the instance's memory (facts.memory) keeps it from
+# being stopped before the image is secured: cordon withholds the stop, and
+# the person notified learns why the instance still runs (isolated).
+notes contains sprintf("not stopped yet: its memory is not secured (%s), and stopping would lose it; the stop waits for a memory image", [memory_gap]) if {
+	contain
+	stop_reason
+	not stop_withheld
+	lib.allowed("stop")
+	"memory" in object.keys(input.facts)
+	not memory_secured
+}
+
+# memory_secured: the memory collector confirmed an image in S3.
+memory_secured if {
+	lib.usable("memory")
+	regex.match(`^[0-9a-f]{64}$`, input.facts.memory.sha256)
+}
+
+memory_gap := g if {
+	g := lib.gap("memory")
+} else := `collector "memory" confirmed no image`
 
 notify_reason := sprintf("%s (confidence %s): %s%s", [verdict, lib.decimal(confidence), headline, notes_suffix])
 

@@ -176,3 +176,46 @@ test_without_a_summary_the_notification_names_the_finding if {
 	y := json.patch(x, [{"op": "remove", "path": "/verdict/summary"}])
 	action(y, "notify").reason == "inconclusive (confidence 0.50): Backdoor:EC2/C&CActivity.B!DNS on i-0a1b2c3d4e5f67890"
 }
+
+# A rule that acquires memory: the stop is still chosen (cordon withholds
+# it until the image is confirmed), and the notification says why the
+# instance keeps running until then.
+memory_image := {
+	"bucket": "cordon-evidence", "key": "cordon/inc-1/i-0a1b2c3d4e5f67890/memory-20250314T040512Z.lime",
+	"size": 4294967296, "sha256": "9f2c4d1e8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d",
+	"tool": "avml", "tool_sha256": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+}
+
+test_a_secured_memory_image_adds_no_note if {
+	x := make_input("malicious", 0.95, instance, object.union(facts, {"memory": memory_image}), all_actions)
+	"stop" in chosen(x)
+	not contains(action(x, "notify").reason, "memory")
+}
+
+test_memory_not_secured_is_noted_in_the_notification if {
+	x := make_input("malicious", 0.95, instance, object.union(facts, {"memory": {"error": "the SSM agent of instance i-0a1b2c3d4e5f67890 is ConnectionLost, not Online, so its memory cannot be acquired"}}), all_actions)
+	"stop" in chosen(x)
+	endswith(action(x, "notify").reason, "[not stopped yet: its memory is not secured (collector \"memory\" failed: the SSM agent of instance i-0a1b2c3d4e5f67890 is ConnectionLost, not Online, so its memory cannot be acquired), and stopping would lose it; the stop waits for a memory image]")
+}
+
+test_memory_gathered_nothing_is_noted if {
+	x := make_input("malicious", 0.95, instance, object.union(facts, {"memory": {}}), all_actions)
+	contains(action(x, "notify").reason, "its memory is not secured (collector \"memory\" gathered nothing)")
+}
+
+test_a_memory_image_without_a_digest_is_not_secured if {
+	x := make_input("malicious", 0.95, instance, object.union(facts, {"memory": object.remove(memory_image, ["sha256"])}), all_actions)
+	contains(action(x, "notify").reason, "its memory is not secured (collector \"memory\" confirmed no image)")
+}
+
+test_memory_is_only_noted_where_a_stop_is_chosen if {
+	failed := object.union(facts, {"memory": {"error": "timed out"}})
+	not contains(action(make_input("malicious", 0.8, instance, failed, all_actions), "notify").reason, "memory")
+	not contains(action(make_input("suspicious", 0.7, instance, failed, all_actions), "notify").reason, "memory")
+	not contains(action(make_input("malicious", 0.95, instance, failed, ["tag", "isolate", "notify"]), "notify").reason, "memory")
+}
+
+test_a_rule_without_the_memory_collector_notes_nothing if {
+	x := make_input("malicious", 0.95, instance, facts, all_actions)
+	not contains(action(x, "notify").reason, "memory")
+}

@@ -21,7 +21,7 @@ package cordon.ec2.verdict
 import data.cordon.lib
 
 # ---------------------------------------------------------------------------
-# The document (SPEC §5)
+# The verdict document (cordon's docs/policies.md)
 
 verdict := "malicious" if {
 	count(host_evidence) > 0

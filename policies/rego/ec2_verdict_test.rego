@@ -3,7 +3,7 @@ package cordon.ec2.verdict_test
 import data.cordon.ec2.verdict
 
 # ---------------------------------------------------------------------------
-# Inputs, shaped as the engine builds them (SPEC §3, §5)
+# Inputs, shaped as the engine builds them (cordon's docs/policies.md)
 
 instance_id := "i-0a1b2c3d4e5f67890"
 

@@ -12,7 +12,7 @@ package cordon.lambda.verdict
 import data.cordon.lib
 
 # ---------------------------------------------------------------------------
-# The document (SPEC §5)
+# The verdict document (cordon's docs/policies.md)
 
 verdict := "malicious" if {
 	count(detector_evidence) > 0

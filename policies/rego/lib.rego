@@ -11,7 +11,7 @@ package cordon.lib
 # ---------------------------------------------------------------------------
 # Severity
 
-# severity_rank orders the normalized severity labels (SPEC §3).
+# severity_rank orders the normalized severity labels (cordon's docs/findings.md).
 severity_rank := {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 # at_least(label) holds when the finding is label or more severe.
@@ -863,7 +863,7 @@ succeeded(e) if object.get(e, "error_code", "") in {"", false}
 decimal(x) := regex.replace(sprintf("%03d", [round(x * 100)]), `(\d\d)$`, ".$1")
 
 # allowed(action) holds when the matched rule lists action: a response
-# naming any other is an error for the whole investigation (SPEC §5).
+# naming any other is an error for the whole investigation.
 allowed(action) if action in input.rule.actions
 
 # long_term_key(r) holds for an access key resource cordon can disable: not

@@ -14,7 +14,7 @@ package cordon.rds.verdict
 import data.cordon.lib
 
 # ---------------------------------------------------------------------------
-# The document (SPEC §5)
+# The verdict document (cordon's docs/policies.md)
 
 verdict := "malicious" if {
 	count(malicious_evidence) > 0

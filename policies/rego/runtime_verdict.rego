@@ -27,7 +27,7 @@ import data.cordon.ec2.verdict as ec2
 import data.cordon.lib
 
 # ---------------------------------------------------------------------------
-# The document (SPEC §5)
+# The verdict document (cordon's docs/policies.md)
 
 verdict := "malicious" if {
 	count(host_evidence) > 0

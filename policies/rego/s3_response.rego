@@ -7,11 +7,12 @@
 #   inconclusive  notify
 #   benign        nothing
 #
-# No action type acts on buckets (SPEC §6): what the bucket needs is said
-# in the notification. What cordon can contain is the caller: GuardDuty's
-# S3 findings name the access key that made the calls (the finding's
-# aws_iam_access_key resource, and its user or role), and on a malicious
-# verdict (a caller on a threat list) that key is in someone else's hands.
+# No action type acts on buckets (cordon's docs/actions.md): what the
+# bucket needs is said in the notification. What cordon can contain is the
+# caller: GuardDuty's S3 findings name the access key that made the calls
+# (the finding's aws_iam_access_key resource, and its user or role), and
+# on a malicious verdict (a caller on a threat list) that key is in
+# someone else's hands.
 # As for IAM findings, a suspicion (Tor, anomalous behaviour, a
 # penetration-testing distribution, a policy change) contains nothing: the
 # caller may be the key's owner.

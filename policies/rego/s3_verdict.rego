@@ -16,7 +16,7 @@ package cordon.s3.verdict
 import data.cordon.lib
 
 # ---------------------------------------------------------------------------
-# The document (SPEC §5)
+# The verdict document (cordon's docs/policies.md)
 
 verdict := "malicious" if {
 	count(malicious_evidence) > 0

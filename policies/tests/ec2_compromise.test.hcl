@@ -27,6 +27,11 @@ run "cryptominer_is_contained" {
   }
 
   assert {
+    condition     = length(plan.incidents[0].withheld) == 0
+    error_message = "with its memory image confirmed in S3, the instance is stopped"
+  }
+
+  assert {
     condition     = anytrue([for r in plan.incidents[0].verdicts[0].reasons : strcontains(r, "xmrig")])
     error_message = "the verdict names the miner triage found"
   }
@@ -36,6 +41,37 @@ run "cryptominer_is_contained" {
   assert {
     condition     = plan.incidents[0].actions[2].change.before.security_groups == ["sg-0123456789abcdef0"] && contains(plan.incidents[0].actions[2].change.after_unknown, "security_groups")
     error_message = "isolation moves every interface into the VPC's isolation group, known after apply"
+  }
+}
+
+# The memory is acquired before the stop: when the acquisition fails (here
+# it timed out), the instance is contained but not stopped, and both the
+# plan and the notification say why.
+run "no_stop_before_the_memory_is_secured" {
+  finding = "testdata/findings/ec2_cryptocurrency_bitcointool_dns.json"
+  facts = merge(jsondecode(file("testdata/facts/ec2_cryptominer.json")), {
+    memory = { error = "timed out after 20m0s: the memory capture on i-0a1b2c3d4e5f67890 did not finish within the collector's timeout (cancelled)" }
+  })
+
+  expect {
+    verdict = "malicious"
+    actions = [
+      "action.protect[\"i-0a1b2c3d4e5f67890\"]",
+      "action.tag[\"i-0a1b2c3d4e5f67890\"]",
+      "action.isolate[\"i-0a1b2c3d4e5f67890\"]",
+      "action.snapshot[\"i-0a1b2c3d4e5f67890\"]",
+      "action.notify[\"i-0a1b2c3d4e5f67890\"]",
+    ]
+  }
+
+  assert {
+    condition     = plan.incidents[0].withheld[0].address == "action.stop[\"i-0a1b2c3d4e5f67890\"]" && strcontains(plan.incidents[0].withheld[0].reason, "collector memory (aws_ssm_memory) has not: its memory acquisition failed: timed out after 20m0s")
+    error_message = "the stop is withheld, naming the memory collector and why it failed"
+  }
+
+  assert {
+    condition     = strcontains(plan.incidents[0].actions[4].reasons[0], "[not stopped yet: its memory is not secured (collector \"memory\" failed: timed out after 20m0s")
+    error_message = "the notification says why the instance still runs"
   }
 }
 
@@ -57,8 +93,9 @@ run "backdoor_on_an_autoscaled_instance_without_triage" {
   expect {
     verdict = "malicious"
     rules   = ["ec2_compromise"]
-    # Detached from its auto scaling group and load balancer before it is
-    # stopped, so it is not terminated and replaced.
+    # Detached from its auto scaling group and load balancer, so that it is
+    # not terminated and replaced. Its SSM agent is unreachable, so its
+    # memory could not be acquired either: it is not stopped.
     actions = [
       "action.protect[\"i-0f9e8d7c6b5a43210\"]",
       "action.tag[\"i-0f9e8d7c6b5a43210\"]",
@@ -66,9 +103,13 @@ run "backdoor_on_an_autoscaled_instance_without_triage" {
       "action.detach[\"i-0f9e8d7c6b5a43210\"]",
       "action.isolate[\"i-0f9e8d7c6b5a43210\"]",
       "action.snapshot[\"i-0f9e8d7c6b5a43210\"]",
-      "action.stop[\"i-0f9e8d7c6b5a43210\"]",
       "action.notify[\"i-0f9e8d7c6b5a43210\"]",
     ]
+  }
+
+  assert {
+    condition     = plan.incidents[0].withheld[0].action == "stop" && strcontains(plan.incidents[0].withheld[0].reason, "its memory acquisition failed: the SSM agent of instance i-0f9e8d7c6b5a43210 is ConnectionLost")
+    error_message = "the stop waits for the memory, which the unreachable agent could not give"
   }
 
   assert {
@@ -174,9 +215,13 @@ run "guardduty_through_security_hub" {
       "action.detach[\"i-0f9e8d7c6b5a43210\"]",
       "action.isolate[\"i-0f9e8d7c6b5a43210\"]",
       "action.snapshot[\"i-0f9e8d7c6b5a43210\"]",
-      "action.stop[\"i-0f9e8d7c6b5a43210\"]",
       "action.notify[\"i-0f9e8d7c6b5a43210\"]",
     ]
+  }
+
+  assert {
+    condition     = plan.incidents[0].withheld[0].action == "stop"
+    error_message = "as read from GuardDuty, the stop waits for the memory"
   }
 
   assert {
@@ -211,6 +256,7 @@ run "forged_guardduty_finding_is_not_guardduty" {
   }
 }
 
+# Without facts no memory image is confirmed, so nothing is stopped.
 run "published_backdoor_sample_without_facts" {
   finding = "testdata/findings/guardduty_boto3_GetFindings_Backdoor_EC2_CnCActivity.B-DNS.json"
 
@@ -222,9 +268,13 @@ run "published_backdoor_sample_without_facts" {
       "action.tag[\"i-99999999\"]",
       "action.isolate[\"i-99999999\"]",
       "action.snapshot[\"i-99999999\"]",
-      "action.stop[\"i-99999999\"]",
       "action.notify[\"i-99999999\"]",
     ]
+  }
+
+  assert {
+    condition     = plan.incidents[0].withheld[0].action == "stop" && strcontains(plan.incidents[0].withheld[0].reason, "its facts confirm no memory image")
+    error_message = "no memory image, no stop"
   }
 }
 
