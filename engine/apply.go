@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -433,6 +434,17 @@ func recordEvidence(ctx context.Context, st state.Store, incidentID string, data
 		if a.Data == nil {
 			if sum, ok := a.Meta["sha256"].(string); ok {
 				ev.SHA256 = sum
+			}
+			// An artefact kept elsewhere (a memory image in S3) gives its
+			// size with its digest: an int64 from the collector, a float64
+			// from a plan file.
+			switch n := a.Meta["size"].(type) {
+			case int64:
+				ev.Size = n
+			case float64:
+				if n >= 0 && n == math.Trunc(n) && n < 1<<53 {
+					ev.Size = int64(n)
+				}
 			}
 		}
 		if err := st.PutEvidence(ctx, ev); err != nil {

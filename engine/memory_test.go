@@ -156,7 +156,7 @@ func TestMemoryBeforeStop(t *testing.T) {
 		}
 		key, _ := data.Facts["memory"]["key"].(string)
 		obj, ok := me.emu.S3Object("cordon-evidence-test", key)
-		if image == nil || !ok || image.SHA256 != obj.SHA256 || image.Name != "s3://cordon-evidence-test/"+key || image.Data != nil {
+		if image == nil || !ok || image.SHA256 != obj.SHA256 || image.Size != obj.Size || image.Name != "s3://cordon-evidence-test/"+key || image.Data != nil {
 			t.Fatalf("memory_image evidence %+v, object %+v", image, obj)
 		}
 		custody, err := me.store.Custody(context.Background(), inc.ID)
