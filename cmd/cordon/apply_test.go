@@ -255,6 +255,14 @@ func TestDemo(t *testing.T) {
 		"no rule matched",
 		"Revert complete!",
 		"security groups [sg-0e1f2a3b4c5d6e7f8] -> [sg-0123456789abcdef0]",
+		// web-1's memory is acquired before it is stopped, and the report
+		// shows the image's SHA-256; the chain verifies, then breaks at
+		// the entry the demo edits.
+		"Memory acquired while planning, before anything is applied:",
+		"  memory image s3://cordon-demo-evidence/cordon/inc-fa6dd59559fea244/i-0a1b2c3d4e5f67890/memory-",
+		"All 3 incidents' chains of custody verify",
+		"Incident inc-fa6dd59559fea244: the chain of custody breaks at entry ",
+		"The chain of custody of 1 incident is broken.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the demo's output lacks %q", want)
@@ -272,6 +280,12 @@ func TestDemo(t *testing.T) {
 	code, md, errOut := cordon(t, "report", "-state", m[1], "-format", "md", m[2])
 	if code != 0 || !strings.Contains(md, "**Verdict: MALICIOUS** (confidence 0.99)") || !strings.Contains(md, "xmrig") {
 		t.Errorf("report of the demo's incident: exit %d\n%s\n%s", code, md, errOut)
+	}
+	// The state it kept holds the demo's edit, which the report finds too.
+	image := regexp.MustCompile(`memory image (s3://\S+) \(4\.0 MiB\)\n    SHA-256 ([0-9a-f]{64})`).FindStringSubmatch(out)
+	if image == nil || !strings.Contains(md, image[1]) || !strings.Contains(md, image[2]) ||
+		!strings.Contains(md, "The chain of custody is broken at entry ") || !strings.Contains(md, image[1]+"): edited: its hash does not match its content") {
+		t.Errorf("the report of the kept state does not show the memory image %q or the edit:\n%s", image, md)
 	}
 }
 

@@ -201,6 +201,12 @@ func printGuide(w io.Writer, endpoint string, seed *awsemu.Seed, isDemo bool) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "3. Notifications: the emulator receives webhooks and prints them here. For the starter configuration:\n\n")
 	fmt.Fprintf(w, "  export CORDON_VAR_webhook_url=%s%s\n\n", endpoint, webhookPath)
+	if isDemo {
+		fmt.Fprintf(w, "4. Evidence: the security account holds an evidence bucket with Object Lock and the memory\n"+
+			"   acquisition tool, pinned by its SHA-256; the hosts play the acquisition back. For the starter:\n\n")
+		fmt.Fprintf(w, "  export CORDON_VAR_evidence_bucket=%s CORDON_VAR_memory_tool_s3_uri=%s CORDON_VAR_memory_tool_sha256=%s\n\n",
+			demo.EvidenceBucket, demo.MemoryToolURI, demo.MemoryToolSHA256)
+	}
 
 	fmt.Fprintln(w, "The fleet:")
 	printFleet(w, seed, isDemo)

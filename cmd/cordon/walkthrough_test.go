@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,8 +24,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sys/unix"
 
+	"github.com/cordonhq/cordon/engine/state"
 	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/internal/demo"
 )
@@ -221,6 +226,8 @@ func TestREADMEWalkthrough(t *testing.T) {
 		fmt.Sprintf("endpoint        = %q", endpoint),
 		fmt.Sprintf("assume_role_arn = %q", demo.ResponderRoleARN),
 		"export CORDON_VAR_webhook_url=" + endpoint + "/webhook",
+		fmt.Sprintf("export CORDON_VAR_evidence_bucket=%s CORDON_VAR_memory_tool_s3_uri=%s CORDON_VAR_memory_tool_sha256=%s",
+			demo.EvidenceBucket, demo.MemoryToolURI, demo.MemoryToolSHA256),
 		"Isolation needs no security group id",
 	} {
 		if !strings.Contains(guide.String(), want) {
@@ -229,10 +236,19 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 	// What the emulator tells a person to paste is what the walkthrough
 	// pastes.
+	pasted := 0
 	for _, line := range strings.Split(script, "\n") {
-		if strings.HasPrefix(line, "export AWS_ACCESS_KEY_ID=") && !strings.Contains(guide.String(), line) {
-			t.Errorf("the walkthrough exports %q, which cordon emulator does not print", line)
+		for _, prefix := range []string{"export AWS_ACCESS_KEY_ID=", "export CORDON_VAR_evidence_bucket="} {
+			if strings.HasPrefix(line, prefix) {
+				pasted++
+				if !strings.Contains(guide.String(), line) {
+					t.Errorf("the walkthrough exports %q, which cordon emulator does not print", line)
+				}
+			}
 		}
+	}
+	if pasted != 2 {
+		t.Errorf("the walkthrough pastes %d of the emulator's 2 export lines for credentials and evidence", pasted)
 	}
 
 	// Terminal 2, on a terminal for revert's question.
@@ -285,6 +301,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 		t.Errorf("the emulator printed no notification: %v\n%s", err, guide.String())
 	}
 	checkRevertedFleet(ctx, t, endpoint)
+	checkMemoryImage(ctx, t, endpoint, filepath.Join(ir, ".cordon", "state.db"))
 	if err := stopEmulator(); err != nil {
 		t.Errorf("cordon emulator on Ctrl-C: %v\n%s", err, guide.String())
 	}
@@ -365,6 +382,54 @@ func checkRevertedFleet(ctx context.Context, t *testing.T, endpoint string) {
 	})
 	if err != nil || len(snaps.Snapshots) != 2 {
 		t.Errorf("snapshots of the incident: %v, %v; want web-1's two volumes'", snapshotIDs(snaps), err)
+	}
+}
+
+// checkMemoryImage reads the memory image the apply recorded in state
+// (through a saved plan) and the object in the emulator's evidence bucket,
+// through the SDK as the responder role: the state holds the object's
+// size and SHA-256, and the object is under Object Lock.
+func checkMemoryImage(ctx context.Context, t *testing.T, endpoint, statePath string) {
+	t.Helper()
+	st, err := state.OpenSQLite(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ev, err := st.Evidence(ctx, "inc-fa6dd59559fea244")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var image *state.Evidence
+	for i := range ev {
+		if ev[i].Kind == "memory_image" {
+			image = &ev[i]
+		}
+	}
+	if image == nil {
+		t.Fatalf("no memory image in the state: %+v", ev)
+	}
+	key, ok := strings.CutPrefix(image.Name, "s3://"+demo.EvidenceBucket+"/")
+	if !ok {
+		t.Fatalf("memory image %s is not in %s", image.Name, demo.EvidenceBucket)
+	}
+	f, err := awsclient.New(ctx, awsclient.Options{
+		Region: demo.Region, Endpoint: endpoint, AssumeRoleARN: demo.ResponderRoleARN,
+		Credentials: credentials.NewStaticCredentialsProvider(demo.CordonAccessKey, demo.CordonSecretKey, ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := s3.NewFromConfig(f.Config(demo.ProdAccount, demo.Region), func(o *s3.Options) { o.UsePathStyle = true })
+	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(demo.EvidenceBucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled})
+	if err != nil {
+		t.Fatalf("HeadObject %s: %v", image.Name, err)
+	}
+	sum, _ := hex.DecodeString(image.SHA256)
+	if aws.ToInt64(head.ContentLength) != image.Size || image.Size == 0 || aws.ToString(head.ChecksumSHA256) != base64.StdEncoding.EncodeToString(sum) ||
+		head.ObjectLockMode != s3types.ObjectLockModeCompliance {
+		t.Errorf("state records %s as %d bytes, SHA-256 %s; S3 holds %d bytes, SHA-256 %s (base64), lock %q",
+			image.Name, image.Size, image.SHA256, aws.ToInt64(head.ContentLength), aws.ToString(head.ChecksumSHA256), head.ObjectLockMode)
 	}
 }
 

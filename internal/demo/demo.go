@@ -8,6 +8,8 @@ import (
 
 	_ "embed"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/cordonhq/cordon/internal/awsemu"
 )
 
@@ -15,9 +17,9 @@ import (
 var fleetJSON []byte
 
 // Fleet returns the demo fleet's seed: a security account where cordon's
-// user lives, and a production account (123456789012, us-west-2) with a
-// web server, a bastion and an exempt CI runner, and the role cordon
-// assumes there.
+// user lives, with the evidence bucket and the memory acquisition tool,
+// and a production account (123456789012, us-west-2) with a web server, a
+// bastion and an exempt CI runner, and the role cordon assumes there.
 func Fleet() (*awsemu.Seed, error) {
 	return awsemu.ParseSeed(fleetJSON)
 }
@@ -32,6 +34,32 @@ const (
 	ResponderRoleARN = "arn:aws:iam::{account}:role/cordon-responder"
 	IsolationGroupID = "sg-0e1f2a3b4c5d6e7f8"
 )
+
+// Where the demo keeps evidence, as the starter's evidence block and
+// memory collector expect it: a bucket with Object Lock in the security
+// account, which the production account may write to, and the pinned
+// acquisition tool in another (fleet.json holds both). The tool is a
+// stand-in that the emulator's hosts download and hash as real hosts do,
+// and never run.
+const (
+	EvidenceBucket   = "cordon-demo-evidence"
+	MemoryToolURI    = "s3://cordon-demo-tools/avml/avml-0.14.0"
+	MemoryToolSHA256 = "98b8e3d0c51cb54864b5aef66dc7b0dc300d3fd40ddd593a58154e42a8961e69"
+)
+
+// StarterValues are the values the demo gives the starter configuration's
+// variables: the fleet's isolation group, where notifications go, and the
+// evidence bucket and memory tool, so that an instance's memory is
+// acquired before it is stopped.
+func StarterValues(webhookURL string) map[string]cty.Value {
+	return map[string]cty.Value{
+		"isolation_sg":       cty.StringVal(IsolationGroupID),
+		"webhook_url":        cty.StringVal(webhookURL),
+		"evidence_bucket":    cty.StringVal(EvidenceBucket),
+		"memory_tool_s3_uri": cty.StringVal(MemoryToolURI),
+		"memory_tool_sha256": cty.StringVal(MemoryToolSHA256),
+	}
+}
 
 // ScaledFleet is the demo fleet with n more copies of web-1 in the prod
 // account (n at most 200), each with its own instance, network interface

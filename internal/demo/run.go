@@ -18,7 +18,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/engine"
 	"github.com/cordonhq/cordon/engine/plan"
@@ -111,10 +110,7 @@ func (d *runner) run(ctx context.Context) error {
 	d.step("Loading the starter policies (what `cordon init` writes)")
 	e, diags := engine.Load(ctx, engine.Options{
 		Dir: "starter", FS: policies.Starter(), Debug: d.o.Debug,
-		Values: map[string]cty.Value{
-			"isolation_sg": cty.StringVal(IsolationGroupID),
-			"webhook_url":  cty.StringVal(hook.URL + "/incidents"),
-		},
+		Values:       StarterValues(hook.URL + "/incidents"),
 		ValuesSource: "cordon demo",
 	})
 	if diags.HasErrors() {
@@ -123,6 +119,9 @@ func (d *runner) run(ctx context.Context) error {
 	cfg := e.Config()
 	fmt.Fprintf(out, "%d rules, %d scopes, %d collectors, %d actions, policies %s.\n",
 		len(cfg.Rules), len(cfg.Scopes), len(cfg.Collectors), len(cfg.Actions), strings.Join(e.Policies().Packages(), ", "))
+	fmt.Fprintf(out, "Memory images go to bucket %s (Object Lock) in account %s; hosts\n"+
+		"acquire them with %s, pinned by its SHA-256 %s.\n",
+		EvidenceBucket, SecurityAccount, MemoryToolURI, shortHash(MemoryToolSHA256))
 
 	aws, err := awsclient.New(ctx, awsclient.Options{
 		Region: Region, Endpoint: srv.URL, AssumeRoleARN: ResponderRoleARN,
@@ -133,7 +132,7 @@ func (d *runner) run(ctx context.Context) error {
 		return err
 	}
 
-	d.step("Planning the response to %d GuardDuty findings", len(findingFiles))
+	d.step("Planning the response to %d GuardDuty findings (the collectors run; memory is acquired first)", len(findingFiles))
 	files, err := d.findings()
 	if err != nil {
 		return err
@@ -149,9 +148,11 @@ func (d *runner) run(ctx context.Context) error {
 	if p.HasErrors() {
 		return fmt.Errorf("the plan has %d failed investigations", p.Summary.Errors)
 	}
+	d.printMemory(p, res.Data)
 
 	d.step("Applying the plan")
-	st, err := state.OpenSQLite(filepath.Join(stateDir, "state.db"))
+	statePath := filepath.Join(stateDir, "state.db")
+	st, err := state.OpenSQLite(statePath)
 	if err != nil {
 		return err
 	}
@@ -229,9 +230,123 @@ func (d *runner) run(ctx context.Context) error {
 
 	d.step("The restored state")
 	d.printChanges(afterApply, emu.Snapshot())
-	fmt.Fprintf(out, "\nThe snapshots stay: they are evidence. Try it yourself with `cordon init`, or point\n"+
-		"cordon at the emulator with `cordon emulator` (see the README).\n")
+	fmt.Fprintf(out, "\nThe snapshots and the memory image stay: they are evidence.\n")
+
+	d.step("Verifying the chain of custody (cordon state verify)")
+	if _, err := d.verifyCustody(ctx, st); err != nil {
+		return err
+	}
+
+	// Whoever can write the state file can change what it says: the
+	// chain shows it. The store is closed first, as cordon would not be
+	// running while someone edits its database.
+	d.step("Editing one evidence row behind cordon's back")
+	if err := st.Close(); err != nil {
+		return err
+	}
+	edit, err := tamperMemoryImage(ctx, statePath, malicious)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "With SQLite alone, as anyone who can write %s could, the demo drops the trigger\n"+
+		"that keeps the custody log append-only, rewrites the SHA-256 recorded for the memory\n"+
+		"image of %s (entry %d), as if the image had been swapped for a doctored\n"+
+		"one, and puts the trigger back:\n\n  %s\n  was %s\n  now %s\n",
+		filepath.Base(statePath), malicious, edit.Seq, edit.Name, edit.Was, edit.Now)
+
+	d.step("Verifying the chain of custody again (cordon state verify)")
+	st, err = state.OpenSQLite(statePath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	broken, err := d.verifyCustody(ctx, st)
+	if err != nil {
+		return err
+	}
+	if broken == 0 {
+		return fmt.Errorf("state verify did not notice the edit of entry %d of %s", edit.Seq, malicious)
+	}
+	if d.o.StateDir != "" {
+		fmt.Fprintf(out, "\n%s keeps the edit: cordon report shows the break too.\n", statePath)
+	}
+	fmt.Fprintf(out, "\nTry it yourself with `cordon init`, or point cordon at the emulator with\n"+
+		"`cordon emulator` (see the README).\n")
 	return nil
+}
+
+// verifyCustody prints what `cordon state verify` prints: each incident's
+// custody log recomputed, with its entries, its chain head and whether it
+// verifies, then where each broken chain breaks. It returns how many are
+// broken.
+func (d *runner) verifyCustody(ctx context.Context, st state.Store) (int, error) {
+	out := d.o.Out
+	list, err := st.Incidents(ctx, state.IncidentFilter{})
+	if err != nil {
+		return 0, err
+	}
+	var breaks []*state.CustodyBreak
+	fmt.Fprintf(out, "  %-22s %-8s %-18s %s\n", "INCIDENT", "ENTRIES", "CHAIN HEAD", "CUSTODY")
+	for _, inc := range list {
+		entries, evidence, err := state.ReadCustody(ctx, st, inc.ID)
+		if err != nil {
+			return 0, err
+		}
+		result := "verified"
+		if b := state.VerifyCustody(entries, evidence); b != nil {
+			result = "BROKEN"
+			breaks = append(breaks, b)
+		}
+		head := state.CustodyHead(entries)
+		if head == "" {
+			head = "-"
+		}
+		fmt.Fprintf(out, "  %-22s %-8d %-18s %s\n", inc.ID, len(entries), shortHash(head), result)
+	}
+	for _, b := range breaks {
+		where := fmt.Sprintf("entry %d (%s %s)", b.Seq, b.Kind, b.Name)
+		if b.Seq == 0 {
+			where = fmt.Sprintf("evidence record %d (%s %s)", b.EvidenceID, b.Kind, b.Name)
+		}
+		fmt.Fprintf(out, "\nIncident %s: the chain of custody breaks at %s:\n%s: %s.\n", b.IncidentID, where, b.Problem, b.Detail)
+	}
+	switch {
+	case len(breaks) == 1:
+		fmt.Fprintln(out, "\nThe chain of custody of 1 incident is broken.")
+	case len(breaks) > 1:
+		fmt.Fprintf(out, "\nThe chains of custody of %d incidents are broken.\n", len(breaks))
+	default:
+		fmt.Fprintf(out, "\nAll %d incidents' chains of custody verify: each entry's hash covers it and the\n"+
+			"entry before it, and each piece of evidence still hashes to what was recorded.\n", len(list))
+	}
+	return len(breaks), nil
+}
+
+// printMemory shows what the memory collectors did while planning, before
+// anything was applied: the images S3 confirmed, and why any is missing
+// (its instance's stop is then withheld, as the plan shows).
+func (d *runner) printMemory(p *plan.Plan, data map[string]*plan.IncidentData) {
+	first := true
+	for _, inc := range p.Incidents {
+		facts := data[inc.ID]
+		if facts == nil {
+			continue
+		}
+		m, ok := facts.Facts["memory"]
+		if !ok {
+			continue
+		}
+		if first {
+			fmt.Fprintf(d.o.Out, "\nMemory acquired while planning, before anything is applied:\n")
+			first = false
+		}
+		if e, failed := m["error"].(string); failed {
+			fmt.Fprintf(d.o.Out, "  %s: not acquired: %s\n", inc.Finding.Resource.ID, e)
+			continue
+		}
+		size, _ := m["size"].(int64)
+		fmt.Fprintf(d.o.Out, "  %s: s3://%s/%s\n    %s, SHA-256 %s\n", inc.Finding.Resource.ID, m["bucket"], m["key"], byteSize(size), m["sha256"])
+	}
 }
 
 // printReport prints the head of an incident report: the assessment, the
@@ -264,9 +379,31 @@ func (d *runner) printReport(r *report.Report) {
 		}
 		fmt.Fprintf(out, "  facts.%-9s %s  %s\n", c.Name, shortHash(c.SHA256), status)
 	}
+	for _, a := range r.Evidence.Other {
+		if a.Kind == "memory_image" {
+			fmt.Fprintf(out, "  memory image %s (%s)\n    SHA-256 %s, computed on the host, checked by S3\n", a.Name, byteSize(a.Size), a.SHA256)
+		}
+	}
 	for _, s := range r.Evidence.Snapshots {
 		fmt.Fprintf(out, "  snapshot %s of %s\n", s.SnapshotID, s.VolumeID)
 	}
+	if c := r.Custody; c.Head != "" {
+		fmt.Fprintf(out, "\nChain of custody: %d entries, head %s\n", len(c.Entries), c.Head)
+	}
+}
+
+// byteSize is n bytes for a person: 4.0 MiB.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func shortHash(h string) string {

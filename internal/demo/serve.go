@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cordonhq/cordon/engine"
 	"github.com/cordonhq/cordon/engine/serve"
@@ -117,10 +116,7 @@ func (d *runner) serve(ctx context.Context) error {
 	listening := make(chan string, 1)
 	daemon, diags, err := serve.New(ctx, serve.Options{
 		Engine: engine.Options{Dir: "starter", FS: fsys, Debug: d.o.Debug,
-			Values: map[string]cty.Value{
-				"isolation_sg": cty.StringVal(IsolationGroupID),
-				"webhook_url":  cty.StringVal(hook.URL + "/incidents"),
-			}, ValuesSource: "cordon demo"},
+			Values: StarterValues(hook.URL + "/incidents"), ValuesSource: "cordon demo"},
 		Listen: "127.0.0.1:0", Token: "cordon-demo-token", Store: st, AWS: factory,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		OnListen: func(api, _ string) { listening <- api },
