@@ -18,6 +18,8 @@
 #   s3_exposure                exposed or abused buckets (*:S3/*): notify; disable
 #                              the key of a caller on a threat list
 #   s3_malware                 Malware Protection for S3 (Object:S3/*): notify
+#   backup_malware             Malware Protection for Backup (…MaliciousFile!Snapshot,
+#                              !AMI, !RecoveryPoint): notify
 #   iam_credential_compromise  stolen or misused credentials (*:IAMUser/*):
 #                              disable the key, deny its user or role, notify
 #   attack_sequence            Extended Threat Detection (AttackSequence:*):
@@ -138,7 +140,14 @@ locals {
     "Policy:S3/*", "UnauthorizedAccess:S3/*", "Exfiltration:S3/*", "Discovery:S3/*",
     "PenTest:S3/*", "Impact:S3/*", "Stealth:S3/*",
   ]
-  s3_malware_types      = ["Object:S3/*"]
+  s3_malware_types = ["Object:S3/*"]
+  # Malware Protection for Backup: malware in an EBS snapshot, an AMI or an
+  # AWS Backup recovery point. Execution:EC2/* takes the EC2 ones by type
+  # too, but ec2_compromise's scope (instances) never admits a backup.
+  backup_malware_types = [
+    "Execution:EC2/MaliciousFile!Snapshot", "Execution:EC2/MaliciousFile!AMI",
+    "Execution:EC2/MaliciousFile!RecoveryPoint", "Execution:S3/MaliciousFile!RecoveryPoint",
+  ]
   iam_types             = ["*:IAMUser/*"]
   attack_sequence_types = ["AttackSequence:*"]
 
@@ -150,8 +159,8 @@ locals {
   # adding its types here.
   handled_types = concat(
     local.ec2_types, local.runtime_types, local.kubernetes_types, local.rds_types,
-    local.lambda_types, local.s3_types, local.s3_malware_types, local.iam_types,
-    local.attack_sequence_types,
+    local.lambda_types, local.s3_types, local.s3_malware_types, local.backup_malware_types,
+    local.iam_types, local.attack_sequence_types,
   )
   handled_type_patterns = [
     for g in local.handled_types : format("^%s$", replace(replace(replace(g, ".", "\\."), "?", "."), "*", ".*"))
@@ -203,6 +212,11 @@ scope "container_workloads" {
 scope "eks_clusters" {
   description    = "EKS clusters (audit log findings)"
   resource_types = ["aws_eks_cluster"]
+}
+
+scope "backups" {
+  description    = "EBS snapshots, AMIs and AWS Backup recovery points (Malware Protection for Backup)"
+  resource_types = ["aws_ebs_snapshot", "aws_ami", "aws_backup_recovery_point"]
 }
 
 scope "db_instances" {
@@ -415,6 +429,20 @@ rule "s3_malware" {
   finding_types = local.s3_malware_types
   min_severity  = "low"
   verdict       = "cordon.s3_malware.verdict"
+  response      = "cordon.notify.response"
+  actions       = [action.notify]
+  approval      = "auto"
+}
+
+# cordon has no action on backups: restoring from a clean one, and
+# unsharing or deleting the infected one, are a person's to do, and the
+# notification says how.
+rule "backup_malware" {
+  description   = "Report malware found in EBS snapshots, AMIs and AWS Backup recovery points"
+  scopes        = [scope.backups]
+  finding_types = local.backup_malware_types
+  min_severity  = "low"
+  verdict       = "cordon.backup_malware.verdict"
   response      = "cordon.notify.response"
   actions       = [action.notify]
   approval      = "auto"

@@ -215,6 +215,8 @@ var expectedFiles = []string{
 	"rego/attack_sequence_response_test.rego",
 	"rego/attack_sequence_verdict.rego",
 	"rego/attack_sequence_verdict_test.rego",
+	"rego/backup_malware_verdict.rego",
+	"rego/backup_malware_verdict_test.rego",
 	"rego/ec2_response.rego",
 	"rego/ec2_response_test.rego",
 	"rego/ec2_verdict.rego",
@@ -257,6 +259,8 @@ var expectedFiles = []string{
 	"testdata/facts/s3_public_access_trail.json",
 	"testdata/findings/attack_sequence_ec2_compromised_instance_group.json",
 	"testdata/findings/attack_sequence_iam_compromised_credentials.json",
+	"testdata/findings/backup_ebs_snapshot_malicious_file.json",
+	"testdata/findings/backup_ec2_recovery_point_malicious_file.json",
 	"testdata/findings/custom_detection_organization_leave_attempt.json",
 	"testdata/findings/ec2_backdoor_cnc_dns.json",
 	"testdata/findings/ec2_cryptocurrency_bitcointool_dns.json",
@@ -284,6 +288,7 @@ var expectedFiles = []string{
 	"testdata/findings/securityhub_forged_guardduty_backdoor_cnc_dns.json",
 	"testdata/findings/securityhub_guardduty_backdoor_cnc_dns.json",
 	"tests/attack_sequence.test.hcl",
+	"tests/backup_malware.test.hcl",
 	"tests/ec2_compromise.test.hcl",
 	"tests/iam_credential_compromise.test.hcl",
 	"tests/kubernetes_threat.test.hcl",
@@ -457,8 +462,8 @@ func TestConfigMatchesPolicies(t *testing.T) {
 			packages[strings.TrimPrefix(m.Package.Path.String(), "data.")] = true
 		}
 	}
-	if len(cfg.rules) != 10 {
-		t.Errorf("cordon.hcl has %d rules, want 10", len(cfg.rules))
+	if len(cfg.rules) != 11 {
+		t.Errorf("cordon.hcl has %d rules, want 11", len(cfg.rules))
 	}
 	for name, r := range cfg.rules {
 		for _, pkg := range []string{r.verdict, r.response} {

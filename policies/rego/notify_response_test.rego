@@ -67,3 +67,18 @@ test_benign_and_disallowed_do_nothing if {
 	count(response.actions) == 0 with input as make_input("Discovery:RDS/TorIPCaller", db, {}, {}, "benign", ["notify"])
 	count(response.actions) == 0 with input as make_input("Discovery:RDS/TorIPCaller", db, {}, {}, "malicious", [])
 }
+
+test_backups_say_what_to_restore_from if {
+	snap := {"type": "aws_ebs_snapshot", "id": "snap-1", "tags": {}, "details": {}}
+	s := reason_of(make_input("Execution:EC2/MaliciousFile!Snapshot", snap, {}, {}, "malicious", ["notify"]))
+	contains(s, "restore nothing from snapshot snap-1 and stop sharing it (aws ec2 modify-snapshot-attribute --snapshot-id snap-1 ")
+	ami := {"type": "aws_ami", "id": "ami-1", "tags": {}, "details": {}}
+	a := reason_of(make_input("Execution:EC2/MaliciousFile!AMI", ami, {}, {}, "malicious", ["notify"]))
+	contains(a, "launch nothing from AMI ami-1 and stop sharing it")
+	contains(a, "Name=image-id,Values=ami-1")
+	rp := {"type": "aws_backup_recovery_point", "id": "rp-1", "tags": {}, "details": {"arn": "arn:aws:backup:us-west-2:123456789012:recovery-point:rp-1", "backup_vault_name": "prod-vault"}}
+	r := reason_of(make_input("Execution:S3/MaliciousFile!RecoveryPoint", rp, {}, {}, "malicious", ["notify"]))
+	contains(r, "(aws backup delete-recovery-point --backup-vault-name prod-vault --recovery-point-arn arn:aws:backup:us-west-2:123456789012:recovery-point:rp-1)")
+	bare := reason_of(make_input("Execution:S3/MaliciousFile!RecoveryPoint", json.patch(rp, [{"op": "replace", "path": "/details", "value": {}}]), {}, {}, "malicious", ["notify"]))
+	contains(bare, "--backup-vault-name <vault> --recovery-point-arn rp-1)")
+}
