@@ -59,8 +59,8 @@ func stateUsage(m *meta, w io.Writer) {
   verify [INCIDENT]         recompute the chains of custody, naming the first entry that does not match
 
 Each reads the configuration's state (-config DIR, default the current
-directory) without compiling its policies; list, show, locks and unlock
-also take -state PATH|URL to read a state database directly.
+directory) without compiling its policies; list, show, verify, locks and
+unlock also take -state PATH|URL to read a state database directly.
 Run "cordon help state SUBCOMMAND" for a subcommand's flags.
 `)
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/cordonhq/cordon/internal/ui"
 )
 
-// `cordon state verify [INCIDENT]`: the chain of custody (SPEC §4)
+// `cordon state verify [INCIDENT]`: the chain of custody (docs/custody.md)
 // recomputed from state, each incident's custody log hashed again and
 // checked against its evidence, and the first entry that does not match
 // named.
@@ -39,8 +39,10 @@ type custodyVerification struct {
 }
 
 func runStateVerify(ctx context.Context, m *meta, args []string) int {
-	fs := m.flagSet("state verify [INCIDENT] [-head HASH] [-config DIR] [-json]", "state verify [INCIDENT] [options]")
+	fs := m.flagSet("state verify [INCIDENT] [-head HASH] [-config DIR | -state PATH] [-json]", "state verify [INCIDENT] [options]")
 	m.configFlags(fs)
+	// An auditor verifies a copy of the state as readily as the live one.
+	m.stateFlag(fs)
 	fs.BoolVar(&m.jsonOut, "json", false, "print as JSON, with each incident's custody log")
 	m.outputFlags(fs)
 	head := fs.String("head", "", "also check that the log still holds this chain head (a report's `HASH`), so no entry at its end was removed; needs INCIDENT")

@@ -115,6 +115,20 @@ func TestStateVerify(t *testing.T) {
 	if b := doc.Incidents[0].Break; doc.Verified || b == nil || b.Seq != 2 || b.Problem != state.CustodyEdited || b.IncidentID != id {
 		t.Errorf("verify -json after an entry was edited: %+v", doc.Incidents[0])
 	}
+	// A copy of the state, verified where it was copied to (-state), tells
+	// the same.
+	cp := filepath.Join(t.TempDir(), "copy.db")
+	data, err := os.ReadFile(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc = verifyDoc(t, 1, "-state", cp)
+	if b := doc.Incidents[0].Break; doc.Verified || b == nil || b.Seq != 2 || b.Problem != state.CustodyEdited {
+		t.Errorf("verify -state of a copy: %+v", doc.Incidents[0])
+	}
 
 	// What a terminal would run is shown escaped.
 	tamper(t, dbPath, "UPDATE custody SET name = 'x\x1b[2J\x1b[32mOK' WHERE seq = 2")
