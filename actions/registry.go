@@ -1,4 +1,4 @@
-// Package actions holds cordon's response action types (SPEC §6) and the
+// Package actions holds cordon's response action types (docs/actions.md) and the
 // registry through which the engine finds them.
 //
 // An action type is one file: a Definition (its configuration schema,

@@ -39,7 +39,7 @@ func ParsePhase(s string) (Phase, bool) {
 }
 
 // Target identifies the resource an action acts on. Its JSON is the plan's
-// `target` object (SPEC §7).
+// `target` object (docs/plan-and-apply.md).
 type Target struct {
 	Type    string `json:"type"`
 	ID      string `json:"id"`

@@ -1,7 +1,7 @@
 package collectors
 
 // Evidence is where a configuration keeps evidence: the evidence block of
-// cordon {} (SPEC §4, "Evidence and custody"). The zero value is a
+// cordon {} (docs/evidence.md). The zero value is a
 // configuration without one.
 type Evidence struct {
 	// Bucket and Prefix are where objects of evidence go (memory images).

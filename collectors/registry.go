@@ -1,4 +1,4 @@
-// Package collectors holds cordon's collector types (SPEC §4), which gather
+// Package collectors holds cordon's collector types (docs/collectors.md), which gather
 // facts about an investigation's resource, and the registry through which
 // the engine finds them.
 //

@@ -31,12 +31,12 @@ type ApplyOptions struct {
 	// HTTP posts notifications; default a client with sane timeouts.
 	HTTP *http.Client
 	// LockTimeout is how long to wait for another apply's target locks
-	// (0: fail at once, SPEC §8).
+	// (0: fail at once, docs/state.md).
 	LockTimeout time.Duration
 	// Owner says who applies (user@host and the command), for the record.
 	Owner string
 	// ApproveManual applies actions of rules with approval = "manual":
-	// true for a saved plan or -auto-approve (SPEC §7).
+	// true for a saved plan or -auto-approve (docs/plan-and-apply.md).
 	ApproveManual bool
 	// Concurrency bounds the targets acted on at once in a phase.
 	Concurrency int
@@ -197,7 +197,7 @@ type job struct {
 	verdicts []actions.VerdictBrief
 }
 
-// Apply applies a saved plan (SPEC §7): it refuses a stale, incomplete or
+// Apply applies a saved plan (docs/plan-and-apply.md): it refuses a stale, incomplete or
 // already applied plan with nothing changed, and one that is not what the
 // current configuration would plan (see checkPlanFile); locks every
 // target; records the incidents and each action in state before and after

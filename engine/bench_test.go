@@ -13,7 +13,7 @@ import (
 	"github.com/cordonhq/cordon/schema"
 )
 
-// The pair of benchmarks SPEC §12 compares: the whole pipeline for one
+// The pair of benchmarks the speed target compares: the whole pipeline for one
 // GuardDuty finding with in-memory facts, and the bare cost under it (the
 // JSON decode of the finding plus the two prepared evaluations on an input
 // parsed beforehand). Run together:
@@ -125,7 +125,7 @@ func BenchmarkBareRego(b *testing.B) {
 }
 
 // BenchmarkPlanNDJSON plans 10,000 distinct GuardDuty findings from one
-// NDJSON file on every core, the throughput SPEC §12 sets a floor for; it
+// NDJSON file on every core, the throughput the speed target sets a floor for; it
 // reports findings/s.
 func BenchmarkPlanNDJSON(b *testing.B) {
 	ctx := context.Background()

@@ -13,7 +13,7 @@ import (
 	"github.com/cordonhq/cordon/internal/demo"
 )
 
-// The collectors inside a plan, against the emulator (SPEC §4): every
+// The collectors inside a plan, against the emulator (docs/collectors.md): every
 // collector of an investigation runs, each under its own timeout; a
 // failure becomes facts.<name>.error and the investigation goes on with
 // what it has, unless the collector is required; a collector two rules

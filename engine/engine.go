@@ -1,4 +1,4 @@
-// Package engine owns cordon's pipeline (SPEC §1): it loads a
+// Package engine owns cordon's pipeline (docs/concepts.md): it loads a
 // configuration and its policies once, then for each finding matches
 // scopes and rules, gathers facts, evaluates the verdict and response
 // policies and plans the response.

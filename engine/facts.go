@@ -26,7 +26,7 @@ import (
 	"github.com/cordonhq/cordon/schema"
 )
 
-// FactsFile is a `-facts FILE` (SPEC §4): facts by collector block name,
+// FactsFile is a `-facts FILE` (docs/collectors.md): facts by collector block name,
 // either for every finding or per primary resource id. With one, no
 // collector runs.
 type FactsFile struct {

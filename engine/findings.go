@@ -205,7 +205,7 @@ func planRecords(files []*FindingsFile, workers int, planRecord func(file string
 	return results, diags
 }
 
-// rejectedRecord lists a record that was not planned (SPEC §7: it is an
+// rejectedRecord lists a record that was not planned (docs/plan-and-apply.md: it is an
 // error, and the others are planned): as unmatched, with why.
 func rejectedRecord(err error) *plan.Unmatched {
 	id := "(a record that could not be read)"

@@ -12,7 +12,7 @@ import (
 	"github.com/cordonhq/cordon/schema"
 )
 
-// Incident identity (SPEC §3, §10): one GuardDuty finding, whether native,
+// Incident identity (docs/findings.md, docs/daemon.md): one GuardDuty finding, whether native,
 // through Security Hub or as OCSF, and every re-publication of it, is one
 // incident; a finding that only claims to be GuardDuty's is another.
 

@@ -80,7 +80,7 @@ func (m *scopeMatcher) matchStatic(f *schema.Finding) bool {
 
 // matchResource applies every filter but the condition to a resource in
 // an account and region: the finding's primary resource when matching,
-// any target of a response when planning and applying (SPEC §2).
+// any target of a response when planning and applying (docs/configuration.md).
 func (m *scopeMatcher) matchResource(account, region string, r *schema.Resource) bool {
 	if m.accounts != nil && !m.accounts[account] {
 		return false
@@ -169,7 +169,7 @@ func (c *conditionValues) get() (cty.Value, cty.Value) {
 	return c.finding, c.resource
 }
 
-// matchFinding returns the rules matching f (SPEC §2): enabled, at least
+// matchFinding returns the rules matching f (docs/configuration.md): enabled, at least
 // one scope matching the primary resource (first in the rule's order wins),
 // and every filter present holding. A condition that fails to evaluate is a
 // warning for this finding and does not match.
@@ -219,7 +219,7 @@ func (e *Engine) matchFinding(f *schema.Finding) ([]match, hcl.Diagnostics) {
 }
 
 // targetInScope reports whether a response's target passes at least one of
-// the rule's scopes (SPEC §2: every target of every planned action, not
+// the rule's scopes (docs/configuration.md: every target of every planned action, not
 // only the primary resource): types, accounts, regions, tags, exclude_tags
 // and condition, the condition seeing the target as `resource`. The
 // account and region are the target's, which actions act in. finding
@@ -270,7 +270,7 @@ func conditionWarnings(diags hcl.Diagnostics, f *schema.Finding, where string) h
 	return out
 }
 
-// nearMisses explains a finding no rule matched (SPEC §7's unmatched
+// nearMisses explains a finding no rule matched (docs/plan-and-apply.md's unmatched
 // list): for each rule whose sources and finding_types take it, what kept
 // the rule from matching, every obstacle named, so that whoever expected
 // a response sees what to change. A rule that is disabled or whose

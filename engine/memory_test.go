@@ -23,7 +23,7 @@ import (
 	"github.com/cordonhq/cordon/internal/demo"
 )
 
-// Memory is acquired before any stop (SPEC §4): the aws_ssm_memory
+// Memory is acquired before any stop (docs/evidence.md): the aws_ssm_memory
 // collector runs before planning, and a rule that lists it never plans
 // (nor applies) a disruption of an instance whose image S3 has not
 // confirmed. testdata/memory tags and stops every instance, after

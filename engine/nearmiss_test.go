@@ -11,7 +11,7 @@ import (
 	"github.com/cordonhq/cordon/engine/plan"
 )
 
-// A finding no rule matched explains itself (SPEC §7's unmatched list):
+// A finding no rule matched explains itself (docs/plan-and-apply.md's unmatched list):
 // what it is, and for each rule that takes its source and type, what kept
 // the rule from matching.
 func TestUnmatchedFindingsExplainThemselves(t *testing.T) {
@@ -63,7 +63,7 @@ func TestUnmatchedFindingsExplainThemselves(t *testing.T) {
 		t.Errorf("unexpected near miss %s: %+v", k, m)
 	}
 
-	// The JSON keeps SPEC §7's keys and adds the rest.
+	// The JSON keeps docs/plan-and-apply.md's keys and adds the rest.
 	var buf bytes.Buffer
 	if err := p.WriteJSON(&buf); err != nil {
 		t.Fatal(err)

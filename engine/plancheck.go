@@ -23,7 +23,7 @@ var (
 )
 
 // checkPlanFile is what Apply checks of a plan before anything changes
-// (SPEC §2, §7): a plan file is input, and a plan file edited after it was
+// (docs/configuration.md, docs/plan-and-apply.md): a plan file is input, and a plan file edited after it was
 // written must not make apply act where the configuration does not let
 // it. Its variables are those the current sources give; and each action is one the current configuration would
 // plan: its action block exists with its type, runs in its type's phase,

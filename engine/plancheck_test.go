@@ -64,7 +64,7 @@ func action(t *testing.T, f *plan.File, name string) *plan.Action {
 }
 
 // Apply checks a saved plan against the current configuration before
-// anything changes (SPEC §2, §7): a plan file edited to act where the
+// anything changes (docs/configuration.md, docs/plan-and-apply.md): a plan file edited to act where the
 // configuration does not let it is refused whole, with nothing changed and
 // nothing recorded.
 func TestApplyRefusesAPlanTheConfigurationWouldNotMake(t *testing.T) {

@@ -42,8 +42,7 @@ type PlanOptions struct {
 	// in Result.Data. Without it, a large plan holds only the plan.
 	KeepData bool
 	// Budget counts, from state, the actions each rule started within the
-	// last hour, so that max_actions_per_hour is shared by every run (SPEC
-	// §2). Nil counts only the actions of this plan: scenario tests, and
+	// last hour, so that max_actions_per_hour is shared by every run (docs/configuration.md). Nil counts only the actions of this plan: scenario tests, and
 	// runs with no state yet.
 	Budget ActionCounter
 	// Now is the clock the last hour is counted back from; default
@@ -280,7 +279,7 @@ func (ws warningSet) list() []*plan.Warning {
 	return out
 }
 
-// withhold enforces max_actions_per_hour on a plan (SPEC §2): in plan
+// withhold enforces max_actions_per_hour on a plan (docs/configuration.md): in plan
 // order, each action that may change its target takes one from the budget
 // of every rule that planned it, the budget being the rule's limit less
 // the actions state counts for it within the last hour. An action that
@@ -377,7 +376,7 @@ func (e *Engine) withhold(ctx context.Context, p *plan.Plan, opts PlanOptions) e
 	return nil
 }
 
-// withholdSample keeps a sample finding (SPEC §3: GuardDuty's generated
+// withholdSample keeps a sample finding (docs/findings.md: GuardDuty's generated
 // samples, on made-up resources) from planning anything that changes a
 // resource: every action but a notification is withheld unless each rule
 // that planned it sets allow_sample_findings (the stricter rule wins, as
@@ -414,7 +413,7 @@ func (e *Engine) withholdSample(inc *plan.Incident, f *schema.Finding) {
 }
 
 // withholdUnsecured keeps a disruption from destroying evidence not yet
-// secured (SPEC §4): collectors run before planning, and a disrupt-phase
+// secured (docs/evidence.md): collectors run before planning, and a disrupt-phase
 // action (aws_ec2_stop …) on the resource they gathered facts about is
 // withheld while a collector of one of the action's rules that secures
 // volatile evidence (aws_ssm_memory: memory, lost when the instance stops)
@@ -475,7 +474,7 @@ func withheldAction(a *plan.Action, reason string) *plan.Withheld {
 }
 
 // IncidentID derives an incident's id from its finding's product identity
-// (SPEC §3): a GuardDuty finding read natively, through Security Hub or as
+// (docs/findings.md): a GuardDuty finding read natively, through Security Hub or as
 // OCSF, and each re-publication of it (a higher count, a newer
 // updated_at), is one incident, so planning it again gives the same
 // incident and the daemon can de-duplicate on it. A finding without an id
@@ -758,7 +757,7 @@ func (inv *investigation) resource(id string) (schema.Resource, bool) {
 }
 
 // merge adds a planned action, folding it into an identical address
-// planned by another rule (SPEC §2): one action listing both rules and
+// planned by another rule (docs/configuration.md): one action listing both rules and
 // reasons, needing manual approval if either rule does.
 func (inv *investigation) merge(a *plan.Action) {
 	prev, ok := inv.merged[a.Address]

@@ -27,7 +27,7 @@ type RecoverResult struct {
 	Live     map[string]any `json:"live,omitempty"`
 }
 
-// Recover finishes the records of actions a crash left started (SPEC §8):
+// Recover finishes the records of actions a crash left started (docs/state.md):
 // it takes each target's lock (an action still in flight in a live apply
 // holds it, and is left alone), re-reads the target's live state, and
 // records the action as recovered when the change was made, interrupted

@@ -24,7 +24,7 @@ func (e *Engine) CollectorTypes() map[string]string {
 }
 
 // BuildReport reads incident id, its evidence and its custody log from st
-// and builds its report (SPEC §8), the chain of custody verified. collectorTypes maps collector names to types (nil when
+// and builds its report (docs/state.md), the chain of custody verified. collectorTypes maps collector names to types (nil when
 // no configuration is at hand: the report then recognises facts by their
 // shape). A missing incident is state.ErrNotFound.
 func BuildReport(ctx context.Context, st state.Store, id string, collectorTypes map[string]string) (*report.Report, error) {

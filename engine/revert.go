@@ -16,7 +16,7 @@ import (
 )
 
 // RevertPlan is the inverse of an incident's applied, reversible actions,
-// in reverse phase order (SPEC §8): what `cordon revert` shows and applies.
+// in reverse phase order (docs/state.md): what `cordon revert` shows and applies.
 type RevertPlan struct {
 	ID       string `json:"id"`
 	Incident string `json:"incident"`

@@ -48,7 +48,7 @@ func findingsOf(raws ...[]byte) []*engine.FindingsFile {
 }
 
 // A sample finding never plans an action that changes anything unless its
-// rule opts in (SPEC §3): the other actions are withheld and say why, the
+// rule opts in (docs/findings.md): the other actions are withheld and say why, the
 // notifications go out, and withheld samples spend no rule's budget.
 func TestSampleFindingsAreNotContained(t *testing.T) {
 	member := func(svc map[string]any) { svc["additionalInfo"] = map[string]any{"sample": true} }

@@ -12,7 +12,7 @@ import (
 	"github.com/cordonhq/cordon/engine/state/riverjobs"
 )
 
-// OpenState opens the configuration's state backend (SPEC §8): the SQLite
+// OpenState opens the configuration's state backend (docs/state.md): the SQLite
 // database at its path, or the PostgreSQL database its dsn names.
 //
 // A PostgreSQL store is opened with the job queue's tables migrated and an

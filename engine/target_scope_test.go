@@ -10,7 +10,7 @@ import (
 )
 
 // A response may name any resource of the finding or its facts, but only
-// targets the rule's scopes admit are planned (SPEC §2): a finding on an
+// targets the rule's scopes admit are planned (docs/configuration.md): a finding on an
 // IAM access key must not stop an instance tagged cordon:exempt through a
 // scope of IAM types.
 func TestResponseTargetsOutsideTheScopes(t *testing.T) {

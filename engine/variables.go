@@ -16,7 +16,7 @@ var sensitiveJSON = json.RawMessage(strconv.Quote(config.SensitiveValue))
 // file records them, so that apply can tell the values it is given from
 // those the plan was made with.
 //
-// A sensitive variable's value is never written (SPEC §2): one a source
+// A sensitive variable's value is never written (docs/configuration.md): one a source
 // gave (-var, -var-file, CORDON_VAR_name) is recorded as "(sensitive
 // value)", and one at its default not at all. Apply takes it from the
 // same sources again, and comparing these tells it when a value the plan

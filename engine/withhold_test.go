@@ -62,7 +62,7 @@ func seedState(t *testing.T, now time.Time, used map[string]int) string {
 	return path
 }
 
-// max_actions_per_hour at plan time (SPEC §2): in plan order, the actions
+// max_actions_per_hour at plan time (docs/configuration.md): in plan order, the actions
 // past a rule's budget (its limit less what state counts for the last
 // hour) are withheld, and so are later actions on their target;
 // notifications never are.

@@ -16,7 +16,7 @@ const (
 	SourceOCSF        = "ocsf"
 )
 
-// Finding is the normalized shape of a detector's finding (SPEC §3).
+// Finding is the normalized shape of a detector's finding (docs/findings.md).
 // Optional fields are empty when the source lacks them, never invented.
 type Finding struct {
 	ID            string  `json:"id"`
@@ -35,7 +35,7 @@ type Finding struct {
 	// Sample is true for a sample finding: GuardDuty's generated samples
 	// (service.additionalInfo.sample), ASFF's Sample. A sample finding never
 	// plans an action that changes anything unless its rule sets
-	// allow_sample_findings (SPEC §3).
+	// allow_sample_findings (docs/findings.md).
 	Sample    bool       `json:"sample,omitempty"`
 	Resource  Resource   `json:"resource"`
 	Resources []Resource `json:"resources"`

@@ -22,7 +22,7 @@ func isGuardDuty(m map[string]any) bool {
 	return sev && (obj(m, "resource") != nil || obj(m, "service") != nil)
 }
 
-// parseGuardDuty normalizes a GuardDuty finding (SPEC §3). region is the
+// parseGuardDuty normalizes a GuardDuty finding (docs/findings.md). region is the
 // enclosing EventBridge event's region, used when the finding has none.
 func parseGuardDuty(m map[string]any, region string) (*Finding, error) {
 	f := &Finding{Source: SourceGuardDuty}

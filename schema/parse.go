@@ -32,7 +32,7 @@ func Parse(name string, data []byte) ([]*Finding, error) {
 	return out, nil
 }
 
-// ParseRecord detects the format of one record and normalizes it (SPEC §3).
+// ParseRecord detects the format of one record and normalizes it (docs/findings.md).
 // An envelope (an EventBridge "Security Hub Findings - Imported" or
 // "- Custom Action" event, a {"Findings": […]} list such as a
 // BatchImportFindings body or a GetFindings response, a JSON array) yields

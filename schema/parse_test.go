@@ -203,7 +203,7 @@ func TestSecurityHubSeverity(t *testing.T) {
 		wantScore float64
 	}{
 		{`{"Label":"CRITICAL","Normalized":90}`, "critical", 9},
-		{`{"Label":"LOW","Normalized":40}`, "low", 4}, // SPEC: Normalized/10, even when the label disagrees
+		{`{"Label":"LOW","Normalized":40}`, "low", 4}, // the contract: Normalized/10, even when the label disagrees
 		{`{"Label":"MEDIUM","Product":5}`, "medium", 5},
 		{`{"Label":"MEDIUM","Product":40}`, "medium", 4},
 		{`{"Label":"HIGH"}`, "high", 8},

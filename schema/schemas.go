@@ -49,7 +49,7 @@ func FactsSchemaTypes() []string {
 	return types
 }
 
-// InputSchema returns the policy input schema (SPEC §5) with input.facts
+// InputSchema returns the policy input schema (docs/policies.md) with input.facts
 // typed: one property per collector block name, typed by its collector
 // type's schema (a type without one: any object). facts then has
 // additionalProperties false, so a policy naming a collector the
@@ -122,7 +122,7 @@ func inputSchemaDoc(facts map[string]any) (map[string]any, error) {
 		"$schema":              "http://json-schema.org/draft-07/schema#",
 		"$id":                  "https://cordon.dev/schema/input.schema.json",
 		"title":                "cordon policy input",
-		"description":          "The input document of the verdict and response packages (SPEC §5). Generated from finding.schema.json and facts/*.schema.json; cordon types input.facts by the configuration's collectors.",
+		"description":          "The input document of the verdict and response packages (docs/policies.md). Generated from finding.schema.json and facts/*.schema.json; cordon types input.facts by the configuration's collectors.",
 		"type":                 "object",
 		"additionalProperties": false,
 		"required":             []string{"finding", "resource", "facts", "scope", "rule"},
@@ -170,7 +170,7 @@ func staticInputSchema() ([]byte, error) {
 }
 
 // FindingKeys lists the normalized finding's top-level JSON keys, in the
-// order of SPEC §3.
+// order of docs/findings.md.
 func FindingKeys() []string { return slices.Clone(findingKeys()) }
 
 var findingKeys = sync.OnceValue(func() []string {

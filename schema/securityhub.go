@@ -27,7 +27,7 @@ func isGuardDutyASFF(m map[string]any) bool {
 	return isGuardDutyProductArn(str(m, "ProductArn"), false)
 }
 
-// parseASFF normalizes a Security Hub finding (SPEC §3).
+// parseASFF normalizes a Security Hub finding (docs/findings.md).
 func parseASFF(m map[string]any) (*Finding, error) {
 	f := &Finding{Source: SourceSecurityHub}
 	f.ID = str(m, "Id")
@@ -104,7 +104,7 @@ func parseASFF(m map[string]any) (*Finding, error) {
 }
 
 // asffSeverity reads Severity: the label, and the score Normalized/10
-// (SPEC §3), falling back to Product (on a 0–10 or 0–100 scale) and then
+// (docs/findings.md), falling back to Product (on a 0–10 or 0–100 scale) and then
 // to the middle of the label's range.
 func asffSeverity(m map[string]any) (string, float64, error) {
 	sev := obj(m, "Severity")

@@ -1,6 +1,6 @@
 package schema
 
-// Severity labels in increasing order (SPEC §3).
+// Severity labels in increasing order (docs/findings.md).
 const (
 	SeverityInformational = "informational"
 	SeverityLow           = "low"

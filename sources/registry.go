@@ -1,4 +1,4 @@
-// Package sources holds the finding sources of `cordon serve` (SPEC §10):
+// Package sources holds the finding sources of `cordon serve` (docs/daemon.md):
 // an SQS queue fed by EventBridge, GuardDuty polling, and the registry
 // through which the configuration finds them. It is the third plug-in
 // family beside actions and collectors: a source type is one file with a
@@ -87,7 +87,7 @@ type Sink interface {
 type Batch struct {
 	// Source is the source's address (Env.Name).
 	Source string
-	// Data is findings in any accepted format (SPEC §3): one, an array,
+	// Data is findings in any accepted format (docs/findings.md): one, an array,
 	// NDJSON, an EventBridge event. It may be empty when only the cursor
 	// moves.
 	Data []byte

@@ -13,7 +13,7 @@ import (
 	"github.com/cordonhq/cordon/internal/ui"
 )
 
-// runApprove approves a plan `cordon serve` holds (SPEC §10).
+// runApprove approves a plan `cordon serve` holds (docs/daemon.md).
 func runApprove(ctx context.Context, m *meta, args []string) int {
 	return decidePlan(ctx, m, args, "approve", state.PlanApproved)
 }

@@ -148,7 +148,7 @@ func TestPlanGolden(t *testing.T) {
 	}
 }
 
-// TestPlanJSONShape checks the plan JSON keys of SPEC §7, which scripts
+// TestPlanJSONShape checks the plan JSON keys of docs/plan-and-apply.md, which scripts
 // depend on, independently of the golden files.
 func TestPlanJSONShape(t *testing.T) {
 	code, out, errOut := cordon(t, "plan", "-config", basicConfig, "-facts", basicFacts, "-json",

@@ -11,7 +11,7 @@ import (
 	"github.com/cordonhq/cordon/engine/state"
 )
 
-// runReport writes an incident's report (SPEC §8): verdict, timeline,
+// runReport writes an incident's report (docs/state.md): verdict, timeline,
 // root cause, scope, impact, evidence and actions, as Markdown, a
 // self-contained HTML file or JSON.
 func runReport(ctx context.Context, m *meta, args []string) int {

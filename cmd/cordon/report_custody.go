@@ -11,7 +11,7 @@ import (
 )
 
 // recordReport appends a report written to path to its incident's chain
-// of custody (SPEC §4): its digest and size, and in its meta the format,
+// of custody (docs/custody.md): its digest and size, and in its meta the format,
 // where it was written and the chain head the report carries, so the
 // report is itself evidence whose copies can be checked against state.
 func recordReport(ctx context.Context, st state.Store, incidentID, path, format string, data []byte, head string) (state.CustodyEntry, error) {

@@ -2,7 +2,7 @@ package triage
 
 import "time"
 
-// Facts is what a triage saw on a host, in the shape of SPEC §4's triage
+// Facts is what a triage saw on a host, in the shape of docs/collectors.md's triage
 // facts (Map gives them as JSON-shaped values).
 type Facts struct {
 	Hostname    string

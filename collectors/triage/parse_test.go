@@ -322,7 +322,7 @@ func TestParseLimit(t *testing.T) {
 	}
 }
 
-// TestMap: the facts as policies see them, against SPEC §4's shape.
+// TestMap: the facts as policies see them, against docs/collectors.md's shape.
 func TestMap(t *testing.T) {
 	f, err := Parse([]byte(sample))
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package config loads and validates a cordon configuration: the *.hcl
-// files of one directory (SPEC §2), with their variables, locals, scopes,
+// files of one directory (docs/configuration.md), with their variables, locals, scopes,
 // collectors, actions and rules.
 //
 // Loading works the way Terraform's configuration loader does: every file
@@ -67,7 +67,7 @@ type Config struct {
 	conditionsUseRaw bool
 }
 
-// State configures the state backend (SPEC §8).
+// State configures the state backend (docs/state.md).
 type State struct {
 	// Backend is "sqlite" (default) or "postgres".
 	Backend string
@@ -89,7 +89,7 @@ const (
 // names none.
 const DefaultStatePath = ".cordon/state.db"
 
-// Evidence says where evidence goes (SPEC §4, "Evidence and custody"):
+// Evidence says where evidence goes (docs/evidence.md):
 // the bucket and key prefix of objects of evidence (memory images),
 // whether that bucket must have Object Lock, and the forensic account
 // snapshots are copied into, re-encrypted under KMSKeyID. Every field is
@@ -203,7 +203,7 @@ type Rule struct {
 	MaxActionsPerHour int
 	// AllowSampleFindings lets the rule plan actions that change things
 	// for a sample finding (GuardDuty's generated samples); off, only its
-	// notifications are planned for one (SPEC §3).
+	// notifications are planned for one (docs/findings.md).
 	AllowSampleFindings bool
 	Enabled             bool
 	DeclRange           hcl.Range

@@ -13,7 +13,7 @@ import (
 )
 
 // Source is a `source "TYPE" "NAME"` block: where `cordon serve` receives
-// findings from (SPEC §10).
+// findings from (docs/daemon.md).
 type Source struct {
 	Type, Name string
 	Def        *sources.Definition

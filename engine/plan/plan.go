@@ -1,5 +1,5 @@
 // Package plan defines cordon's plan: the reviewable list of actions the
-// engine will take for a set of findings, its JSON form (SPEC §7), the plan
+// engine will take for a set of findings, its JSON form (docs/plan-and-apply.md), the plan
 // file that carries it from `cordon plan -out` to `cordon apply`, and its
 // human rendering.
 package plan
@@ -14,7 +14,7 @@ import (
 // when a key changes meaning or goes away; new keys may be added.
 const FormatVersion = "1.0"
 
-// Plan is the plan JSON document of SPEC §7.
+// Plan is the plan JSON document of docs/plan-and-apply.md.
 type Plan struct {
 	FormatVersion string `json:"format_version"`
 	CordonVersion string `json:"cordon_version"`
@@ -87,7 +87,7 @@ type FindingSummary struct {
 	Account  string      `json:"account"`
 	Region   string      `json:"region"`
 	Resource ResourceRef `json:"resource"`
-	// Sample marks a sample finding (SPEC §3), whose changing actions are
+	// Sample marks a sample finding (docs/findings.md), whose changing actions are
 	// withheld unless their rules set allow_sample_findings.
 	Sample bool `json:"sample,omitempty"`
 }
@@ -132,9 +132,9 @@ type Action struct {
 
 // Withheld is an action planned but withheld because a rule that planned
 // it reached its max_actions_per_hour, or because an earlier action on its
-// target was withheld (SPEC §2), or because its finding is a sample
+// target was withheld (docs/configuration.md), or because its finding is a sample
 // finding and a rule that planned it does not set allow_sample_findings
-// (SPEC §3). It is reported, never applied.
+// (docs/findings.md). It is reported, never applied.
 type Withheld struct {
 	Address string         `json:"address"`
 	Action  string         `json:"action"`
@@ -154,7 +154,7 @@ type IncidentError struct {
 }
 
 // ReasonNoRuleMatched is the reason of an unmatched finding that was read
-// and matched no rule (SPEC §7).
+// and matched no rule (docs/plan-and-apply.md).
 const ReasonNoRuleMatched = "no rule matched"
 
 // Unmatched is a finding that makes no incident: one no rule matched, a

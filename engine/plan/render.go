@@ -36,7 +36,7 @@ func (p painter) paint(code, s string) string {
 	return code + s + ansiReset
 }
 
-// Render writes the plan as a person reviews it (SPEC §7): each incident
+// Render writes the plan as a person reviews it (docs/plan-and-apply.md): each incident
 // with its resource, matches and verdicts, then its actions with before →
 // after, then a one-line summary. Every value from the finding, its facts
 // or a policy goes through ui.Safe (ui.SafeText for an error's detail),

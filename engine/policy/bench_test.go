@@ -156,7 +156,7 @@ func BenchmarkInvestigation(b *testing.B) {
 	})
 }
 
-// BenchmarkDecodeFinding is the JSON decode the SPEC's speed target adds to
+// BenchmarkDecodeFinding is the JSON decode the speed target adds to
 // the bare evaluations, for reference.
 func BenchmarkDecodeFinding(b *testing.B) {
 	raw := readTestdata(b, "guardduty_backdoor_dns.json")

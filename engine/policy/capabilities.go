@@ -8,7 +8,7 @@ import (
 
 // removed lists the built-in functions cordon policies cannot call, with the
 // reason each is gone. A verdict must depend only on its input, so that the
-// same finding and facts always give the same plan (SPEC §5), and policies
+// same finding and facts always give the same plan (docs/policies.md), and policies
 // arrive in pull requests, so they must not reach past the policy bundle:
 // nothing that reaches the network, the file system, the environment or the
 // clock, and nothing random. Nor may one call escape the evaluation limits

@@ -33,7 +33,7 @@ func loadEval(t testing.TB, opts Options) *Set {
 }
 
 // testFinding is the GuardDuty Backdoor:EC2/C&CActivity.B!DNS sample of
-// testdata/guardduty_backdoor_dns.json normalized by hand as SPEC §3 and
+// testdata/guardduty_backdoor_dns.json normalized by hand as docs/findings.md and
 // FACTS.md describe, so these tests do not wait on the parsers.
 func testFinding(t testing.TB) *schema.Finding {
 	t.Helper()

@@ -7,7 +7,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// Input is what the policy input document (SPEC §5) is built from.
+// Input is what the policy input document (docs/policies.md) is built from.
 type Input struct {
 	Finding  *schema.Finding
 	Resource *schema.Resource // the primary resource; nil means Finding.Resource
@@ -71,7 +71,7 @@ var (
 	keyImpact     = ast.StringTerm("impact")
 )
 
-// BuildInput builds the input document of SPEC §5 as an OPA object,
+// BuildInput builds the input document of docs/policies.md as an OPA object,
 // directly from the Go values: no reflection and no JSON round trip. Fields
 // follow the JSON tags of schema.Finding: omitempty fields are left out when
 // empty, and nil collections the schema requires ({} tags and details, []

@@ -1,6 +1,6 @@
 // Package policy loads, compiles and evaluates cordon's Rego policies: the
 // verdict packages that decide whether a finding is malicious and the
-// response packages that choose actions (SPEC §5).
+// response packages that choose actions (docs/policies.md).
 //
 // Policies are Rego v1. They are parsed and compiled once per configuration
 // load, with capabilities that leave out every built-in reaching the network,

@@ -7,7 +7,7 @@ import (
 	"github.com/cordonhq/cordon/engine/state"
 )
 
-// Custody is the incident's chain of custody (SPEC §4): every entry of its
+// Custody is the incident's chain of custody (docs/custody.md): every entry of its
 // custody log, oldest first, and the chain head, the hash of the last
 // entry, which covers every entry before it. A head copied from a report
 // is checked later with `cordon state verify INCIDENT -head HASH`.

@@ -1,5 +1,5 @@
 // Package report builds an incident's report from what state recorded
-// (SPEC §8): the verdicts with their confidence and reasons, the summary,
+// (docs/state.md): the verdicts with their confidence and reasons, the summary,
 // root cause and impact, the scope (the affected resources and the other
 // findings on them), a timeline merging the finding's own times, the
 // collectors' facts and cordon's actions, the digests that keep the

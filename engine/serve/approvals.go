@@ -101,7 +101,7 @@ func (d *Daemon) Decide(ctx context.Context, id string, dec state.PlanDecision) 
 }
 
 // ErrExpired is an approval that came after the plan's approval_timeout:
-// the plan is expired instead, and never applied (SPEC §10). It matches
+// the plan is expired instead, and never applied (docs/daemon.md). It matches
 // state.ErrPlanDecided.
 var ErrExpired = fmt.Errorf("%w: the plan expired", state.ErrPlanDecided)
 

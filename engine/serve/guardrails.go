@@ -14,12 +14,12 @@ import (
 	"github.com/cordonhq/cordon/engine/state"
 )
 
-// reactionWindow is SPEC §10's re-action rule: a target acted on within
+// reactionWindow is docs/daemon.md's re-action rule: a target acted on within
 // it is not acted on again by another finding's plan without approval.
 const reactionWindow = time.Hour
 
 // holdReason says why a plan must wait for a person's approval, or "" when
-// it may be applied at once (SPEC §10, "Approvals" and "Guardrails"):
+// it may be applied at once (docs/daemon.md, "Approvals" and "Guardrails"):
 //   - a rule that planned one of its actions has approval = "manual";
 //   - the circuit breaker is open: more actions were applied within its
 //     window than it allows, which is what a burst of forged findings or a

@@ -15,7 +15,7 @@ var _ api.Service = (*Daemon)(nil)
 
 // Health implements api.Service: live while the process serves; ready
 // when state answers, policies are loaded, it is not draining, and no
-// source is in error (SPEC §10).
+// source is in error (docs/daemon.md).
 func (d *Daemon) Health(ctx context.Context) api.Health {
 	h := api.Health{Live: true, Ready: true, Checks: map[string]api.Check{}}
 	set := func(name string, c api.Check) {

@@ -21,7 +21,7 @@ const MaxBatchFindings = 1000
 
 // inbox is the daemon's Sink: it parses what sources receive, records each
 // finding as a delivery and returns once the transaction that holds it has
-// committed (SPEC §10, "durable before acknowledged").
+// committed (docs/daemon.md, "durable before acknowledged").
 //
 // Commits are grouped: concurrent batches waiting to be recorded are
 // written in one transaction, so the fsync every commit costs is shared
@@ -225,7 +225,7 @@ func parseBatch(b sources.Batch) ([]*schema.Finding, error) {
 	return out, nil
 }
 
-// DeliveryKey is a delivery's de-duplication key (SPEC §10): the incident
+// DeliveryKey is a delivery's de-duplication key (docs/daemon.md): the incident
 // the finding is (its producing product's finding id, whatever route it
 // came by) and its update time. The same update delivered twice, by the
 // same route or two, is one delivery; a re-publication with a newer

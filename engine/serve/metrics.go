@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// metrics are the daemon's Prometheus metrics (SPEC §10). They live in a
+// metrics are the daemon's Prometheus metrics (docs/daemon.md). They live in a
 // registry of the daemon's own, not the global one, so tests can run
 // several daemons in one process. No label carries a finding id or an ARN:
 // label values are a small fixed set (sources, verdicts, action types,

@@ -1,4 +1,4 @@
-// Package serve is `cordon serve` (SPEC §10): the daemon that runs the
+// Package serve is `cordon serve` (docs/daemon.md): the daemon that runs the
 // engine's pipeline on live findings, unattended, under the same state,
 // target locks, guardrails and audit trail as `cordon apply`.
 //
@@ -216,7 +216,7 @@ func (d *Daemon) Sink() sources.Sink { return d.inbox }
 
 // checkToken makes sure the API has a token: the one given, or on a
 // loopback address one generated and written for local clients. A
-// non-loopback address without one is refused (SPEC §10).
+// non-loopback address without one is refused (docs/daemon.md).
 func (d *Daemon) checkToken(cfg *config.Config) error {
 	if d.opts.Token != "" {
 		d.token = d.opts.Token
@@ -253,7 +253,7 @@ func (d *Daemon) checkToken(cfg *config.Config) error {
 	return nil
 }
 
-// Run serves until ctx is done, then drains (SPEC §10): readiness fails,
+// Run serves until ctx is done, then drains (docs/daemon.md): readiness fails,
 // sources stop receiving, the API stops taking findings, in-flight work
 // finishes within the shutdown timeout, and Run returns nil. Work not
 // finished stays queued in state for the next start.

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// The chain of custody (SPEC §4, evidence and custody). Every piece of
+// The chain of custody (docs/custody.md). Every piece of
 // evidence an incident has (facts, screenshots, snapshots, memory images)
 // and every custody event that is not an evidence record (a report written,
 // a snapshot copied to a forensic account) is an entry in the incident's

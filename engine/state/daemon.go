@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Inbox is the daemon's durable record of what it received (SPEC §10): a
+// Inbox is the daemon's durable record of what it received (docs/daemon.md): a
 // finding is written here, in a committed transaction, before the source
 // that delivered it is acknowledged (the HTTP 202, the SQS DeleteMessage,
 // the GuardDuty cursor). Processing reads it back, so a crash at any point
@@ -52,7 +52,7 @@ type Inbox interface {
 }
 
 // Approvals are the daemon's plans: applied at once, or held for a person
-// to approve (SPEC §10).
+// to approve (docs/daemon.md).
 type Approvals interface {
 	// PutPlan stores a plan outside of a delivery (an approval that
 	// re-plans). The incident must be recorded.
@@ -119,7 +119,7 @@ const (
 type Delivery struct {
 	ID int64 `json:"id"`
 	// Key de-duplicates deliveries: the same finding update delivered
-	// twice has one key (SPEC §10).
+	// twice has one key (docs/daemon.md).
 	Key string `json:"key"`
 	// Source is the route it came by: "http", "sqs.NAME", "guardduty.NAME".
 	Source string `json:"source"`

@@ -22,7 +22,7 @@ import (
 
 // PostgresStore is the Store kept in a PostgreSQL database (pgx, through a
 // pgxpool), so that several `cordon serve` replicas, and the commands run
-// against them, share one state (SPEC §10, scaling out).
+// against them, share one state (docs/daemon.md, scaling out).
 //
 // Every guarantee of the SQLite store holds here, enforced by PostgreSQL
 // rather than by a single writer:

@@ -1,4 +1,4 @@
-// Package state is cordon's state backend (SPEC §8): the durable record of
+// Package state is cordon's state backend (docs/state.md): the durable record of
 // every incident, every apply and revert, each action with its before-state,
 // after-state, timestamps, result and error, the evidence collected, and the
 // locks that keep two applies off one target.

@@ -47,7 +47,7 @@ import (
 // the file loads, with var, local and the configuration's functions; a
 // mistake there makes the file invalid, with a diagnostic at the mistake.
 // Conditions and error messages are evaluated after the plan and see plan
-// (the plan JSON of SPEC §7), finding (the normalized finding) and the
+// (the plan JSON of docs/plan-and-apply.md), finding (the normalized finding) and the
 // run's var values.
 
 // ScenarioSuffix marks scenario test files.
@@ -92,7 +92,7 @@ var assertSchema = &hcl.BodySchema{
 	},
 }
 
-// verdicts are the values expect.verdict may take (SPEC §5).
+// verdicts are the values expect.verdict may take (docs/policies.md).
 var verdicts = []string{"malicious", "suspicious", "benign", "inconclusive"}
 
 // testFile is a loaded scenario test file.

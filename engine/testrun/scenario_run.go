@@ -327,7 +327,7 @@ func describeValue(v cty.Value) string {
 	return "a " + v.Type().FriendlyName()
 }
 
-// planValue is the plan JSON (SPEC §7) as an HCL value: objects and
+// planValue is the plan JSON (docs/plan-and-apply.md) as an HCL value: objects and
 // tuples, as jsondecode would give. The plan is encoded as `cordon plan
 // -json` encodes it, so that assertions see exactly that document, and
 // decoded in one pass (cty's JSON decoder takes two, and most of a run's

@@ -1,5 +1,5 @@
 // Package testrun runs a configuration's tests, offline and without
-// credentials (SPEC §9, `cordon test`):
+// credentials (docs/testing.md, `cordon test`):
 //
 //   - the Rego unit tests (test_ rules in *_test.rego under the policy
 //     paths), through OPA's own test runner, compiled exactly as the engine

@@ -37,7 +37,7 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 	return tw.WriteDiagnostics(diags)
 }
 
-// JSONDiagnostic is one diagnostic in JSON form (SPEC §2): severity,
+// JSONDiagnostic is one diagnostic in JSON form (docs/configuration.md): severity,
 // summary, detail and the source range.
 type JSONDiagnostic struct {
 	Severity string     `json:"severity"`

@@ -1,4 +1,4 @@
-// Package api is `cordon serve`'s HTTP API (SPEC §10): POST /v1/findings,
+// Package api is `cordon serve`'s HTTP API (docs/daemon.md): POST /v1/findings,
 // incidents, plans and their approval, reload, and the health and metrics
 // endpoints. It sees the daemon only through Service, so its handlers are
 // tested against a fake with httptest, while the daemon's lifecycle is
@@ -52,7 +52,7 @@ type Options struct {
 	// Token is the bearer token every /v1/ call must carry. Empty refuses
 	// every /v1/ call.
 	Token string
-	// MaxBody bounds a request body (default 1 MiB, SPEC §10).
+	// MaxBody bounds a request body (default 1 MiB, docs/daemon.md).
 	MaxBody int64
 	Logger  *slog.Logger
 	// Metrics serves /metrics; nil serves 404.

@@ -169,7 +169,7 @@ func (h *handlers) v1PlansList(w http.ResponseWriter, r *http.Request) {
 }
 
 // PlanResponse is GET /v1/plans/{id}'s body: the record, and the plan
-// itself (SPEC §7's plan JSON), which is what an approver reviews.
+// itself (docs/plan-and-apply.md's plan JSON), which is what an approver reviews.
 type PlanResponse struct {
 	Plan    state.PlanRecord `json:"plan"`
 	Content *plan.Plan       `json:"content"`

@@ -1,4 +1,4 @@
-# A rule that acquires an instance's memory and then stops it (SPEC §4):
+# A rule that acquires an instance's memory and then stops it (docs/collectors.md):
 # the memory tests plan and apply it against the emulator, whose hosts
 # play the acquisition back.
 

@@ -1,4 +1,4 @@
-# The near-miss tests (SPEC §7's unmatched list): every rule takes the
+# The near-miss tests (docs/plan-and-apply.md's unmatched list): every rule takes the
 # demo fleet's web-1 finding (CryptoCurrency:EC2/BitcoinTool.B!DNS, high,
 # an aws_instance in 123456789012/us-west-2 tagged Name = "web-1",
 # Environment = "prod", Team = "storefront"), and each misses it for one

@@ -1,4 +1,4 @@
-# The out-of-scope tests (SPEC §2: every target of every planned action
+# The out-of-scope tests (docs/configuration.md: every target of every planned action
 # passes the scope of the rule that planned it). The finding, on an IAM
 # access key, names two instances of the demo fleet: web-1 and ci-runner-3,
 # which is tagged cordon:exempt. Each rule responds by stopping one of them

@@ -1,4 +1,4 @@
-# The sample finding tests (SPEC §3: a sample finding never plans an
+# The sample finding tests (docs/findings.md: a sample finding never plans an
 # action that changes anything unless its rule opts in). Two rules on
 # instances share the tag action: respond never opts in; exercise opts in
 # when var.allow_samples is true and alone plans the snapshot.

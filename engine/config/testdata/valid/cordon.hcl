@@ -1,4 +1,4 @@
-# A configuration using every block and attribute of SPEC §2.
+# A configuration using every block and attribute of docs/configuration.md.
 
 cordon {
   policy_paths = ["policies"]
