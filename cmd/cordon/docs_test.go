@@ -31,6 +31,9 @@ var forbiddenInRepo = []string{
 // the repository holds it.
 var specFile = "SPEC" + ".md"
 
+// specSection is how a comment cites one of the contract's sections.
+var specSection = "SPEC" + " §"
+
 // repoFiles lists the repository's files as git does, untracked files
 // that are not ignored included (a file about to be committed is checked
 // before it is). It fails the test where git cannot list them.
@@ -105,6 +108,11 @@ func checkStandsAlone(t *testing.T, name string, data []byte, haveSpec bool) {
 	}
 	if i := bytes.Index(data, []byte(specFile)); i >= 0 && !haveSpec {
 		t.Errorf("%s:%d: names %s, which is not in the repository", name, lineOf(data, i), specFile)
+	}
+	// Its sections too: the docs page that describes a part is what a
+	// reader of this repository can open.
+	if i := bytes.Index(data, []byte(specSection)); i >= 0 && !haveSpec {
+		t.Errorf("%s:%d: cites a section of %s, which is not in the repository: name the docs page instead", name, lineOf(data, i), specFile)
 	}
 }
 
