@@ -134,33 +134,41 @@ var (
 // AWS in every account where an action of jobs calls it (STS
 // GetCallerIdentity with the credentials and role the actions use).
 func (a *applier) checkAccess(ctx context.Context, jobs []*job) error {
+	causes := accessFailures(ctx, a.opts.AWS, jobs, func(j *job) bool {
+		cfg := a.e.cfg.Actions[j.action.Action]
+		if cfg == nil {
+			return false
+		}
+		_, callsAWS := cfg.Impl.(interface{ Permissions() []string })
+		return callsAWS
+	})
+	if len(causes) > 0 {
+		return fmt.Errorf("%w: %s. Nothing was applied or recorded: apply the plan again once cordon can call AWS", ErrNoAccess, strings.Join(causes, "; "))
+	}
+	return nil
+}
+
+// accessFailures asks STS, once per account in account order, whether
+// cordon can call AWS in the account of each job that callsAWS, and
+// returns why not where it cannot.
+func accessFailures(ctx context.Context, f *awsclient.Factory, jobs []*job, callsAWS func(*job) bool) []string {
 	type where struct{ account, region string }
 	seen := map[string]bool{}
 	var checks []where
 	for _, j := range jobs {
-		cfg := a.e.cfg.Actions[j.action.Action]
-		if cfg == nil {
-			continue
-		}
-		if _, callsAWS := cfg.Impl.(interface{ Permissions() []string }); !callsAWS {
-			continue
-		}
-		if !seen[j.action.Target.Account] {
-			seen[j.action.Target.Account] = true
-			checks = append(checks, where{j.action.Target.Account, j.action.Target.Region})
+		if t := j.action.Target; callsAWS(j) && !seen[t.Account] {
+			seen[t.Account] = true
+			checks = append(checks, where{t.Account, t.Region})
 		}
 	}
 	sort.Slice(checks, func(i, k int) bool { return checks[i].account < checks[k].account })
 	var causes []string
 	for _, w := range checks {
-		if _, err := a.opts.AWS.CheckAccess(ctx, w.account, w.region); err != nil {
+		if _, err := f.CheckAccess(ctx, w.account, w.region); err != nil {
 			causes = append(causes, err.Error())
 		}
 	}
-	if len(causes) > 0 {
-		return fmt.Errorf("%w: %s. Nothing was applied or recorded: apply the plan again once cordon can call AWS", ErrNoAccess, strings.Join(causes, "; "))
-	}
-	return nil
+	return causes
 }
 
 // applier runs one apply or revert.

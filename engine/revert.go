@@ -154,28 +154,12 @@ func (e *Engine) CheckRevertAccess(ctx context.Context, rp *RevertPlan, opts App
 // configuration: a revert undoes what was done, even when the action has
 // since left the configuration.
 func checkRevertAccess(ctx context.Context, f *awsclient.Factory, incident string, jobs []*job) error {
-	type where struct{ account, region string }
-	seen := map[string]bool{}
-	var checks []where
-	for _, j := range jobs {
+	causes := accessFailures(ctx, f, jobs, func(j *job) bool {
 		// Notifications declare no permissions: they are never reverted,
 		// and would need none.
 		p, ok := j.exec.(interface{ Permissions() []string })
-		if !ok || len(p.Permissions()) == 0 {
-			continue
-		}
-		if t := j.action.Target; !seen[t.Account] {
-			seen[t.Account] = true
-			checks = append(checks, where{t.Account, t.Region})
-		}
-	}
-	sort.Slice(checks, func(i, k int) bool { return checks[i].account < checks[k].account })
-	var causes []string
-	for _, w := range checks {
-		if _, err := f.CheckAccess(ctx, w.account, w.region); err != nil {
-			causes = append(causes, err.Error())
-		}
-	}
+		return ok && len(p.Permissions()) > 0
+	})
 	if len(causes) > 0 {
 		return noRevertAccess(incident, causes)
 	}
