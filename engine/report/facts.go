@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cordonhq/cordon/internal/ui"
 )
 
 // Collector types whose facts the report reads. Facts of other types are
@@ -462,10 +464,10 @@ func (c *collectorFacts) summary() string {
 	case c.console != nil:
 		var parts []string
 		if c.console.Output != "" {
-			parts = append(parts, "console output "+byteSize(int64(len(c.console.Output))))
+			parts = append(parts, "console output "+ui.ByteSize(int64(len(c.console.Output))))
 		}
 		if c.console.ScreenshotSHA256 != "" {
-			parts = append(parts, "screenshot "+byteSize(c.console.ScreenshotBytes))
+			parts = append(parts, "screenshot "+ui.ByteSize(c.console.ScreenshotBytes))
 		}
 		if c.console.ScreenshotError != "" {
 			parts = append(parts, "no screenshot ("+clean(c.console.ScreenshotError, maxTitle)+")")
@@ -473,7 +475,7 @@ func (c *collectorFacts) summary() string {
 		return strings.Join(parts, ", ")
 	case c.memory != nil:
 		m := c.memory
-		return clean(fmt.Sprintf("%s memory image s3://%s/%s, %s", m.Tool, m.Bucket, m.Key, byteSize(m.SizeBytes)), maxDetail)
+		return clean(fmt.Sprintf("%s memory image s3://%s/%s, %s", m.Tool, m.Bucket, m.Key, ui.ByteSize(m.SizeBytes)), maxDetail)
 	}
 	if c.keys > 0 {
 		return count(c.keys, "key", "keys")
@@ -545,7 +547,7 @@ func (s *SkippedFile) reasonText() string {
 		return "not a regular file"
 	case "too_large":
 		if s.Size > 0 {
-			return "too large (" + byteSize(s.Size) + "): read in part or not hashed"
+			return "too large (" + ui.ByteSize(s.Size) + "): read in part or not hashed"
 		}
 		return "too large: read in part or not hashed"
 	case "timeout":
@@ -565,18 +567,4 @@ func count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
-}
-
-// byteSize formats a size the way people read them: 512 B, 23.4 KiB.
-func byteSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cordonhq/cordon/engine/state"
+	"github.com/cordonhq/cordon/internal/ui"
 )
 
 // The HTML report is one file: the stylesheet and script below are inlined,
@@ -660,7 +661,7 @@ func (p *htmlPage) evidence() {
 			}
 			p.raw("</td><td>")
 			if o.Size != 0 {
-				p.text(byteSize(o.Size))
+				p.text(ui.ByteSize(o.Size))
 			}
 			p.raw("</td></tr>\n    ")
 		}
@@ -715,7 +716,7 @@ func (p *htmlPage) custody() {
 		}
 		p.raw("</td><td class=\"nowrap\">")
 		if e.SHA256 != "" || e.Size > 0 {
-			p.text(byteSize(e.Size))
+			p.text(ui.ByteSize(e.Size))
 		}
 		p.raw("</td>")
 		p.elem("td", timeUTC(e.At), a("class", "nowrap"))
@@ -761,7 +762,7 @@ func (p *htmlPage) collector(c *CollectorFacts) {
 	p.verified(c.Verified)
 	p.raw("</td><td class=\"nowrap\">")
 	if c.Size != 0 {
-		p.text(byteSize(c.Size))
+		p.text(ui.ByteSize(c.Size))
 	}
 	p.raw("</td></tr>\n    ")
 }
@@ -832,7 +833,7 @@ func (p *htmlPage) screenshot(s *Screenshot) {
 	if s.ContentType != "" {
 		p.text(s.ContentType + " · ")
 	}
-	p.text(byteSize(s.Size) + " · SHA-256 ")
+	p.text(ui.ByteSize(s.Size) + " · SHA-256 ")
 	p.elem("code", s.SHA256, a("class", "hash"))
 	p.verified(s.Verified)
 	if !s.RecordedAt.IsZero() {

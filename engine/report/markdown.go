@@ -303,7 +303,7 @@ func (m *mdWriter) evidence(r *Report) {
 			}
 			size := ""
 			if c.Size > 0 {
-				size = byteSize(c.Size)
+				size = ui.ByteSize(c.Size)
 			}
 			m.printf("| %s | %s | %s | %s | %s |\n", mdCode(c.Name, true), typ, digest, size, contents)
 		}
@@ -332,7 +332,7 @@ func (m *mdWriter) evidence(r *Report) {
 			if s.Image == nil {
 				shown = "not shown"
 			}
-			m.printf("- %s%s, %s%s, SHA-256 %s%s; %s.\n", mdCode(s.Name, false), of, typ, byteSize(s.Size), mdCode(s.SHA256, false), verifiedText(s.Verified), shown)
+			m.printf("- %s%s, %s%s, SHA-256 %s%s; %s.\n", mdCode(s.Name, false), of, typ, ui.ByteSize(s.Size), mdCode(s.SHA256, false), verifiedText(s.Verified), shown)
 		}
 		for _, e := range r.Evidence.ScreenshotErrors {
 			m.printf("- Not taken by %s: %s\n", mdCode(e.Collector, false), mdText(e.Error))
@@ -341,7 +341,7 @@ func (m *mdWriter) evidence(r *Report) {
 	if len(r.Evidence.Other) > 0 {
 		m.printf("\n### Other evidence\n\n")
 		for _, a := range r.Evidence.Other {
-			m.printf("- %s %s, %s", mdText(a.Kind), mdCode(a.Name, false), byteSize(a.Size))
+			m.printf("- %s %s, %s", mdText(a.Kind), mdCode(a.Name, false), ui.ByteSize(a.Size))
 			if a.SHA256 != "" {
 				m.printf(", SHA-256 %s%s", mdCode(a.SHA256, false), verifiedText(a.Verified))
 			}
@@ -403,7 +403,7 @@ func (m *mdWriter) custody(r *Report) {
 	for _, e := range c.Entries {
 		size := ""
 		if e.SHA256 != "" || e.Size > 0 {
-			size = byteSize(e.Size)
+			size = ui.ByteSize(e.Size)
 		}
 		m.printf("| %d | %s | %s | %s | %s | %s | %s |\n", e.Seq, mdText(e.Kind), mdCode(e.Name, true), mdCode(e.SHA256, true),
 			size, timeUTC(e.At), mdCode(e.Hash, true))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cordonhq/cordon/engine/state"
+	"github.com/cordonhq/cordon/internal/ui"
 )
 
 // Source is where a timeline entry comes from.
@@ -414,7 +415,7 @@ func (b *timelineBuilder) triage(c *collectorFacts) {
 		var det fieldList
 		det.add("path", f.Path)
 		if f.Size > 0 {
-			det.add("size", byteSize(f.Size))
+			det.add("size", ui.ByteSize(f.Size))
 		}
 		det.add("sha256", f.SHA256)
 		b.add(Entry{Time: f.MTime.t, Source: SourceTriage, Kind: "file.change", Collector: c.name, Title: "File changed: " + f.Path, Details: Fields(det)})

@@ -25,6 +25,7 @@ import (
 	"github.com/cordonhq/cordon/engine/state"
 	"github.com/cordonhq/cordon/internal/awsclient"
 	"github.com/cordonhq/cordon/internal/awsemu"
+	"github.com/cordonhq/cordon/internal/ui"
 	"github.com/cordonhq/cordon/policies"
 )
 
@@ -345,7 +346,7 @@ func (d *runner) printMemory(p *plan.Plan, data map[string]*plan.IncidentData) {
 			continue
 		}
 		size, _ := m["size"].(int64)
-		fmt.Fprintf(d.o.Out, "  %s: s3://%s/%s\n    %s, SHA-256 %s\n", inc.Finding.Resource.ID, m["bucket"], m["key"], byteSize(size), m["sha256"])
+		fmt.Fprintf(d.o.Out, "  %s: s3://%s/%s\n    %s, SHA-256 %s\n", inc.Finding.Resource.ID, m["bucket"], m["key"], ui.ByteSize(size), m["sha256"])
 	}
 }
 
@@ -381,7 +382,7 @@ func (d *runner) printReport(r *report.Report) {
 	}
 	for _, a := range r.Evidence.Other {
 		if a.Kind == "memory_image" {
-			fmt.Fprintf(out, "  memory image %s (%s)\n    SHA-256 %s, computed on the host, checked by S3\n", a.Name, byteSize(a.Size), a.SHA256)
+			fmt.Fprintf(out, "  memory image %s (%s)\n    SHA-256 %s, computed on the host, checked by S3\n", a.Name, ui.ByteSize(a.Size), a.SHA256)
 		}
 	}
 	for _, s := range r.Evidence.Snapshots {
@@ -390,20 +391,6 @@ func (d *runner) printReport(r *report.Report) {
 	if c := r.Custody; c.Head != "" {
 		fmt.Fprintf(out, "\nChain of custody: %d entries, head %s\n", len(c.Entries), c.Head)
 	}
-}
-
-// byteSize is n bytes for a person: 4.0 MiB.
-func byteSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func shortHash(h string) string {
