@@ -72,8 +72,15 @@ import (
 // It cannot vouch for what the host hashed: a compromised kernel can feed
 // AVML a doctored view of memory. That is the limit of live acquisition;
 // the pinned tool hash and the chain from capture to S3 are what cordon
-// can secure. Nor can one PUT carry more than 5 GiB: the scripts refuse a
-// larger memory before capturing (a multipart upload would be needed).
+// can secure.
+//
+// One PUT carries at most 5 GiB, and one PUT it must be, for S3 to check
+// the whole image's SHA-256. On Linux AVML always compresses (snappy,
+// key .lime.compressed, fact compression), and the script checks the
+// compressed image against the limit after capture, so instances with
+// more memory are acquired when it compresses enough, and an image still
+// too large fails saying how large. WinPmem does not compress: the
+// Windows script refuses a memory over the limit before capturing.
 //
 // The SHA-256 exists only after the capture, and S3 checks only what the
 // URL signed (the host cannot add a checksum header to a presigned URL
@@ -350,6 +357,13 @@ func (c *ssmMemory) Collect(ctx context.Context, req *Request) (map[string]any, 
 	if captured.Status != memory.StatusCaptured {
 		return nil, run.captureError(captured)
 	}
+	// The key's extension and the facts say how the image is compressed,
+	// which the script decides: a host saying otherwise is not believed.
+	if captured.Compression != run.platform.Compression() {
+		run.cleanup(ctx, captured.Work)
+		return nil, fmt.Errorf("the host %s reported its memory image %s, but the %s script captures it %s; nothing was uploaded",
+			t.id, compressionText(captured.Compression), run.platform, compressionText(run.platform.Compression()))
+	}
 
 	// 4. Upload, by a URL binding the size and SHA-256 captured.
 	key := run.key(started)
@@ -365,6 +379,9 @@ func (c *ssmMemory) Collect(ctx context.Context, req *Request) (map[string]any, 
 		"bucket": c.bucket, "key": key, "sha256": captured.SHA256, "size": captured.Size, "region": bucketRegion,
 		"tool": run.platform.Tool(), "tool_sha256": run.tool.sha256, "instance_id": t.id, "account": t.account,
 		"started_at": facts["started_at"], "finished_at": facts["finished_at"],
+	}
+	if v, ok := facts["compression"]; ok {
+		meta["compression"] = v
 	}
 	if v, ok := facts["version_id"]; ok {
 		meta["version_id"] = v
@@ -641,14 +658,19 @@ func (run *memoryRun) captureError(r *memory.Result) error {
 		if r.Dir != "" {
 			where = fmt.Sprintf("the most free space was %s, in %s", byteCount(r.Free), r.Dir)
 		}
-		return fmt.Errorf("instance %s has no disk with room for its memory image: it needs about %s (%s of memory, and a margin), and %s; nothing was captured (a memory-backed file system is never used: the image is as large as the memory)",
+		return fmt.Errorf("instance %s has no disk with room for its memory image: it needs about %s (%s of memory, and a margin), and %s; nothing was captured (a memory-backed file system is never used: the image is as large as the memory when it does not compress)",
 			t.id, byteCount(r.Need), byteCount(r.MemTotal), where)
 	case memory.StatusTooLarge:
-		size := r.MemTotal
-		if r.Size > 0 {
-			size = r.Size
+		if r.Size > 0 && r.Compression != "" {
+			return fmt.Errorf("the compressed image is %d bytes (%s), over S3's 5 GiB single-PUT limit: the memory of %s (%s) does not compress enough for one upload; nothing was uploaded, and the host deleted the image",
+				r.Size, byteCount(r.Size), t.id, byteCount(r.MemTotal))
 		}
-		return fmt.Errorf("the memory image of %s would be %s, more than the 5 GiB one S3 PUT uploads; nothing was uploaded", t.id, byteCount(size))
+		if r.Size > 0 {
+			return fmt.Errorf("the memory image of %s is %d bytes (%s), over S3's 5 GiB single-PUT limit; nothing was uploaded, and the host deleted the image",
+				t.id, r.Size, byteCount(r.Size))
+		}
+		return fmt.Errorf("the memory of %s is %s, over S3's 5 GiB single-PUT limit, and %s does not compress its image; refused before capturing, nothing was uploaded",
+			t.id, byteCount(r.MemTotal), tool)
 	case memory.StatusToolDownloadFailed:
 		return fmt.Errorf("the host %s could not download the %s binary from %s (HTTP %d)%s; nothing was captured", t.id, tool, run.tool.uri(), r.HTTPStatus, detail(r.Message))
 	case memory.StatusToolFailed:
@@ -659,6 +681,14 @@ func (run *memoryRun) captureError(r *memory.Result) error {
 		return fmt.Errorf("the acquisition script on %s does not run as root (or SYSTEM); nothing was captured", t.id)
 	}
 	return fmt.Errorf("the memory capture on %s failed: %s%s; nothing was captured", t.id, r.Status, detail(r.Message))
+}
+
+// compressionText says how an image is compressed, for errors.
+func compressionText(c string) string {
+	if c == "" {
+		return "uncompressed"
+	}
+	return "compressed with " + c
 }
 
 func detail(msg string) string {
@@ -738,6 +768,9 @@ func (run *memoryRun) upload(ctx context.Context, captured *memory.Result, regio
 	facts := map[string]any{
 		"bucket": run.c.bucket, "key": key, "size": captured.Size, "sha256": captured.SHA256,
 		"tool": run.platform.Tool(), "tool_sha256": run.tool.sha256,
+	}
+	if captured.Compression != "" {
+		facts["compression"] = captured.Compression
 	}
 	if v := aws.ToString(head.VersionId); v != "" {
 		facts["version_id"] = v

@@ -94,7 +94,7 @@ func TestSSMMemoryAcquires(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFactsSchema(t, "aws_ssm_memory", facts)
-	key := "memory/" + incidentID + "/" + web1 + "/memory-20250301T123000Z.lime"
+	key := "memory/" + incidentID + "/" + web1 + "/memory-20250301T123000Z.lime.compressed"
 	obj, ok := e.emu.S3Object(memBucket, key)
 	if !ok {
 		t.Fatalf("no object at %s", key)
@@ -102,7 +102,7 @@ func TestSSMMemoryAcquires(t *testing.T) {
 	want := map[string]any{
 		"bucket": memBucket, "key": key, "size": int64(1 << 20), "sha256": obj.SHA256, "tool": "avml",
 		"tool_sha256": sha256Hex(avmlBinary), "started_at": "2025-03-01T12:30:00Z", "finished_at": "2025-03-01T12:30:00Z",
-		"version_id": obj.VersionID,
+		"version_id": obj.VersionID, "compression": "snappy",
 	}
 	if !jsonEqual(t, facts, want) {
 		t.Errorf("facts = %v\nwant    %v", facts, want)
@@ -117,7 +117,8 @@ func TestSSMMemoryAcquires(t *testing.T) {
 	}
 	arts := e.artefacts()
 	if len(arts) != 1 || arts[0].Kind != "memory_image" || arts[0].Data != nil || arts[0].Name != "s3://"+memBucket+"/"+key ||
-		arts[0].Meta["sha256"] != obj.SHA256 || arts[0].Meta["size"] != int64(1<<20) || arts[0].Meta["bucket"] != memBucket || arts[0].Meta["key"] != key {
+		arts[0].Meta["sha256"] != obj.SHA256 || arts[0].Meta["size"] != int64(1<<20) || arts[0].Meta["bucket"] != memBucket || arts[0].Meta["key"] != key ||
+		arts[0].Meta["compression"] != "snappy" {
 		t.Errorf("artefacts %+v", arts)
 	}
 	called := e.actionsCalled()
@@ -166,6 +167,11 @@ func TestSSMMemoryWindows(t *testing.T) {
 	if facts["tool"] != "winpmem" || !strings.HasSuffix(facts["key"].(string), ".raw") || facts["tool_sha256"] != sha256Hex(winpmemBinary) {
 		t.Errorf("facts %v", facts)
 	}
+	// WinPmem does not compress: no compression fact.
+	if _, ok := facts["compression"]; ok {
+		t.Errorf("facts %v", facts)
+	}
+	checkFactsSchema(t, "aws_ssm_memory", facts)
 	for _, call := range e.callsOf("ssm:SendCommand") {
 		if call.Authorizations[0].Resource != "arn:aws:ssm:us-east-1::document/AWS-RunPowerShellScript" {
 			t.Errorf("sent %v", call.Authorizations[0])
@@ -181,6 +187,73 @@ func TestSSMMemoryWindows(t *testing.T) {
 	}
 	if n := len(e.callsOf("ssm:SendCommand")); n != 0 {
 		t.Errorf("%d commands sent", n)
+	}
+}
+
+// TestSSMMemoryLargeMemory acquires a Linux instance with more memory
+// than one PUT carries: AVML compresses, and the compressed image fits.
+func TestSSMMemoryLargeMemory(t *testing.T) {
+	e := memoryEnv(t, nil)
+	const image = 1 << 20 // 64 GiB of memory, mostly free pages, compresses far
+	e.emu.SetMemoryHost(web1, awsemu.MemoryHost{MemTotal: 64 << 30, ImageSize: image})
+	c := memoryCollector(t, nil, evidenceBlock)
+	facts, err := c.Collect(context.Background(), e.request(web1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFactsSchema(t, "aws_ssm_memory", facts)
+	key, _ := facts["key"].(string)
+	obj, ok := e.emu.S3Object(memBucket, key)
+	if !ok || facts["compression"] != "snappy" || facts["size"] != int64(image) || !strings.HasSuffix(key, ".lime.compressed") ||
+		obj.Size != image || obj.SHA256 != facts["sha256"] {
+		t.Errorf("facts %v, object %+v", facts, obj)
+	}
+	// The image is AVML's: LiME's magic, and the version of a compressed
+	// range (the emulator keeps the bytes of an object of 1 MiB).
+	if len(obj.Data) != image || string(obj.Data[:4]) != "EMiL" || obj.Data[4] != 2 {
+		t.Errorf("image of %d bytes starts %q", len(obj.Data), obj.Data[:min(8, len(obj.Data))])
+	}
+	if arts := e.artefacts(); len(arts) != 1 || arts[0].Meta["compression"] != "snappy" {
+		t.Errorf("artefacts %+v", arts)
+	}
+}
+
+// TestSSMMemoryWindowsTooLarge: WinPmem does not compress, so a Windows
+// instance with more memory than one PUT carries is refused by the
+// capture command before the tool is downloaded or anything uploaded.
+func TestSSMMemoryWindowsTooLarge(t *testing.T) {
+	e := memoryEnv(t, func(s *awsemu.Seed) {
+		for i := range s.Accounts {
+			r := s.Accounts[i].Regions[region]
+			for j := range r.Instances {
+				if r.Instances[j].ID == web2 {
+					r.Instances[j].Platform = "windows"
+				}
+			}
+		}
+	})
+	// Its image would compress, were there a compressor: it makes no
+	// difference.
+	e.emu.SetMemoryHost(web2, awsemu.MemoryHost{MemTotal: 8 << 30, ImageSize: 1 << 20})
+	c := memoryCollector(t, map[string]cty.Value{
+		"windows_tool_s3_uri": cty.StringVal("s3://" + toolsBucket + "/" + winpmemKey),
+		"windows_tool_sha256": cty.StringVal(sha256Hex(winpmemBinary)),
+	}, evidenceBlock)
+	facts, err := c.Collect(context.Background(), e.request(web2))
+	want := "the memory of " + web2 + " is 8.0 GiB, over S3's 5 GiB single-PUT limit, and winpmem does not compress its image; refused before capturing, nothing was uploaded"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v (facts %v), want %q", err, facts, want)
+	}
+	if n := len(e.callsOf("ssm:SendCommand")); n != 1 {
+		t.Errorf("%d commands sent, want the capture alone", n)
+	}
+	for _, call := range e.emu.Calls() {
+		if call.Action() == "s3:GetObject" || call.Action() == "s3:PutObject" {
+			t.Errorf("%s was called: the host went on after refusing", call.Action())
+		}
+	}
+	if b := e.emu.Snapshot().Buckets[memBucket]; b != nil && len(b.Objects) != 0 {
+		t.Errorf("objects stored: %v", b.Objects)
 	}
 }
 
@@ -205,8 +278,11 @@ func TestSSMMemoryFailures(t *testing.T) {
 			want: []string{"S3 rejected the upload", "(HTTP 400 BadDigest): the bytes the host sent do not match the SHA-256 it computed at capture; no image is recorded"}, sent: 3},
 		{name: "low disk", host: &awsemu.MemoryHost{Fault: awsemu.MemoryLowDisk, MemTotal: 8 << 30 / 2},
 			want: []string{"instance " + web1 + " has no disk with room for its memory image: it needs about 4.4 GiB (4.0 GiB of memory, and a margin), and the most free space was 1.5 GiB, in /var/tmp"}, sent: 1},
-		{name: "too large", host: &awsemu.MemoryHost{MemTotal: 16 << 30},
-			want: []string{"would be 16.0 GiB, more than the 5 GiB one S3 PUT uploads"}, sent: 1},
+		{name: "compressed image too large", host: &awsemu.MemoryHost{MemTotal: 16 << 30, ImageSize: 6 << 30},
+			want: []string{"the compressed image is 6442450944 bytes (6.0 GiB), over S3's 5 GiB single-PUT limit: the memory of " + web1 +
+				" (16.0 GiB) does not compress enough for one upload; nothing was uploaded"}, sent: 1},
+		{name: "compression not the script's", host: &awsemu.MemoryHost{Fault: awsemu.MemoryUncompressed},
+			want: []string{"the host " + web1 + " reported its memory image uncompressed, but the Linux script captures it compressed with snappy; nothing was uploaded"}, sent: 2},
 		{name: "tool fails", host: &awsemu.MemoryHost{Fault: awsemu.MemoryToolFails},
 			want: []string{"avml failed on " + web1 + " with exit code 1: \"avml: unable to read physical memory\""}, sent: 1},
 		{name: "timeout", host: &awsemu.MemoryHost{Fault: awsemu.MemoryTimeout}, timeout: 300 * time.Millisecond,

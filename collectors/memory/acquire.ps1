@@ -6,7 +6,9 @@
 #            URL, refuses to run it unless its SHA-256 is the pinned one,
 #            checks that a local disk has room for an image of the
 #            instance's memory, captures a raw image into a private work
-#            directory there and prints its size and SHA-256;
+#            directory there and prints its size and SHA-256 (WinPmem does
+#            not compress, so a memory over the 5 GiB one PUT uploads is
+#            refused before the tool is downloaded);
 #   upload   uploads that image by a presigned PUT URL, whose signature
 #            binds the size and SHA-256 that capture printed, streaming it
 #            from disk, then deletes the work directory;
@@ -86,6 +88,9 @@ function Capture {
     if (-not [int]::TryParse($ReapAfter, [ref]$reap)) { Fail 'bad_settings' ([ordered]@{ message = 'ReapAfter is not a number of seconds' }) }
 
     $mem = [int64](Get-CimInstance Win32_ComputerSystem).TotalPhysicalMemory
+    # WinPmem does not compress, so the image is as large as the memory:
+    # one over what a single PUT uploads is refused before anything is
+    # downloaded (acquire.sh, whose AVML compresses, checks the image).
     if ($mem -gt $MaxImage) { Fail 'too_large' ([ordered]@{ mem_total = $mem; need = $mem }) }
     $need = $mem + [int64]($mem / 20) + $Margin
 

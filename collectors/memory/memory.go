@@ -19,6 +19,16 @@
 // directory on a disk of the host, which the scripts delete after the
 // upload, on any failure, and (a detached reaper) a while after capture.
 //
+// # Compression and S3's 5 GiB
+//
+// One presigned PUT carries the image, so that S3 itself checks its
+// SHA-256, and one PUT carries at most 5 GiB (MaxImage). acquire.sh runs
+// AVML with --compress, always, and checks the compressed image against
+// the limit once it exists: most memory compresses well, so instances
+// with far more than 5 GiB are acquired, and one whose image is still too
+// large fails saying how large it is. WinPmem does not compress, so
+// acquire.ps1 refuses a memory over the limit before capturing.
+//
 // # The result line
 //
 // Each run prints {"cordon_memory":1,"phase":"capture","status":"captured",
@@ -70,12 +80,29 @@ func (p Platform) Tool() string {
 }
 
 // Extension is the file name extension of the platform's images: AVML
-// writes LiME, WinPmem a raw image.
+// writes LiME compressed with snappy (--compress), which its README names
+// .lime.compressed; WinPmem a raw image.
 func (p Platform) Extension() string {
 	if p == Windows {
 		return ".raw"
 	}
-	return ".lime"
+	return ".lime.compressed"
+}
+
+// CompressionSnappy is how AVML compresses with --compress: each memory
+// range in a LiME header of version 2, its pages in snappy's framing
+// format. avml-convert turns such an image back into plain LiME, and
+// Volatility 3 reads it as it is.
+const CompressionSnappy = "snappy"
+
+// Compression is how the platform's script compresses its images: always
+// with snappy on Linux (acquire.sh says why), never on Windows, as
+// WinPmem does not compress.
+func (p Platform) Compression() string {
+	if p == Windows {
+		return ""
+	}
+	return CompressionSnappy
 }
 
 // Modes of a run.
@@ -86,7 +113,10 @@ const (
 )
 
 // MaxImage is the largest image the scripts upload: S3's limit for one
-// PUT.
+// PUT. On Linux it bounds the compressed image, checked after capture,
+// so an instance with more memory is acquired when its image compresses
+// within it; on Windows (WinPmem does not compress) it bounds the memory,
+// checked before capture.
 const MaxImage = 5 << 30
 
 // Settings are what the collector sets in a script.

@@ -45,20 +45,28 @@ func TestCommandsRoundTrip(t *testing.T) {
 
 func TestPlatform(t *testing.T) {
 	if Linux.Document() != "AWS-RunShellScript" || Windows.Document() != "AWS-RunPowerShellScript" ||
-		Linux.Tool() != "avml" || Windows.Tool() != "winpmem" || Linux.Extension() != ".lime" || Windows.Extension() != ".raw" {
+		Linux.Tool() != "avml" || Windows.Tool() != "winpmem" || Linux.Extension() != ".lime.compressed" || Windows.Extension() != ".raw" ||
+		Linux.Compression() != CompressionSnappy || Windows.Compression() != "" {
 		t.Error("platform names")
 	}
 }
 
 func TestParseResult(t *testing.T) {
 	sha := strings.Repeat("0f", 32)
-	captured := `{"cordon_memory":1,"phase":"capture","status":"captured","work":"/var/tmp/cordon-memory.AbCd1234","image":"/var/tmp/cordon-memory.AbCd1234/memory.lime","size":1048576,"sha256":"` + sha + `","tool_sha256":"` + sha + `","mem_total":1048576,"started_at":1,"finished_at":2}`
+	captured := `{"cordon_memory":1,"phase":"capture","status":"captured","work":"/var/tmp/cordon-memory.AbCd1234","image":"/var/tmp/cordon-memory.AbCd1234/memory.lime.compressed","size":1048576,"sha256":"` + sha + `","tool_sha256":"` + sha + `","mem_total":8589934592,"started_at":1,"finished_at":2,"compression":"snappy"}`
 	tests := []struct {
 		name, out, mode, want string
 		status                string
 	}{
 		{"captured", "noise from the agent\n" + captured + "\n", ModeCapture, "", StatusCaptured},
-		{"windows work", strings.Replace(captured, `/var/tmp/cordon-memory.AbCd1234"`, `C:\\cordon-memory.ab12cd34"`, 1), ModeCapture, "", StatusCaptured},
+		{"windows work", strings.Replace(strings.Replace(captured, `/var/tmp/cordon-memory.AbCd1234"`, `C:\\cordon-memory.ab12cd34"`, 1), `,"compression":"snappy"`, "", 1), ModeCapture, "", StatusCaptured},
+		{"compressed too large", `{"cordon_memory":1,"phase":"capture","status":"too_large","size":6442450944,"mem_total":17179869184,"compression":"snappy"}`, ModeCapture, "", StatusTooLarge},
+		{"memory too large", `{"cordon_memory":1,"phase":"capture","status":"too_large","mem_total":17179869184,"need":17179869184}`, ModeCapture, "", StatusTooLarge},
+		{"unknown compression", strings.Replace(captured, `"compression":"snappy"`, `"compression":"zstd"`, 1), ModeCapture, `compression "zstd" is not one the scripts use`, ""},
+		{"compression case", strings.Replace(captured, `"compression":"snappy"`, `"compression":"Snappy"`, 1), ModeCapture, `compression "Snappy"`, ""},
+		{"compression padded", strings.Replace(captured, `"compression":"snappy"`, `"compression":"snappy "`, 1), ModeCapture, `compression "snappy"`, ""},
+		{"compression not a string", strings.Replace(captured, `"compression":"snappy"`, `"compression":1`, 1), ModeCapture, "not a result", ""},
+		{"compression on a failure", `{"cordon_memory":1,"phase":"capture","status":"too_large","size":6442450944,"compression":"lz4\u001b[0m"}`, ModeCapture, `compression "lz4"`, ""},
 		{"last line wins", `{"cordon_memory":1,"phase":"capture","status":"not_root"}` + "\n" + captured, ModeCapture, "", StatusCaptured},
 		{"uploaded", `{"cordon_memory":1,"phase":"upload","status":"uploaded","http_status":200,"size":3}`, ModeUpload, "", StatusUploaded},
 		{"rejected", `{"cordon_memory":1,"phase":"upload","status":"upload_rejected","http_status":400,"s3_code":"BadDigest"}`, ModeUpload, "", StatusUploadRejected},
@@ -76,7 +84,7 @@ func TestParseResult(t *testing.T) {
 		{"work traversal", strings.ReplaceAll(captured, "/var/tmp/cordon-memory.AbCd1234", "/var/../cordon-memory.AbCd1234"), ModeCapture, "is not one the script makes", ""},
 		{"zero size", strings.Replace(captured, `"size":1048576`, `"size":0`, 1), ModeCapture, "image size 0", ""},
 		{"huge size", strings.Replace(captured, `"size":1048576`, `"size":5368709121`, 1), ModeCapture, "image size 5368709121", ""},
-		{"negative", strings.Replace(captured, `"mem_total":1048576`, `"mem_total":-1`, 1), ModeCapture, "negative", ""},
+		{"negative", strings.Replace(captured, `"mem_total":8589934592`, `"mem_total":-1`, 1), ModeCapture, "negative", ""},
 		{"bad sha", strings.Replace(captured, `"sha256":"`+sha, `"sha256":"`+strings.ToUpper(sha), 1), ModeCapture, "not 64 lower-case hex", ""},
 		{"bad s3 code", `{"cordon_memory":1,"phase":"upload","status":"upload_rejected","s3_code":"<script>"}`, ModeUpload, "not an S3 error code", ""},
 		{"too long", `{"cordon_memory":1,"phase":"capture","status":"not_root","message":"` + strings.Repeat("x", 5000) + `"}`, ModeCapture, "more than 4096", ""},
@@ -103,13 +111,23 @@ func TestParseResult(t *testing.T) {
 	if err != nil || r.Message != "avml: oops" || r.ExitCode != 2 {
 		t.Errorf("ParseResult = %+v, %v", r, err)
 	}
+	// A compressed capture keeps its compression and its memory, larger
+	// than the image and than MaxImage.
+	r, err = ParseResult(captured, ModeCapture)
+	if err != nil || r.Compression != CompressionSnappy || r.MemTotal != 8<<30 || r.Size != 1<<20 {
+		t.Errorf("ParseResult = %+v, %v", r, err)
+	}
 }
 
 func TestResultLine(t *testing.T) {
-	in := &Result{Version: 1, Phase: ModeUpload, Status: StatusUploadRejected, HTTPStatus: 412, S3Code: "PreconditionFailed"}
-	out, err := ParseResult("x\n"+in.Line(), ModeUpload)
-	if err != nil || *out != *in {
-		t.Errorf("round trip: %+v, %v", out, err)
+	for _, in := range []*Result{
+		{Version: 1, Phase: ModeUpload, Status: StatusUploadRejected, HTTPStatus: 412, S3Code: "PreconditionFailed"},
+		{Version: 1, Phase: ModeCapture, Status: StatusTooLarge, Size: 6 << 30, MemTotal: 16 << 30, Compression: CompressionSnappy},
+	} {
+		out, err := ParseResult("x\n"+in.Line(), in.Phase)
+		if err != nil || *out != *in {
+			t.Errorf("round trip: %+v, %v", out, err)
+		}
 	}
 }
 
@@ -118,6 +136,8 @@ func TestResultLine(t *testing.T) {
 func FuzzParseResult(f *testing.F) {
 	sha := strings.Repeat("ab", 32)
 	f.Add(`{"cordon_memory":1,"phase":"capture","status":"captured","work":"/tmp/cordon-memory.AAAAAAAA","size":5,"sha256":"`+sha+`","tool_sha256":"`+sha+`"}`, ModeCapture)
+	f.Add(`{"cordon_memory":1,"phase":"capture","status":"captured","work":"/tmp/cordon-memory.AAAAAAAA","size":5,"sha256":"`+sha+`","tool_sha256":"`+sha+`","mem_total":8589934592,"compression":"snappy"}`, ModeCapture)
+	f.Add(`{"cordon_memory":1,"phase":"capture","status":"too_large","size":6442450944,"compression":"snappy"}`, ModeCapture)
 	f.Add(`{"cordon_memory":1,"phase":"upload","status":"upload_rejected","http_status":400,"s3_code":"BadDigest"}`, ModeUpload)
 	f.Add("garbage\n{\"cordon_memory\":1}\n", ModeCleanup)
 	f.Fuzz(func(t *testing.T, out, mode string) {
@@ -132,6 +152,9 @@ func FuzzParseResult(f *testing.F) {
 			if r.Size <= 0 || r.Size > MaxImage || !sha256RE.MatchString(r.SHA256) || strings.Contains(r.Work, "..") && strings.Contains(r.Work, "/../") {
 				t.Fatalf("accepted capture %+v", r)
 			}
+		}
+		if r.Compression != "" && r.Compression != CompressionSnappy {
+			t.Fatalf("accepted compression %q", r.Compression)
 		}
 		for _, s := range []string{r.Message, r.Dir, r.Missing} {
 			if printable(s) != s {

@@ -13,12 +13,15 @@ import (
 // Result is the line a script prints. Which fields are set depends on the
 // status:
 //
-//	captured              work, image, size, sha256, tool_sha256, mem_total, started_at, finished_at
+//	captured              work, image, size, sha256, tool_sha256, mem_total, started_at, finished_at,
+//	                      compression (snappy on Linux, absent on Windows)
 //	uploaded              http_status, size
 //	cleaned               -
 //	tool_hash_mismatch    tool_sha256 (what the host computed), pinned
 //	insufficient_space    need, free (the most a candidate directory had), dir, mem_total
-//	too_large             mem_total and need, or size: over MaxImage
+//	too_large             over MaxImage: mem_total and need before capture (Windows,
+//	                      whose WinPmem does not compress), or size, mem_total and
+//	                      compression after it (the compressed image, on Linux)
 //	tool_download_failed  http_status, message
 //	tool_failed           exit_code, message
 //	upload_rejected       http_status, s3_code (S3's error code)
@@ -50,6 +53,9 @@ type Result struct {
 	Missing    string `json:"missing,omitempty"`
 	StartedAt  int64  `json:"started_at,omitempty"`
 	FinishedAt int64  `json:"finished_at,omitempty"`
+	// Compression is how the image is compressed: CompressionSnappy, or
+	// empty for none.
+	Compression string `json:"compression,omitempty"`
 }
 
 // Statuses.
@@ -108,7 +114,8 @@ var ErrNoResult = errors.New("no cordon_memory result line in the output")
 // ParseResult finds the last result line of a script's output and checks
 // it: its phase is mode's, its status a known one, and the fields its
 // status carries well-formed (a captured image's work directory is one the
-// script makes, its size within (0, MaxImage], its digests hex SHA-256).
+// script makes, its size within (0, MaxImage], its digests hex SHA-256,
+// its compression none or snappy).
 // Text fields are kept only when they are printable UTF-8, at most 256
 // characters.
 func ParseResult(stdout, mode string) (*Result, error) {
@@ -148,6 +155,9 @@ func ParseResult(stdout, mode string) (*Result, error) {
 	}
 	for _, f := range []*string{&r.Message, &r.Dir, &r.Missing} {
 		*f = printable(*f)
+	}
+	if r.Compression != "" && r.Compression != CompressionSnappy {
+		return nil, fmt.Errorf("compression %q is not one the scripts use (%s, or none)", clip(r.Compression), CompressionSnappy)
 	}
 	if !s3CodeRE.MatchString(r.S3Code) {
 		return nil, errors.New("s3_code is not an S3 error code")

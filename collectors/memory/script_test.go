@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -43,6 +44,7 @@ type scriptEnv struct {
 	dir    string // WORK_PARENTS, the only place the script may write
 	marker string // the tool creates it when it runs
 	tool   []byte
+	memKB  int64 // the MemTotal of the test's meminfo
 }
 
 func newScriptEnv(t *testing.T, shell string) *scriptEnv {
@@ -56,12 +58,15 @@ func newScriptEnv(t *testing.T, shell string) *scriptEnv {
 		}
 	}
 	base := t.TempDir()
-	e := &scriptEnv{t: t, shell: shell, dir: filepath.Join(base, "disk"), marker: filepath.Join(base, "tool-ran")}
+	e := &scriptEnv{t: t, shell: shell, dir: filepath.Join(base, "disk"), marker: filepath.Join(base, "tool-ran"), memKB: 4096}
 	if err := os.Mkdir(e.dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	// The "tool": 3 MB of a repeated pattern, like a LiME image for tests.
-	e.tool = []byte("#!/bin/sh\ntouch '" + e.marker + "'\nyes cordon-memory-image | head -c 3000000 > \"$1\"\n")
+	// The "tool": called as AVML is, with --compress and the image's
+	// path, it writes 3 MB of a repeated pattern (an image that compresses
+	// from the 4 MiB of memory the test's meminfo reports).
+	e.tool = []byte("#!/bin/sh\ntouch '" + e.marker + "'\n[ \"$#\" = 2 ] && [ \"$1\" = --compress ] || { echo \"avml: usage: avml --compress FILE, not $*\" >&2; exit 2; }\n" +
+		"yes cordon-memory-image | head -c 3000000 > \"$2\"\n")
 	seed := &awsemu.Seed{Accounts: []awsemu.SeedAccount{{ID: account,
 		Users: []awsemu.SeedUser{{Name: "tester", AccessKeys: []awsemu.SeedAccessKey{{ID: userKey}}}},
 		Regions: map[string]awsemu.SeedRegion{"us-east-1": {S3Buckets: []awsemu.SeedBucket{{Name: bucket, Objects: []awsemu.SeedObject{
@@ -91,7 +96,7 @@ func (e *scriptEnv) run(s memory.Settings, edits map[string]string) *memory.Resu
 		e.t.Fatal(err)
 	}
 	meminfo := filepath.Join(filepath.Dir(e.dir), "meminfo")
-	if err := os.WriteFile(meminfo, []byte("MemTotal:           4096 kB\nMemFree:    1024 kB\n"), 0o600); err != nil {
+	if err := os.WriteFile(meminfo, []byte(fmt.Sprintf("MemTotal:       %8d kB\nMemFree:    1024 kB\n", e.memKB)), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
 	all := map[string]string{"WORK_PARENTS=": "WORK_PARENTS='" + e.dir + "'", "MEMINFO=": "MEMINFO='" + meminfo + "'"}
@@ -181,7 +186,7 @@ func TestScriptAcquires(t *testing.T) {
 			e := newScriptEnv(t, sh)
 			r := e.capture(nil)
 			if r.Status != memory.StatusCaptured || r.Size != 3000000 || r.ToolSHA256 != hexSHA(e.tool) || r.MemTotal != 4096<<10 ||
-				!strings.HasPrefix(r.Work, e.dir+"/cordon-memory.") || r.Image != r.Work+"/memory.lime" {
+				!strings.HasPrefix(r.Work, e.dir+"/cordon-memory.") || r.Image != r.Work+"/memory.lime.compressed" || r.Compression != memory.CompressionSnappy {
 				t.Fatalf("capture %+v", r)
 			}
 			img, err := os.ReadFile(r.Image)
@@ -194,16 +199,54 @@ func TestScriptAcquires(t *testing.T) {
 			if _, err := os.Stat(r.Work + "/tool"); !os.IsNotExist(err) {
 				t.Error("the tool binary was left behind")
 			}
-			up := e.run(e.uploadSettings(r, "memory/inc/i-1/memory.lime"), nil)
+			up := e.run(e.uploadSettings(r, "memory/inc/i-1/memory.lime.compressed"), nil)
 			if up.Status != memory.StatusUploaded || up.HTTPStatus != 200 {
 				t.Fatalf("upload %+v", up)
 			}
-			obj, ok := e.emu.S3Object(bucket, "memory/inc/i-1/memory.lime")
+			obj, ok := e.emu.S3Object(bucket, "memory/inc/i-1/memory.lime.compressed")
 			if !ok || obj.SHA256 != r.SHA256 || obj.Size != r.Size || obj.ChecksumAlgorithm != "SHA256" {
 				t.Errorf("stored %+v", obj)
 			}
 			if left := e.workDirs(); len(left) != 0 {
 				t.Errorf("work directories left: %v", left)
+			}
+		})
+	}
+}
+
+// TestScriptSinglePUTLimit checks the limit on one PUT bounds the
+// compressed image, after capture, not the memory: a memory over it whose
+// image compresses within it is acquired and uploaded, and an image still
+// over it fails saying how large it is and leaves nothing behind. (The
+// limit is lowered to the test's sizes.)
+func TestScriptSinglePUTLimit(t *testing.T) {
+	for _, sh := range shells(t) {
+		t.Run(filepath.Base(sh), func(t *testing.T) {
+			e := newScriptEnv(t, sh)
+			// 4 MiB of memory, a limit of 3.5 MB, a 3 MB image.
+			r := e.capture(map[string]string{"MAX_IMAGE=": "MAX_IMAGE=3500000"})
+			if r.Status != memory.StatusCaptured || r.MemTotal != 4096<<10 || r.Size != 3000000 || r.Compression != memory.CompressionSnappy {
+				t.Fatalf("capture %+v", r)
+			}
+			up := e.run(e.uploadSettings(r, "memory/inc/i-1/big.lime.compressed"), nil)
+			if up.Status != memory.StatusUploaded {
+				t.Fatalf("upload %+v", up)
+			}
+			if obj, ok := e.emu.S3Object(bucket, "memory/inc/i-1/big.lime.compressed"); !ok || obj.SHA256 != r.SHA256 || obj.Size != 3000000 {
+				t.Errorf("stored %+v", obj)
+			}
+
+			e = newScriptEnv(t, sh)
+			r = e.capture(map[string]string{"MAX_IMAGE=": "MAX_IMAGE=2999999"})
+			if r.Status != memory.StatusTooLarge || r.Size != 3000000 || r.MemTotal != 4096<<10 || r.Compression != memory.CompressionSnappy ||
+				r.SHA256 != "" || r.Work != "" {
+				t.Errorf("result %+v", r)
+			}
+			if _, err := os.Stat(e.marker); err != nil {
+				t.Error("the limit was checked before the tool ran: only the compressed image tells")
+			}
+			if left := e.workDirs(); len(left) != 0 {
+				t.Errorf("an image over the limit was left behind: %v", left)
 			}
 		})
 	}
@@ -249,8 +292,35 @@ func TestScriptRefuses(t *testing.T) {
 	t.Run("too large", func(t *testing.T) {
 		e := newScriptEnv(t, sh)
 		r := e.capture(map[string]string{"MAX_IMAGE=": "MAX_IMAGE=1024"})
-		if r.Status != memory.StatusTooLarge || r.MemTotal != 4096<<10 {
+		if r.Status != memory.StatusTooLarge || r.MemTotal != 4096<<10 || r.Size != 3000000 || r.Compression != memory.CompressionSnappy {
 			t.Errorf("result %+v", r)
+		}
+	})
+	t.Run("memory over the limit, no disk for it", func(t *testing.T) {
+		// A memory over the limit is not refused for its size (its image
+		// may compress), but the disk must hold an image that does not:
+		// 1 PiB of memory needs more than any disk here.
+		e := newScriptEnv(t, sh)
+		e.memKB = 1 << 40
+		r := e.capture(nil)
+		if r.Status != memory.StatusInsufficientSpace || r.MemTotal != 1<<50 || r.Need != 1<<50+1<<50/20+256<<20 || r.Free <= 0 {
+			t.Errorf("result %+v", r)
+		}
+		if _, err := os.Stat(e.marker); !os.IsNotExist(err) {
+			t.Error("the tool ran without room for the image")
+		}
+	})
+	t.Run("tool without --compress", func(t *testing.T) {
+		// A tool that cannot compress (not AVML) fails the capture rather
+		// than writing an image the key would misname.
+		e := newScriptEnv(t, sh)
+		r := e.run(memory.Settings{Mode: memory.ModeCapture, ToolURL: e.toolURL(), ToolSHA256: hexSHA(e.tool), ReapAfter: 20 * time.Second},
+			map[string]string{"\t\"$tool\" --compress": "\t\"$tool\" \"$image\" >\"$WORK/tool.out\" 2>&1"})
+		if r.Status != memory.StatusToolFailed || r.ExitCode != 2 || !strings.Contains(r.Message, "avml: usage: avml --compress FILE") {
+			t.Errorf("result %+v", r)
+		}
+		if left := e.workDirs(); len(left) != 0 {
+			t.Errorf("work directories left: %v", left)
 		}
 	})
 	t.Run("image changed before upload", func(t *testing.T) {

@@ -27,12 +27,21 @@ import (
 // the headers the script sends, and reports S3's answer. MemoryHost.Fault
 // makes a host fail as real ones do.
 //
+// The limit of one PUT is checked where each script checks it: on Linux
+// against the image AVML wrote compressed (ImageSize, after the tool
+// ran), so a host whose MemTotal is over it succeeds when its image is
+// within it; on Windows, whose WinPmem does not compress, against
+// MemTotal before the tool is downloaded.
+//
 // The playback runs in its own goroutine, outside the state lock; the
 // invocation stays InProgress until it ends, and CancelCommand stops it.
 
 // MemoryHost is how an instance's host answers a memory acquisition.
 type MemoryHost struct {
-	// ImageSize is the size of the image the tool writes; default 1 MiB.
+	// ImageSize is the size of the image file the tool writes; default
+	// 1 MiB. On Linux that is AVML's compressed image, which may be far
+	// smaller than MemTotal (or, set over memory.MaxImage, too large for
+	// one PUT all the same); on Windows WinPmem's raw image.
 	ImageSize int64
 	// MemTotal is the memory the host reports; default ImageSize.
 	MemTotal int64
@@ -55,9 +64,13 @@ const (
 	// MemoryCorruptUpload: the bytes uploaded are not those hashed (one is
 	// flipped on the way), so S3 refuses them.
 	MemoryCorruptUpload = "corrupt_upload"
+	// MemoryUncompressed: the capture reports an image without the
+	// compression the script applies (a host that lies, or a tool that
+	// ignored --compress).
+	MemoryUncompressed = "uncompressed"
 )
 
-var memoryFaults = []string{"", MemoryTimeout, MemoryLowDisk, MemoryToolTampered, MemoryToolFails, MemoryCorruptUpload}
+var memoryFaults = []string{"", MemoryTimeout, MemoryLowDisk, MemoryToolTampered, MemoryToolFails, MemoryCorruptUpload, MemoryUncompressed}
 
 // defaultImageSize is a host's image unless it says otherwise.
 const defaultImageSize = 1 << 20
@@ -82,8 +95,10 @@ func (b *builder) memoryHost(path, instanceID string, sm *SeedMemory) {
 	if sm == nil {
 		return
 	}
-	if sm.ImageSize < 0 || sm.ImageSize > memory.MaxImage {
-		b.errorf(path+".ssm_memory.image_size", "must be within 0 and %d (one PUT)", memory.MaxImage)
+	// An image_size over memory.MaxImage is allowed: it plays a host
+	// whose compressed image does not fit one PUT (nothing is generated).
+	if sm.ImageSize < 0 {
+		b.errorf(path+".ssm_memory.image_size", "must not be negative")
 	}
 	if sm.MemTotal < 0 {
 		b.errorf(path+".ssm_memory.mem_total", "must not be negative")
@@ -207,7 +222,8 @@ func (pb *playback) capture(ctx context.Context) *memory.Result {
 			r.Dir = `C:\`
 		}
 		return r
-	case h.MemTotal > memory.MaxImage:
+	case pb.platform.Compression() == "" && h.MemTotal > memory.MaxImage:
+		// WinPmem does not compress: refused before the tool is fetched.
 		r := pb.result(memory.StatusTooLarge)
 		r.MemTotal, r.Need = h.MemTotal, h.MemTotal
 		return r
@@ -254,13 +270,24 @@ func (pb *playback) capture(ctx context.Context) *memory.Result {
 		return nil
 	}
 	started := pb.now()
-	gen := newImageGen(pb.instance+"/"+pb.command, h.ImageSize, pb.platform == memory.Linux)
+	if h.ImageSize > memory.MaxImage {
+		// The tool ran, and its image, compressed or not, is over what
+		// one PUT uploads; the script deletes it unhashed.
+		r := pb.result(memory.StatusTooLarge)
+		r.Size, r.MemTotal, r.Compression = h.ImageSize, h.MemTotal, pb.platform.Compression()
+		return r
+	}
+	limeVersion := uint32(0) // WinPmem's raw image has no header
+	if pb.platform.Compression() == memory.CompressionSnappy {
+		limeVersion = 2 // AVML's header of a compressed range
+	}
+	gen := newImageGen(pb.instance+"/"+pb.command, h.ImageSize, limeVersion)
 	imgSum := sha256.New()
 	if _, err := io.Copy(imgSum, ctxReader{ctx, gen.reader(-1)}); err != nil {
 		return nil
 	}
 	work := "/var/tmp/cordon-memory." + shortID(pb.command)
-	image := work + "/memory.lime"
+	image := work + "/memory" + memory.Linux.Extension()
 	if pb.platform == memory.Windows {
 		work = `C:\cordon-memory.` + strings.ToLower(shortID(pb.command))
 		image = work + `\memory.raw`
@@ -272,6 +299,9 @@ func (pb *playback) capture(ctx context.Context) *memory.Result {
 	r := pb.result(memory.StatusCaptured)
 	r.Work, r.Image, r.Size, r.SHA256, r.ToolSHA256, r.MemTotal = work, image, img.size, img.sha256, got, h.MemTotal
 	r.StartedAt, r.FinishedAt = started, pb.now()
+	if h.Fault != MemoryUncompressed {
+		r.Compression = pb.platform.Compression()
+	}
 	return r
 }
 
@@ -344,24 +374,26 @@ func shortID(s string) string {
 }
 
 // imageGen generates a deterministic memory image: a LiME header (on
-// Linux) and 64 KiB blocks of pseudo-random bytes, each stamped with its
-// index, so that no two blocks are alike and any offset is cheap to
-// produce.
+// Linux, of version 2 as AVML writes a compressed range) and 64 KiB blocks
+// of pseudo-random bytes, each stamped with its index, so that no two
+// blocks are alike and any offset is cheap to produce. The blocks stand in
+// for the range's snappy frames: nothing in the emulator decompresses.
 type imageGen struct {
-	size  int64
-	lime  bool
-	block []byte
+	size int64
+	// limeVersion is the LiME header's version; 0 for no header.
+	limeVersion uint32
+	block       []byte
 }
 
 const imageBlock = 64 << 10
 
-func newImageGen(seed string, size int64, lime bool) imageGen {
+func newImageGen(seed string, size int64, limeVersion uint32) imageGen {
 	block := make([]byte, imageBlock)
 	for i := 0; i < imageBlock; i += sha256.Size {
 		sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", seed, i)))
 		copy(block[i:], sum[:])
 	}
-	return imageGen{size: size, lime: lime, block: block}
+	return imageGen{size: size, limeVersion: limeVersion, block: block}
 }
 
 // reader reads the image, with the byte at corruptAt flipped (-1: none).
@@ -395,11 +427,11 @@ func (r *imageReader) Read(p []byte) (int, error) {
 		r.off += int64(c)
 	}
 	start := r.off - int64(n)
-	if r.g.lime && start < 32 {
-		// LiME's header: magic, version 1, the range's start and end.
+	if r.g.limeVersion != 0 && start < 32 {
+		// LiME's header: magic, version, the range's start and end.
 		var hdr [32]byte
 		binary.LittleEndian.PutUint32(hdr[0:], 0x4C694D45)
-		binary.LittleEndian.PutUint32(hdr[4:], 1)
+		binary.LittleEndian.PutUint32(hdr[4:], r.g.limeVersion)
 		binary.LittleEndian.PutUint64(hdr[16:], uint64(max(r.g.size-33, 0)))
 		copy(p, hdr[start:])
 	}
