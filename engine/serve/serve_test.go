@@ -8,10 +8,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cordonhq/cordon/engine/serve"
 	"github.com/cordonhq/cordon/engine/state"
+	"github.com/cordonhq/cordon/internal/awsclient"
+	"github.com/cordonhq/cordon/internal/demo"
 )
 
 func TestFindingIsContainedWithNoCommand(t *testing.T) {
@@ -255,5 +260,40 @@ func TestDryRunAppliesNothing(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "dry run: would have applied") {
 		t.Errorf("the log does not say what would have been applied:\n%s", h.logs.String())
+	}
+}
+
+// A daemon that cannot call AWS (refused credentials) applies nothing, and
+// says so where a responder looks: the plan failed with the reason, and
+// the incident's timeline names it.
+func TestApplyWithoutAccessIsOnTheTimeline(t *testing.T) {
+	h := newHarness(t, nil)
+	refused, err := awsclient.New(context.Background(), awsclient.Options{
+		Region: demo.Region, Endpoint: h.emuURL, AssumeRoleARN: demo.ResponderRoleARN,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAEMUUNKNOWN000001", "not-the-secret", ""),
+		MaxBackoff:  time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start(func(o *serve.Options) { o.AWS = refused })
+	got := h.post(finding(t, web1Finding, nil))
+	inc := got.Deliveries[0].IncidentID
+	var d *state.IncidentDetail
+	h.waitFor("the failed apply", func() bool {
+		d, err = h.store.Incident(context.Background(), inc)
+		return err == nil && len(d.Plans) == 1 && d.Plans[0].Status == state.PlanFailed
+	})
+	if !strings.Contains(d.Plans[0].Note, "No AWS access") || len(d.Actions) != 0 || h.isolated(web1) {
+		t.Errorf("plan %+v, %d actions recorded, isolated %v", d.Plans[0], len(d.Actions), h.isolated(web1))
+	}
+	var found bool
+	for _, ev := range d.Events {
+		if ev.Kind == state.EventApplyFailed && strings.Contains(ev.Summary, d.Plans[0].ID) && strings.Contains(ev.Summary, "No AWS access") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no apply_failed event on the timeline: %+v", d.Events)
 	}
 }

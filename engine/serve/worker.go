@@ -286,6 +286,9 @@ func (d *Daemon) applyFile(ctx context.Context, rec *state.PlanRecord, f *plan.F
 			return err
 		}
 		log.Error("apply failed", "error", err)
+		if err := d.event(ctx, rec.IncidentID, state.EventApplyFailed, fmt.Sprintf("apply of plan %s failed: %s", id, err), id); err != nil {
+			return err
+		}
 		return d.store.FinishPlan(ctx, id, state.PlanFailed, 0, err.Error())
 	}
 	d.observeApply(res)

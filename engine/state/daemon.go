@@ -268,6 +268,9 @@ const (
 	EventExpired    = "expired"
 	EventDryRun     = "dry_run"
 	EventWithheld   = "withheld"
+	// EventApplyFailed: a plan's apply failed before or without recording
+	// its actions (no AWS access): the timeline says so, not only the log.
+	EventApplyFailed = "apply_failed"
 )
 
 func (d *Delivery) validate() error {
