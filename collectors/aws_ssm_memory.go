@@ -27,6 +27,7 @@ import (
 
 	"github.com/cordonhq/cordon/actions"
 	"github.com/cordonhq/cordon/collectors/memory"
+	"github.com/cordonhq/cordon/internal/ui"
 	"github.com/cordonhq/cordon/internal/wait"
 	"github.com/cordonhq/cordon/schema"
 )
@@ -656,21 +657,21 @@ func (run *memoryRun) captureError(r *memory.Result) error {
 	case memory.StatusInsufficientSpace:
 		where := "no candidate directory was usable"
 		if r.Dir != "" {
-			where = fmt.Sprintf("the most free space was %s, in %s", byteCount(r.Free), r.Dir)
+			where = fmt.Sprintf("the most free space was %s, in %s", ui.ByteSize(r.Free), r.Dir)
 		}
 		return fmt.Errorf("instance %s has no disk with room for its memory image: it needs about %s (%s of memory, and a margin), and %s; nothing was captured (a memory-backed file system is never used: the image is as large as the memory when it does not compress)",
-			t.id, byteCount(r.Need), byteCount(r.MemTotal), where)
+			t.id, ui.ByteSize(r.Need), ui.ByteSize(r.MemTotal), where)
 	case memory.StatusTooLarge:
 		if r.Size > 0 && r.Compression != "" {
 			return fmt.Errorf("the compressed image is %d bytes (%s), over S3's 5 GiB single-PUT limit: the memory of %s (%s) does not compress enough for one upload; nothing was uploaded, and the host deleted the image",
-				r.Size, byteCount(r.Size), t.id, byteCount(r.MemTotal))
+				r.Size, ui.ByteSize(r.Size), t.id, ui.ByteSize(r.MemTotal))
 		}
 		if r.Size > 0 {
 			return fmt.Errorf("the memory image of %s is %d bytes (%s), over S3's 5 GiB single-PUT limit; nothing was uploaded, and the host deleted the image",
-				t.id, r.Size, byteCount(r.Size))
+				t.id, r.Size, ui.ByteSize(r.Size))
 		}
 		return fmt.Errorf("the memory of %s is %s, over S3's 5 GiB single-PUT limit, and %s does not compress its image; refused before capturing, nothing was uploaded",
-			t.id, byteCount(r.MemTotal), tool)
+			t.id, ui.ByteSize(r.MemTotal), tool)
 	case memory.StatusToolDownloadFailed:
 		return fmt.Errorf("the host %s could not download the %s binary from %s (HTTP %d)%s; nothing was captured", t.id, tool, run.tool.uri(), r.HTTPStatus, detail(r.Message))
 	case memory.StatusToolFailed:
@@ -824,20 +825,6 @@ func (run *memoryRun) cleanup(ctx context.Context, work string) {
 		Comment:    aws.String(truncateRunes("cordon memory cleanup "+run.req.IncidentID, 100)),
 		Parameters: map[string][]string{"commands": lines, "executionTimeout": {"60"}}, TimeoutSeconds: aws.Int32(600),
 	})
-}
-
-// byteCount is a size for people: 4.0 GiB.
-func byteCount(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // memoryConfirmed is the aws_ssm_memory type's Volatile: the facts confirm
