@@ -3,6 +3,8 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/cordonhq/cordon/schema"
@@ -44,5 +46,50 @@ func TestWriteCanonicalMatchesMarshal(t *testing.T) {
 				t.Fatalf("signed stream differs from the spliced body")
 			}
 		})
+	}
+}
+
+// Encoding in memory (Encode, Seal) and writing a file (Write) give the
+// same id, signature and content: the daemon's stored plans and saved
+// plan files are the same document.
+func TestEncodeMatchesWrite(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	for _, k := range [][]byte{nil, key} {
+		f := samplePlanFile(t)
+		var data []byte
+		var err error
+		if k == nil {
+			data, err = Encode(f)
+		} else {
+			data, err = Seal(f, k)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		inMemory, err := Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "p")
+		g := samplePlanFile(t)
+		if err := Write(path, g, k); err != nil {
+			t.Fatal(err)
+		}
+		written, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromFile, err := Decode(written)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.ID != g.ID || f.MAC != g.MAC || inMemory.ID != f.ID || fromFile.ID != g.ID || inMemory.MAC != fromFile.MAC {
+			t.Errorf("key %v: Encode id %s mac %q, Write id %s mac %q", k != nil, f.ID, f.MAC, g.ID, g.MAC)
+		}
+		a, _ := json.Marshal(inMemory)
+		b, _ := json.Marshal(fromFile)
+		if !bytes.Equal(a, b) {
+			t.Errorf("key %v: the decoded documents differ", k != nil)
+		}
 	}
 }
