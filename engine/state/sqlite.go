@@ -48,7 +48,10 @@ type SQLiteStore struct {
 	pid  int
 	host string
 
-	stmts writeStmts
+	// ws and rs hold the prepared statements of w and r (see
+	// sqlite_stmt.go); stmts are ws's statements custody appends use.
+	ws, rs *stmtCache
+	stmts  writeStmts
 	// writes go to the writer goroutine, which groups them (see
 	// sqlite_group.go).
 	writesMu     sync.RWMutex
@@ -111,7 +114,8 @@ func openSQLite(path string, o sqliteOptions) (_ *SQLiteStore, err error) {
 	defer func() {
 		if err != nil {
 			s.stopWriter()
-			s.stmts.close()
+			s.ws.close()
+			s.rs.close()
 			s.closeDBs()
 		}
 	}()
@@ -155,7 +159,8 @@ func openSQLite(path string, o sqliteOptions) (_ *SQLiteStore, err error) {
 	if err := migrate(ctx, s.w, ms); err != nil {
 		return nil, fmt.Errorf("state database %s: %w", abs, s.mapError(err))
 	}
-	if err := s.stmts.prepare(ctx, s.w); err != nil {
+	s.ws = newStmtCache(s.w)
+	if err := s.stmts.prepare(ctx, s.ws); err != nil {
 		return nil, fmt.Errorf("state database %s: %w", abs, err)
 	}
 	s.startWriter(o.maxGroup)
@@ -172,6 +177,7 @@ func openSQLite(path string, o sqliteOptions) (_ *SQLiteStore, err error) {
 	if err := s.r.PingContext(ctx); err != nil {
 		return nil, s.openError(err)
 	}
+	s.rs = newStmtCache(s.r)
 	return s, nil
 }
 
@@ -196,7 +202,7 @@ func (s *SQLiteStore) Close() error {
 		errs = append(errs, s.unlock(token, n))
 	}
 	s.stopWriter()
-	errs = append(errs, s.stmts.close(), s.closeDBs())
+	errs = append(errs, s.ws.close(), s.rs.close(), s.closeDBs())
 	return errors.Join(errs...)
 }
 

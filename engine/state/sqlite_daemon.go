@@ -21,7 +21,8 @@ func (s *SQLiteStore) AcceptDeliveries(ctx context.Context, ds []Delivery, curso
 		return nil, errors.New("cursor: name is empty")
 	}
 	out := make([]Accepted, len(ds))
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		for i := range ds {
 			d := &ds[i]
 			received := formatTime(orNow(d.ReceivedAt))
@@ -56,7 +57,7 @@ func (s *SQLiteStore) AcceptDeliveries(ctx context.Context, ds []Delivery, curso
 	return out, nil
 }
 
-func setCursor(ctx context.Context, tx *sql.Tx, c Cursor) error {
+func setCursor(ctx context.Context, tx stx, c Cursor) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)
         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 		c.Name, c.Value, formatTime(time.Now()))
@@ -68,13 +69,14 @@ func (s *SQLiteStore) SetCursor(ctx context.Context, c Cursor) error {
 	if c.Name == "" {
 		return errors.New("cursor: name is empty")
 	}
-	return s.write(ctx, func(tx *sql.Tx) error { return setCursor(ctx, tx, c) })
+	return s.write(ctx, func(tx *sql.Tx) error { return setCursor(ctx, s.wtx(tx), c) })
 }
 
 // Cursor implements Inbox.
 func (s *SQLiteStore) Cursor(ctx context.Context, name string) (string, bool, error) {
 	var v string
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.rtx(sqlTx)
 		return tx.QueryRowContext(ctx, `SELECT value FROM cursors WHERE name = ?`, name).Scan(&v)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -90,7 +92,7 @@ const deliverySelect = `SELECT id, delivery_key, source, incident_id, finding_id
     finding_updated_at, %s, status, outcome, plan_id, error, attempts, duplicates, received_at, finished_at
     FROM deliveries`
 
-func collectDeliveries(ctx context.Context, tx *sql.Tx, withRecord bool, where string, args ...any) ([]Delivery, error) {
+func collectDeliveries(ctx context.Context, tx stx, withRecord bool, where string, args ...any) ([]Delivery, error) {
 	rec := "NULL"
 	if withRecord {
 		rec = "record"
@@ -135,7 +137,8 @@ func (s *SQLiteStore) QueuedDeliveries(ctx context.Context, afterID int64, limit
 		limit = -1
 	}
 	var out []Delivery
-	err := s.read(ctx, func(tx *sql.Tx) (err error) {
+	err := s.read(ctx, func(sqlTx *sql.Tx) (err error) {
+		tx := s.rtx(sqlTx)
 		out, err = collectDeliveries(ctx, tx, true, `WHERE status = 'queued' AND id > ? ORDER BY id LIMIT ?`, afterID, limit)
 		return err
 	})
@@ -145,7 +148,8 @@ func (s *SQLiteStore) QueuedDeliveries(ctx context.Context, afterID int64, limit
 // Delivery implements Inbox.
 func (s *SQLiteStore) Delivery(ctx context.Context, id int64) (*Delivery, error) {
 	var out []Delivery
-	err := s.read(ctx, func(tx *sql.Tx) (err error) {
+	err := s.read(ctx, func(sqlTx *sql.Tx) (err error) {
+		tx := s.rtx(sqlTx)
 		out, err = collectDeliveries(ctx, tx, true, `WHERE id = ?`, id)
 		return err
 	})
@@ -182,7 +186,8 @@ func (s *SQLiteStore) Deliveries(ctx context.Context, f DeliveryFilter) ([]Deliv
 	}
 	args = append(args, limit)
 	var out []Delivery
-	err := s.read(ctx, func(tx *sql.Tx) (err error) {
+	err := s.read(ctx, func(sqlTx *sql.Tx) (err error) {
+		tx := s.rtx(sqlTx)
 		out, err = collectDeliveries(ctx, tx, false, where+" ORDER BY id DESC LIMIT ?", args...)
 		return err
 	})
@@ -192,7 +197,8 @@ func (s *SQLiteStore) Deliveries(ctx context.Context, f DeliveryFilter) ([]Deliv
 // StartDelivery implements Inbox.
 func (s *SQLiteStore) StartDelivery(ctx context.Context, id int64) (int, error) {
 	var attempts int
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		err := tx.QueryRowContext(ctx, `UPDATE deliveries SET attempts = attempts + 1
             WHERE id = ? AND status = 'queued' RETURNING attempts`, id).Scan(&attempts)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -204,7 +210,7 @@ func (s *SQLiteStore) StartDelivery(ctx context.Context, id int64) (int, error) 
 }
 
 // deliveryNotQueued explains why a delivery could not be updated.
-func deliveryNotQueued(ctx context.Context, tx *sql.Tx, id int64) error {
+func deliveryNotQueued(ctx context.Context, tx stx, id int64) error {
 	var status, outcome string
 	err := tx.QueryRowContext(ctx, `SELECT status, outcome FROM deliveries WHERE id = ?`, id).Scan(&status, &outcome)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -229,7 +235,7 @@ func (s *SQLiteStore) FinishDelivery(ctx context.Context, id int64, res Delivery
 			res.PlanID = p.ID
 		}
 	}
-	var putIncident func(context.Context, *sql.Tx) error
+	var putIncident func(context.Context, stx) error
 	if res.Incident != nil {
 		var err error
 		if putIncident, err = incidentWriter(*res.Incident); err != nil {
@@ -238,7 +244,8 @@ func (s *SQLiteStore) FinishDelivery(ctx context.Context, id int64, res Delivery
 	}
 	finished := formatTime(orNow(res.FinishedAt))
 	ctx = withoutCancel(ctx)
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		if putIncident != nil {
 			if err := putIncident(ctx, tx); err != nil {
 				return err
@@ -283,7 +290,8 @@ func (s *SQLiteStore) RecordRejection(ctx context.Context, r Rejection) (int64, 
 		excerpt = excerpt[:MaxRejectionExcerpt]
 	}
 	var id int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		res, err := tx.ExecContext(ctx, `INSERT INTO rejections (source, reason, excerpt, size, received_at)
             VALUES (?, ?, ?, ?, ?)`, r.Source, r.Reason, excerpt, r.Size, formatTime(orNow(r.ReceivedAt)))
 		if err != nil {
@@ -301,7 +309,8 @@ func (s *SQLiteStore) Rejections(ctx context.Context, limit int) ([]Rejection, e
 		limit = -1
 	}
 	var out []Rejection
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.rtx(sqlTx)
 		rows, err := tx.QueryContext(ctx, `SELECT id, source, reason, excerpt, size, received_at
             FROM rejections ORDER BY id DESC LIMIT ?`, limit)
 		if err != nil {
@@ -330,7 +339,8 @@ func (s *SQLiteStore) FindingVersion(ctx context.Context, incidentID string) (st
 		updated string
 		count   int
 	)
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.rtx(sqlTx)
 		return tx.QueryRowContext(ctx, `SELECT finding_updated_at, finding_count FROM incidents WHERE id = ?`,
 			incidentID).Scan(&updated, &count)
 	})
@@ -345,10 +355,10 @@ func (s *SQLiteStore) FindingVersion(ctx context.Context, incidentID string) (st
 
 // AddIncidentEvent implements Journal.
 func (s *SQLiteStore) AddIncidentEvent(ctx context.Context, ev IncidentEvent) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return insertEvent(ctx, tx, ev) })
+	return s.write(ctx, func(tx *sql.Tx) error { return insertEvent(ctx, s.wtx(tx), ev) })
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, ev IncidentEvent) error {
+func insertEvent(ctx context.Context, tx stx, ev IncidentEvent) error {
 	if ev.IncidentID == "" || ev.Kind == "" {
 		return errors.New("incident event: incident and kind are required")
 	}
@@ -363,7 +373,7 @@ func insertEvent(ctx context.Context, tx *sql.Tx, ev IncidentEvent) error {
 	return err
 }
 
-func collectEvents(ctx context.Context, tx *sql.Tx, incidentID string) ([]IncidentEvent, error) {
+func collectEvents(ctx context.Context, tx stx, incidentID string) ([]IncidentEvent, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, incident_id, kind, summary, detail, at FROM incident_events
         WHERE incident_id = ? ORDER BY id`, incidentID)
 	if err != nil {
@@ -387,7 +397,7 @@ func collectEvents(ctx context.Context, tx *sql.Tx, incidentID string) ([]Incide
 	return out, rows.Err()
 }
 
-func insertPlan(ctx context.Context, tx *sql.Tx, p *PlanRecord) error {
+func insertPlan(ctx context.Context, tx stx, p *PlanRecord) error {
 	var delivery, expires any
 	if p.DeliveryID != 0 {
 		delivery = p.DeliveryID
@@ -411,13 +421,13 @@ func (s *SQLiteStore) PutPlan(ctx context.Context, p PlanRecord) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error { return insertPlan(ctx, tx, &p) })
+	return s.write(ctx, func(tx *sql.Tx) error { return insertPlan(ctx, s.wtx(tx), &p) })
 }
 
 const planSelect = `SELECT id, incident_id, delivery_id, status, reason, config_digest, actions, %s, created_at,
     expires_at, decided_at, decided_by, note, apply_id, finished_at FROM plans`
 
-func collectPlansWith(ctx context.Context, tx *sql.Tx, withFile bool, where string, args ...any) ([]PlanRecord, error) {
+func collectPlansWith(ctx context.Context, tx stx, withFile bool, where string, args ...any) ([]PlanRecord, error) {
 	file := "NULL"
 	if withFile {
 		file = "file"
@@ -457,14 +467,15 @@ func collectPlansWith(ctx context.Context, tx *sql.Tx, withFile bool, where stri
 	return out, rows.Err()
 }
 
-func collectPlans(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]PlanRecord, error) {
+func collectPlans(ctx context.Context, tx stx, where string, args ...any) ([]PlanRecord, error) {
 	return collectPlansWith(ctx, tx, false, where, args...)
 }
 
 // Plan implements Approvals.
 func (s *SQLiteStore) Plan(ctx context.Context, id string) (*PlanRecord, error) {
 	var out []PlanRecord
-	err := s.read(ctx, func(tx *sql.Tx) (err error) {
+	err := s.read(ctx, func(sqlTx *sql.Tx) (err error) {
+		tx := s.rtx(sqlTx)
 		out, err = collectPlansWith(ctx, tx, true, `WHERE id = ?`, id)
 		return err
 	})
@@ -505,7 +516,8 @@ func (s *SQLiteStore) Plans(ctx context.Context, f PlanFilter) ([]PlanRecord, er
 	}
 	args = append(args, limit)
 	var out []PlanRecord
-	err := s.read(ctx, func(tx *sql.Tx) (err error) {
+	err := s.read(ctx, func(sqlTx *sql.Tx) (err error) {
+		tx := s.rtx(sqlTx)
 		out, err = collectPlans(ctx, tx, where+" ORDER BY created_at, id LIMIT ?", args...)
 		return err
 	})
@@ -519,7 +531,8 @@ func (s *SQLiteStore) DecidePlan(ctx context.Context, id string, d PlanDecision)
 	}
 	at := orNow(d.At)
 	var out *PlanRecord
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		res, err := tx.ExecContext(ctx, `UPDATE plans SET status = ?, decided_at = ?, decided_by = ?, note = ?
             WHERE id = ? AND status = 'pending'`, d.Status, formatTime(at), d.By, d.Note, id)
 		if err != nil {
@@ -577,7 +590,8 @@ func (s *SQLiteStore) FinishPlan(ctx context.Context, id string, status PlanStat
 		apply = applyID
 	}
 	ctx = withoutCancel(ctx)
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		res, err := tx.ExecContext(ctx, `UPDATE plans SET status = ?, apply_id = ?, finished_at = ?,
             note = CASE WHEN ? = '' THEN note ELSE ? END
             WHERE id = ? AND status IN ('approved', 'pending')`, status, apply, formatTime(time.Now()), note, note, id)
@@ -603,7 +617,8 @@ func (s *SQLiteStore) FinishPlan(ctx context.Context, id string, status PlanStat
 // CountActions implements Guardrails.
 func (s *SQLiteStore) CountActions(ctx context.Context, since time.Time, rule string) (int, error) {
 	var n int
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.rtx(sqlTx)
 		q := `SELECT count(*) FROM actions a WHERE a.kind = 'apply' AND a.started_at >= ?
             AND a.phase <> 'notify' AND a.result IN ` + countedResults
 		args := []any{formatTime(since)}
@@ -623,7 +638,8 @@ func (s *SQLiteStore) TargetActedOn(ctx context.Context, lockKey string, since t
 		return "", fmt.Errorf("%q is not a target lock key", lockKey)
 	}
 	var incident string
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.rtx(sqlTx)
 		return tx.QueryRowContext(ctx, `SELECT incident_id FROM actions
             WHERE target_account = ? AND target_region = ? AND target_type = ? AND target_id = ?
             AND started_at >= ? AND kind = 'apply' AND phase <> 'notify' AND result IN `+countedResults+`

@@ -80,6 +80,9 @@ func (s *SQLiteStore) writer() {
 			}
 		}
 		s.commitGroup(group)
+		// Between transactions the writer's connection is free to
+		// prepare the statements the group ran unprepared.
+		s.ws.prepareMissed(context.Background())
 	}
 }
 
@@ -94,6 +97,7 @@ func (s *SQLiteStore) commitGroup(group []*writeReq) {
 		return
 	}
 	ran := 0
+	wtx := s.wtx(tx)
 	for i, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err // given up before it ran: nothing written
@@ -104,13 +108,13 @@ func (s *SQLiteStore) commitGroup(group []*writeReq) {
 			ran++
 			continue
 		}
-		if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
+		if _, err := wtx.ExecContext(context.Background(), `SAVEPOINT w`); err != nil {
 			errs[i] = err
 			continue
 		}
 		if err := r.fn(tx); err != nil {
 			errs[i] = err
-			if _, rerr := tx.Exec(`ROLLBACK TO w`); rerr != nil {
+			if _, rerr := wtx.ExecContext(context.Background(), `ROLLBACK TO w`); rerr != nil {
 				// The transaction is unusable: fail the whole group.
 				tx.Rollback()
 				for _, r := range group {
@@ -121,7 +125,7 @@ func (s *SQLiteStore) commitGroup(group []*writeReq) {
 		} else {
 			ran++
 		}
-		if _, err := tx.Exec(`RELEASE w`); err != nil {
+		if _, err := wtx.ExecContext(context.Background(), `RELEASE w`); err != nil {
 			tx.Rollback()
 			for _, r := range group {
 				r.done <- s.dbError(err)

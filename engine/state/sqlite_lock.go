@@ -71,7 +71,8 @@ func (s *SQLiteStore) tryLock(ctx context.Context, keys []string, owner, token s
 	var held *LockInfo
 	now := formatTime(time.Now())
 	me := s.self()
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		for _, k := range keys {
 			h, holderToken, err := scanLock(tx.QueryRowContext(ctx, `SELECT `+lockColumns+` FROM locks WHERE lock_key = ?`, k))
 			switch {
@@ -133,7 +134,7 @@ func (h *LockInfo) holder() process {
 
 // insertLockEvent records lock h removed from its holder by the process
 // me, for by.
-func insertLockEvent(ctx context.Context, tx *sql.Tx, kind LockEventKind, h LockInfo, by string, me process, at string) error {
+func insertLockEvent(ctx context.Context, tx stx, kind LockEventKind, h LockInfo, by string, me process, at string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO lock_events (kind, lock_id, lock_key, owner, pid, host, boot_id, proc_start,
         acquired_at, liveness, by_owner, by_pid, by_host, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		kind, h.ID, h.Key, h.Owner, h.PID, h.Host, h.BootID, h.ProcessStart, formatTime(h.AcquiredAt),
@@ -146,7 +147,8 @@ func insertLockEvent(ctx context.Context, tx *sql.Tx, kind LockEventKind, h Lock
 func (s *SQLiteStore) unlock(token string, n int) error {
 	ctx := context.Background()
 	var deleted int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		res, err := tx.ExecContext(ctx, `DELETE FROM locks WHERE token = ?`, token)
 		if err != nil {
 			return err
@@ -198,7 +200,8 @@ func (s *SQLiteStore) ForceUnlock(ctx context.Context, id, by string) (LockInfo,
 	}
 	me := s.self()
 	var removed LockInfo
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		rows, err := tx.QueryContext(ctx, `SELECT `+lockColumns+` FROM locks ORDER BY lock_key`)
 		if err != nil {
 			return err

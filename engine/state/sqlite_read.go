@@ -16,6 +16,8 @@ func (s *SQLiteStore) read(ctx context.Context, fn func(tx *sql.Tx) error) error
 	if err != nil {
 		return s.dbError(err)
 	}
+	// Runs after the rollback, with the connection back in the pool.
+	defer s.rs.prepareMissed(ctx)
 	defer tx.Rollback()
 	return s.dbError(fn(tx))
 }
@@ -27,7 +29,7 @@ const actionSelect = `SELECT a.id, a.apply_id, ap.plan_id, a.kind, a.incident_id
     FROM actions a JOIN applies ap ON ap.id = a.apply_id`
 
 // queryActions runs an actionSelect query and calls fn with each record.
-func queryActions(ctx context.Context, tx *sql.Tx, fn func(ActionRecord), query string, args ...any) error {
+func queryActions(ctx context.Context, tx stx, fn func(ActionRecord), query string, args ...any) error {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
@@ -65,7 +67,7 @@ func queryActions(ctx context.Context, tx *sql.Tx, fn func(ActionRecord), query 
 	return rows.Err()
 }
 
-func collectActions(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]ActionRecord, error) {
+func collectActions(ctx context.Context, tx stx, query string, args ...any) ([]ActionRecord, error) {
 	var out []ActionRecord
 	err := queryActions(ctx, tx, func(r ActionRecord) { out = append(out, r) }, query, args...)
 	return out, err
@@ -74,7 +76,8 @@ func collectActions(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 // StartedActions implements Store.
 func (s *SQLiteStore) StartedActions(ctx context.Context) ([]ActionRecord, error) {
 	var out []ActionRecord
-	err := s.read(ctx, func(tx *sql.Tx) (err error) {
+	err := s.read(ctx, func(sqlTx *sql.Tx) (err error) {
+		tx := s.rtx(sqlTx)
 		out, err = collectActions(ctx, tx, actionSelect+` WHERE a.result = 'started' ORDER BY a.id`)
 		return err
 	})
@@ -84,7 +87,8 @@ func (s *SQLiteStore) StartedActions(ctx context.Context) ([]ActionRecord, error
 // DoneActions implements Store.
 func (s *SQLiteStore) DoneActions(ctx context.Context, planID string) (map[ActionKey]ActionRecord, error) {
 	out := map[ActionKey]ActionRecord{}
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.rtx(sqlTx)
 		// In id order, so a later record of the same action replaces an
 		// earlier one.
 		return queryActions(ctx, tx, func(r ActionRecord) { out[r.Key()] = r },
@@ -99,8 +103,9 @@ func (s *SQLiteStore) DoneActions(ctx context.Context, planID string) (map[Actio
 // AppliedActions implements Store.
 func (s *SQLiteStore) AppliedActions(ctx context.Context, incidentID string) ([]ActionRecord, error) {
 	var out []ActionRecord
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		if err := incidentExists(ctx, tx, incidentID); err != nil {
+	err := s.read(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.rtx(sqlTx)
+		if err := incidentExists(ctx, tx.Tx, incidentID); err != nil {
 			return err
 		}
 		var err error
@@ -125,7 +130,7 @@ func incidentExists(ctx context.Context, tx *sql.Tx, id string) error {
 const applySelect = `SELECT id, plan_id, kind, config_digest, cordon_version, owner, pid, host, status,
     summary, started_at, resumed_at, finished_at FROM applies`
 
-func collectApplies(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]ApplyRecord, error) {
+func collectApplies(ctx context.Context, tx stx, query string, args ...any) ([]ApplyRecord, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -161,7 +166,8 @@ func collectApplies(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 // RunningApplies implements Store.
 func (s *SQLiteStore) RunningApplies(ctx context.Context) ([]ApplyRecord, error) {
 	var out []ApplyRecord
-	err := s.read(ctx, func(tx *sql.Tx) (err error) {
+	err := s.read(ctx, func(sqlTx *sql.Tx) (err error) {
+		tx := s.rtx(sqlTx)
 		out, err = collectApplies(ctx, tx, applySelect+` WHERE status = 'running' ORDER BY id`)
 		return err
 	})
@@ -182,7 +188,8 @@ func (s *SQLiteStore) Incidents(ctx context.Context, f IncidentFilter) ([]Incide
 	}
 	const selected = `SELECT id FROM incidents WHERE created_at >= ? ORDER BY created_at DESC, id DESC LIMIT ?`
 	var out []IncidentSummary
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.rtx(sqlTx)
 		rows, err := tx.QueryContext(ctx, `SELECT id, finding_id, finding_source, finding_type, severity, account,
             region, resource_type, resource_id, verdicts, created_at, updated_at
             FROM incidents WHERE id IN (`+selected+`) ORDER BY created_at DESC, id DESC`, since, limit)
@@ -259,7 +266,8 @@ func (s *SQLiteStore) Incidents(ctx context.Context, f IncidentFilter) ([]Incide
 // Incident implements Store.
 func (s *SQLiteStore) Incident(ctx context.Context, id string) (*IncidentDetail, error) {
 	d := &IncidentDetail{}
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.rtx(sqlTx)
 		inc := &d.Incident
 		f := &inc.Finding
 		var (
@@ -317,8 +325,9 @@ func (s *SQLiteStore) Incident(ctx context.Context, id string) (*IncidentDetail,
 // Evidence implements Store.
 func (s *SQLiteStore) Evidence(ctx context.Context, incidentID string) ([]Evidence, error) {
 	var out []Evidence
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		if err := incidentExists(ctx, tx, incidentID); err != nil {
+	err := s.read(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.rtx(sqlTx)
+		if err := incidentExists(ctx, tx.Tx, incidentID); err != nil {
 			return err
 		}
 		var err error
@@ -329,7 +338,7 @@ func (s *SQLiteStore) Evidence(ctx context.Context, incidentID string) ([]Eviden
 }
 
 // collectEvidence reads an incident's evidence, with its data or without.
-func collectEvidence(ctx context.Context, tx *sql.Tx, withData bool, incidentID string) ([]Evidence, error) {
+func collectEvidence(ctx context.Context, tx stx, withData bool, incidentID string) ([]Evidence, error) {
 	data := "NULL"
 	if withData {
 		data = "data"

@@ -11,55 +11,34 @@ import (
 	"github.com/cordonhq/cordon/engine/plan"
 )
 
-// writeStmts are the statements of the hot path (one pair per action),
-// prepared once on the writer connection.
+// writeStmts are the writer's statements custody appends use, prepared
+// when the store opens; the writer's cache owns and closes them.
 type writeStmts struct {
-	applyState    *sql.Stmt
-	actionInsert  *sql.Stmt
-	actionFinish  *sql.Stmt
-	actionResult  *sql.Stmt
-	incidentTouch *sql.Stmt
-	// custodyLast and custodyInsert append evidence's custody entries.
 	custodyLast   *sql.Stmt
 	custodyInsert *sql.Stmt
 }
 
-func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
-	for _, p := range []struct {
-		stmt  **sql.Stmt
-		query string
-	}{
-		{&w.applyState, `SELECT kind, status, pid, host FROM applies WHERE id = ?`},
-		{&w.actionInsert, `INSERT INTO actions (apply_id, incident_id, kind, address, action_name, action_type,
-            phase, target_type, target_id, target_account, target_region, reversible, revert_of,
-            before_state, config, planned, rules, result, started_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'started', ?)`},
-		{&w.actionFinish, `UPDATE actions SET result = ?, after_state = ?, error = ?, finished_at = ?
-            WHERE id = ? AND result = 'started'`},
-		{&w.actionResult, `SELECT result FROM actions WHERE id = ?`},
-		{&w.incidentTouch, `UPDATE incidents SET updated_at = max(updated_at, ?)
-            WHERE id = (SELECT incident_id FROM actions WHERE id = ?)`},
-		{&w.custodyLast, sqliteCustodyLast},
-		{&w.custodyInsert, sqliteCustodyInsert},
-	} {
-		stmt, err := db.PrepareContext(ctx, p.query)
-		if err != nil {
-			return fmt.Errorf("preparing statement: %w", err)
-		}
-		*p.stmt = stmt
+func (w *writeStmts) prepare(ctx context.Context, c *stmtCache) (err error) {
+	if w.custodyLast, err = c.prepare(ctx, sqliteCustodyLast); err != nil {
+		return err
 	}
-	return nil
+	w.custodyInsert, err = c.prepare(ctx, sqliteCustodyInsert)
+	return err
 }
 
-func (w *writeStmts) close() error {
-	var errs []error
-	for _, s := range []*sql.Stmt{w.applyState, w.actionInsert, w.actionFinish, w.actionResult, w.incidentTouch, w.custodyLast, w.custodyInsert} {
-		if s != nil {
-			errs = append(errs, s.Close())
-		}
-	}
-	return errors.Join(errs...)
-}
+// The statements of recording an action.
+const (
+	sqliteApplyState   = `SELECT kind, status, pid, host FROM applies WHERE id = ?`
+	sqliteActionInsert = `INSERT INTO actions (apply_id, incident_id, kind, address, action_name, action_type,
+            phase, target_type, target_id, target_account, target_region, reversible, revert_of,
+            before_state, config, planned, rules, result, started_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'started', ?)`
+	sqliteActionFinish = `UPDATE actions SET result = ?, after_state = ?, error = ?, finished_at = ?
+            WHERE id = ? AND result = 'started'`
+	sqliteActionResult  = `SELECT result FROM actions WHERE id = ?`
+	sqliteIncidentTouch = `UPDATE incidents SET updated_at = max(updated_at, ?)
+            WHERE id = (SELECT incident_id FROM actions WHERE id = ?)`
+)
 
 // write runs fn in a write transaction (IMMEDIATE, on the writer
 // connection) and returns once it is committed, or rolled back if fn
@@ -81,7 +60,8 @@ func (s *SQLiteStore) BeginApply(ctx context.Context, start ApplyStart) (int64, 
 	now := formatTime(orNow(start.StartedAt))
 	me := s.self()
 	var id int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		var (
 			kind                Kind
 			status              ApplyStatus
@@ -147,7 +127,8 @@ func (s *SQLiteStore) FinishApply(ctx context.Context, applyID int64, status App
 		return fmt.Errorf("apply %d: summary: %w", applyID, err)
 	}
 	ctx = withoutCancel(ctx)
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		var current ApplyStatus
 		var open int
 		err := tx.QueryRowContext(ctx, `SELECT status,
@@ -175,12 +156,12 @@ func (s *SQLiteStore) PutIncident(ctx context.Context, inc Incident) error {
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error { return put(ctx, tx) })
+	return s.write(ctx, func(tx *sql.Tx) error { return put(ctx, s.wtx(tx)) })
 }
 
 // incidentWriter checks an incident and returns the statement that
 // records it, for PutIncident or another write's transaction.
-func incidentWriter(inc Incident) (func(context.Context, *sql.Tx) error, error) {
+func incidentWriter(inc Incident) (func(context.Context, stx) error, error) {
 	if err := inc.validate(); err != nil {
 		return nil, err
 	}
@@ -212,7 +193,7 @@ func incidentWriter(inc Incident) (func(context.Context, *sql.Tx) error, error) 
 		updated = created
 	}
 	f := &inc.Finding
-	return func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx stx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, finding_id, finding_source, finding_type,
             severity, account, region, resource_type, resource_id, finding, matches, verdicts, facts,
             facts_sha256, finding_updated_at, finding_count, created_at, updated_at)
@@ -246,12 +227,13 @@ func (s *SQLiteStore) ActionStarted(ctx context.Context, start ActionStart) (int
 		id       int64
 		withheld *WithheldError
 	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		var kind Kind
 		var status ApplyStatus
 		var pid int
 		var host string
-		err := tx.StmtContext(ctx, s.stmts.applyState).QueryRowContext(ctx, start.ApplyID).Scan(&kind, &status, &pid, &host)
+		err := tx.QueryRowContext(ctx, sqliteApplyState, start.ApplyID).Scan(&kind, &status, &pid, &host)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("action %s: apply %d: %w", start.Address, start.ApplyID, ErrNotFound)
@@ -300,7 +282,7 @@ func (s *SQLiteStore) ActionStarted(ctx context.Context, start ActionStart) (int
 			}
 		}
 		t := &start.Target
-		res, err := tx.StmtContext(ctx, s.stmts.actionInsert).ExecContext(ctx,
+		res, err := tx.ExecContext(ctx, sqliteActionInsert,
 			start.ApplyID, start.IncidentID, kind, start.Address, start.Action, start.Type, start.Phase,
 			t.Type, t.ID, t.Account, t.Region, start.Reversible, revertOf,
 			jsonArg(start.Before), jsonArg(start.Config), jsonArg(start.Planned), rules, formatTime(startedAt))
@@ -328,7 +310,7 @@ const countedResults = `('started', 'applied', 'recovered', 'failed')`
 
 // ruleOverLimit returns the first of limits whose rule has started as many
 // actions as its limit in the hour before at, or nil.
-func ruleOverLimit(ctx context.Context, tx *sql.Tx, limits []RuleLimit, at time.Time) (*WithheldError, error) {
+func ruleOverLimit(ctx context.Context, tx stx, limits []RuleLimit, at time.Time) (*WithheldError, error) {
 	since := formatTime(at.Add(-time.Hour))
 	for _, l := range limits {
 		if l.PerHour <= 0 {
@@ -351,7 +333,7 @@ func ruleOverLimit(ctx context.Context, tx *sql.Tx, limits []RuleLimit, at time.
 
 // insertWithheld records an action a rule's limit withheld: finished,
 // skipped, with the reason.
-func insertWithheld(ctx context.Context, tx *sql.Tx, start *ActionStart, kind Kind, rules any, w *WithheldError, at time.Time) (int64, error) {
+func insertWithheld(ctx context.Context, tx stx, start *ActionStart, kind Kind, rules any, w *WithheldError, at time.Time) (int64, error) {
 	t := &start.Target
 	now := formatTime(at)
 	res, err := tx.ExecContext(ctx, `INSERT INTO actions (apply_id, incident_id, kind, address, action_name,
@@ -371,7 +353,7 @@ func insertWithheld(ctx context.Context, tx *sql.Tx, start *ActionStart, kind Ki
 }
 
 // checkRevertable checks the action a revert action undoes.
-func checkRevertable(ctx context.Context, tx *sql.Tx, start *ActionStart) error {
+func checkRevertable(ctx context.Context, tx stx, start *ActionStart) error {
 	var incident string
 	var kind Kind
 	var result Result
@@ -402,8 +384,9 @@ func (s *SQLiteStore) ActionFinished(ctx context.Context, actionID int64, out Ou
 	}
 	finished := formatTime(orNow(out.FinishedAt))
 	ctx = withoutCancel(ctx)
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.stmts.actionFinish).ExecContext(ctx,
+	return s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
+		res, err := tx.ExecContext(ctx, sqliteActionFinish,
 			out.Result, jsonArg(out.After), out.Error, finished, actionID)
 		if err != nil {
 			return err
@@ -414,7 +397,7 @@ func (s *SQLiteStore) ActionFinished(ctx context.Context, actionID int64, out Ou
 		}
 		if n == 0 {
 			var current Result
-			err := tx.StmtContext(ctx, s.stmts.actionResult).QueryRowContext(ctx, actionID).Scan(&current)
+			err := tx.QueryRowContext(ctx, sqliteActionResult, actionID).Scan(&current)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("action %d: %w", actionID, ErrNotFound)
 			}
@@ -423,7 +406,7 @@ func (s *SQLiteStore) ActionFinished(ctx context.Context, actionID int64, out Ou
 			}
 			return fmt.Errorf("%w: action %d ended %s", ErrActionFinished, actionID, current)
 		}
-		_, err = tx.StmtContext(ctx, s.stmts.incidentTouch).ExecContext(ctx, finished, actionID)
+		_, err = tx.ExecContext(ctx, sqliteIncidentTouch, finished, actionID)
 		return err
 	})
 }
@@ -436,7 +419,8 @@ func (s *SQLiteStore) PutEvidence(ctx context.Context, ev Evidence) error {
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(sqlTx *sql.Tx) error {
+		tx := s.wtx(sqlTx)
 		res, err := tx.ExecContext(ctx, `INSERT INTO evidence (incident_id, kind, name, sha256, size, data, meta, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (incident_id, kind, name, sha256) DO NOTHING`,
@@ -455,6 +439,6 @@ func (s *SQLiteStore) PutEvidence(ctx context.Context, ev Evidence) error {
 		if e.EvidenceID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		return sqliteAppendCustody(ctx, tx, &s.stmts, &e)
+		return sqliteAppendCustody(ctx, tx.Tx, &s.stmts, &e)
 	})
 }
