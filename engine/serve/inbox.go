@@ -48,14 +48,40 @@ var _ sources.Sink = (*inbox)(nil)
 // maxGroup bounds the deliveries of one grouped transaction.
 const maxGroup = 2000
 
+// commitsInFlight is how many grouped transactions the inbox has open at
+// once (see run). A source waits for its batch's commit before it sends
+// the next, so one source's cursors still commit in order.
+const commitsInFlight = 4
+
 func newInbox(d *Daemon) *inbox {
 	return &inbox{d: d, reqs: make(chan *acceptReq, 256)}
 }
 
 // run commits batches until ctx is done. Batches already taken are
 // committed before it returns.
+//
+// Up to commitsInFlight groups are committed at once. With one, the
+// batches arriving while a group waits behind the workers' writes (the
+// SQLite store has one writer) would wait for two transactions; with two
+// the next group is queued while the last commits, and joins the writer's
+// next transaction.
 func (in *inbox) run(ctx context.Context, wg *sync.WaitGroup) {
 	defer wg.Done()
+	slots := make(chan struct{}, commitsInFlight)
+	var commits sync.WaitGroup
+	defer commits.Wait()
+	commit := func(group []*acceptReq) {
+		if len(group) == 0 {
+			return
+		}
+		slots <- struct{}{}
+		commits.Add(1)
+		go func() {
+			defer commits.Done()
+			defer func() { <-slots }()
+			in.commit(ctx, group)
+		}()
+	}
 	for {
 		var first *acceptReq
 		select {
@@ -65,7 +91,7 @@ func (in *inbox) run(ctx context.Context, wg *sync.WaitGroup) {
 			for {
 				select {
 				case r := <-in.reqs:
-					in.commit(ctx, []*acceptReq{r})
+					commit([]*acceptReq{r})
 				default:
 					return
 				}
@@ -79,9 +105,9 @@ func (in *inbox) run(ctx context.Context, wg *sync.WaitGroup) {
 			select {
 			case r := <-in.reqs:
 				if r.cursor != nil {
-					in.commit(ctx, group)
+					commit(group)
 					group, n = nil, 0
-					in.commit(ctx, []*acceptReq{r})
+					commit([]*acceptReq{r})
 					continue
 				}
 				group = append(group, r)
@@ -91,7 +117,7 @@ func (in *inbox) run(ctx context.Context, wg *sync.WaitGroup) {
 			}
 			break
 		}
-		in.commit(ctx, group)
+		commit(group)
 	}
 }
 

@@ -92,6 +92,78 @@ func TestConcurrentDuplicatesAreOneIncident(t *testing.T) {
 	}
 }
 
+// Batches posted together are committed in several transactions at once
+// (the inbox keeps more than one open): every finding is recorded once,
+// with its own delivery id, and every copy is a duplicate of it, however
+// the copies fall into the transactions.
+func TestConcurrentBatchesAreEachRecordedOnce(t *testing.T) {
+	h := newHarness(t, map[string]cty.Value{"dry_run": cty.True})
+	h.start()
+	const distinct = 60
+	bodies := make([][]byte, distinct)
+	for i := range bodies {
+		bodies[i] = finding(t, web1Finding, func(m map[string]any) {
+			m["id"] = fmt.Sprintf("%032x", i+1)
+		})
+	}
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		ids = map[string]map[int64]int{} // finding id → delivery id → receipts
+	)
+	for round := range 2 {
+		for i := range bodies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := h.post(bodies[(i+round*7)%distinct])
+				mu.Lock()
+				defer mu.Unlock()
+				for _, d := range r.Deliveries {
+					if ids[d.FindingID] == nil {
+						ids[d.FindingID] = map[int64]int{}
+					}
+					ids[d.FindingID][d.ID]++
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if len(ids) != distinct {
+		t.Fatalf("receipts name %d findings, want %d", len(ids), distinct)
+	}
+	seen := map[int64]string{}
+	for fid, byID := range ids {
+		if len(byID) != 1 {
+			t.Errorf("finding %s got delivery ids %v, want one id for both copies", fid, byID)
+		}
+		for id, n := range byID {
+			if other, dup := seen[id]; dup {
+				t.Errorf("delivery id %d given to %s and %s", id, fid, other)
+			}
+			seen[id] = fid
+			if n != 2 {
+				t.Errorf("finding %s: %d receipts for delivery %d, want 2", fid, n, id)
+			}
+		}
+	}
+	dl, err := h.store.Deliveries(context.Background(), state.DeliveryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dl) != distinct {
+		t.Fatalf("%d deliveries recorded, want %d", len(dl), distinct)
+	}
+	for _, d := range dl {
+		if d.Duplicates != 1 {
+			t.Errorf("delivery %d (%s): %d duplicates, want 1", d.ID, d.FindingID, d.Duplicates)
+		}
+	}
+	if m := h.metric("cordon_findings_deduplicated_total"); m != fmt.Sprint(distinct) {
+		t.Errorf("cordon_findings_deduplicated_total = %q, want %d", m, distinct)
+	}
+}
+
 // A re-published finding is the same incident: nothing is repeated, the
 // recurrence is on the timeline and notified once; an older update that
 // arrives after is ignored.
