@@ -41,6 +41,10 @@ type PlanOptions struct {
 	// KeepData keeps what a plan file needs (findings, facts, resources)
 	// in Result.Data. Without it, a large plan holds only the plan.
 	KeepData bool
+	// CompactData keeps that data only in its encoded form, compressed
+	// (plan.IncidentData.Compact), as each finding is planned: for a
+	// caller that only writes it to a plan file.
+	CompactData bool
 	// Budget counts, from state, the actions each rule started within the
 	// last hour, so that max_actions_per_hour is shared by every run (docs/configuration.md). Nil counts only the actions of this plan: scenario tests, and
 	// runs with no state yet.
@@ -140,8 +144,13 @@ func (e *Engine) Plan(ctx context.Context, files []*FindingsFile, opts PlanOptio
 				opts.Hook.FindingRead(f)
 			}
 			o := e.investigate(ctx, f, file, facts)
-			if !opts.KeepData {
+			switch {
+			case !opts.KeepData:
 				o.data = nil
+			case opts.CompactData && o.data != nil:
+				// On failure the data stays as it is, and writing the
+				// plan reports the same error.
+				_ = o.data.Compact()
 			}
 			outs = append(outs, o)
 			// The decoded raw finding is only needed to build the policy
@@ -491,10 +500,13 @@ func IncidentID(f *schema.Finding) string {
 
 // investigate plans the response to one finding.
 func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string, facts *factsSource) outcome {
+	// The plan outlives the finding: its strings are copies, as the
+	// finding's share the memory of the record they were decoded from,
+	// which a plan of thousands would otherwise keep whole.
 	summary := plan.FindingSummary{
-		ID: f.ID, Source: f.Source, Type: f.Type, Severity: f.Severity,
-		Account: f.Account, Region: f.Region,
-		Resource: plan.ResourceRef{Type: f.Resource.Type, ID: f.Resource.ID},
+		ID: strings.Clone(f.ID), Source: strings.Clone(f.Source), Type: strings.Clone(f.Type), Severity: strings.Clone(f.Severity),
+		Account: strings.Clone(f.Account), Region: strings.Clone(f.Region),
+		Resource: plan.ResourceRef{Type: strings.Clone(f.Resource.Type), ID: strings.Clone(f.Resource.ID)},
 		Sample:   f.Sample,
 	}
 	matches, diags := e.matchFinding(f)
@@ -563,7 +575,7 @@ func (e *Engine) investigate(ctx context.Context, f *schema.Finding, file string
 	}
 	e.withholdUnsecured(inc, f, data.Facts)
 	data.Resources = dedupeResources(inv.resources)
-	return outcome{incident: inc, data: data, diags: diags, updatedAt: f.UpdatedAt, failures: failures}
+	return outcome{incident: inc, data: data, diags: diags, updatedAt: strings.Clone(f.UpdatedAt), failures: failures}
 }
 
 // investigation is the state of planning one finding across its rules.
@@ -711,7 +723,7 @@ func (inv *investigation) planAction(ctx context.Context, m match, r policy.Resp
 			}
 		}
 	}
-	target := actions.Target{Type: res.Type, ID: res.ID, Account: f.Account, Region: f.Region}
+	target := actions.Target{Type: strings.Clone(res.Type), ID: strings.Clone(res.ID), Account: strings.Clone(f.Account), Region: strings.Clone(f.Region)}
 	change := cfgAction.Impl.Describe(&actions.Request{
 		IncidentID: inv.incident.ID,
 		Target:     target,

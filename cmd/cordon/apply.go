@@ -215,7 +215,7 @@ func (m *meta) verifyPlanFile(ctx context.Context, e *engine.Engine, f *plan.Fil
 
 // planForApply plans findings for an apply and shows the plan.
 func (m *meta) planForApply(ctx context.Context, findings []string, factsPath string) (*engine.Engine, *plan.File, int) {
-	e, res, ok := m.planFindings(ctx, findings, factsPath, true)
+	e, res, ok := m.planFindings(ctx, findings, factsPath, keepDataToApply)
 	if !ok {
 		return nil, nil, 1
 	}

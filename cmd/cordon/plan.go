@@ -65,7 +65,11 @@ func runPlan(ctx context.Context, m *meta, args []string) int {
 		}
 	}
 
-	e, res, ok := m.planFindings(ctx, findings, factsPath, out != "")
+	keep := keepNoData
+	if out != "" {
+		keep = keepDataToWrite
+	}
+	e, res, ok := m.planFindings(ctx, findings, factsPath, keep)
 	if !ok {
 		// Findings that could not be read are errors, but what was planned
 		// of the others is shown; it is never saved.
@@ -131,13 +135,25 @@ func checkPlanOut(path string) error {
 	return nil
 }
 
+// keptData is what planFindings keeps of each incident's data (the
+// finding, facts and resources a plan file holds): none for a plan only
+// shown, all of it for an apply in the same process, and for a plan file
+// only its encoding, which takes a tenth of the memory.
+type keptData int
+
+const (
+	keepNoData keptData = iota
+	keepDataToApply
+	keepDataToWrite
+)
+
 // planFindings loads the configuration, reads the findings and the facts
 // file (if any), and plans them, as cordon plan and cordon apply -finding
 // both do. Without a facts file the collectors gather facts from AWS.
 // Diagnostics are shown; ok is false when any was an error, and the plan
 // is then returned only if one was made (of the findings that could be
 // read), to be shown and never applied.
-func (m *meta) planFindings(ctx context.Context, findings []string, factsPath string, keepData bool) (*engine.Engine, *engine.Result, bool) {
+func (m *meta) planFindings(ctx context.Context, findings []string, factsPath string, keep keptData) (*engine.Engine, *engine.Result, bool) {
 	e, diags := m.loadEngine(ctx, false)
 	if diags.HasErrors() {
 		m.showDiags(diags)
@@ -156,7 +172,7 @@ func (m *meta) planFindings(ctx context.Context, findings []string, factsPath st
 		m.showDiags(diags)
 		return nil, nil, false
 	}
-	popts := engine.PlanOptions{Facts: facts, KeepData: keepData, Hook: m.planHook()}
+	popts := engine.PlanOptions{Facts: facts, KeepData: keep != keepNoData, CompactData: keep == keepDataToWrite, Hook: m.planHook()}
 	if facts == nil {
 		popts.AWS, popts.AWSError = m.awsFactory(ctx, e)
 	}

@@ -80,6 +80,10 @@ type IncidentData struct {
 	// Artefacts are the evidence collectors kept (screenshots, snapshot
 	// ids), stored in state when the plan is applied.
 	Artefacts []collectors.Artefact `json:"artefacts,omitempty"`
+
+	// compact, when set, is the data's JSON encoding compressed, and the
+	// fields above are empty (see Compact).
+	compact []byte
 }
 
 // Resource returns the incident's resource with the given id.

@@ -59,7 +59,7 @@ func writeCanonical(w io.Writer, f *File, id, mac string) error {
 			kb, _ := json.Marshal(k)
 			bw.Write(kb)
 			bw.WriteByte(':')
-			vb, err := json.Marshal(f.Incidents[k])
+			vb, err := f.Incidents[k].encodeJSON()
 			if err != nil {
 				return fmt.Errorf("encoding plan: incident data %s: %w", k, err)
 			}
