@@ -100,6 +100,9 @@ func (p *dispatcher) fill(ctx context.Context, full bool) error {
 		return err
 	}
 	for _, pl := range plans {
+		if !p.d.retries.due(pl.ID, p.d.now()) {
+			continue // put off: it found no AWS access (retry.go)
+		}
 		p.mu.Lock()
 		busy := p.plans[pl.ID]
 		if !busy {
@@ -214,6 +217,9 @@ func (p *dispatcher) runTask(ctx context.Context, t task) {
 		err = p.d.applyPlan(ctx, t.planID)
 	} else {
 		err = p.d.investigate(ctx, t.delivery.ID)
+	}
+	if _, later := retryAt(err); later {
+		return // logged where it was put off
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		p.d.log.Error("processing failed; it will be retried", "delivery", t.delivery.ID, "plan", t.planID, "error", err)

@@ -159,5 +159,9 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[riverjobs.ApplyAr
 	case errors.Is(err, state.ErrNotFound):
 		return river.JobCancel(err)
 	}
+	if at, later := retryAt(err); later {
+		// No AWS access: put off, not failed (retry.go).
+		return river.JobSnooze(max(time.Until(at), time.Second))
+	}
 	return err
 }

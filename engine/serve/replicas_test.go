@@ -363,3 +363,30 @@ func TestReplicasStartedTogetherMigrateOnce(t *testing.T) {
 }
 
 func ctyNumber(n int64) cty.Value { return cty.NumberIntVal(n) }
+
+// On PostgreSQL, an apply that found no AWS access is put back in River
+// (snoozed) and applied once access is back, by the plan's own apply job.
+func TestReplicaRetriesAnApplyWithoutAccess(t *testing.T) {
+	rs, _ := newReplicaSet(t, 0)
+	rs.emu.Faults().Fail("sts:*", "*", "AccessDenied", "User is not authorized to perform: sts:AssumeRole")
+	r := rs.startReplica(func(o *serve.Options) { o.AccessRetry = 100 * time.Millisecond })
+	got := rs.post(r, finding(t, web1Finding, nil))
+	inc := got.Deliveries[0].IncidentID
+	ctx := context.Background()
+	rs.waitFor("an apply without access, retried", func() bool {
+		return strings.Count(rs.logs.String(), "apply found no AWS access") >= 2
+	})
+	d, err := r.store.Incident(ctx, inc)
+	if err != nil || len(d.Plans) != 1 || d.Plans[0].Status != state.PlanApproved || len(d.Actions) != 0 || rs.isolated(web1) {
+		t.Fatalf("while access is refused: %v, %+v", err, d)
+	}
+	rs.emu.Faults().Clear()
+	rs.waitFor("the plan applied once access is back", func() bool {
+		d, err = r.store.Incident(ctx, inc)
+		return err == nil && d.Plans[0].Status == state.PlanApplied
+	})
+	if !rs.isolated(web1) || rs.calls("ModifyNetworkInterfaceAttribute") != 1 {
+		t.Errorf("isolated %v, isolation calls %d, want once", rs.isolated(web1), rs.calls("ModifyNetworkInterfaceAttribute"))
+	}
+	rs.idleAll(r.store)
+}

@@ -83,6 +83,9 @@ type Options struct {
 	// RescueAfter is, on PostgreSQL, how long a job may run before another
 	// replica takes it over (default DefaultRescueAfter).
 	RescueAfter time.Duration
+	// AccessRetry is the first wait before an apply that found no AWS
+	// access is tried again (default DefaultAccessRetry).
+	AccessRetry time.Duration
 }
 
 // Default API address and shutdown bound.
@@ -101,6 +104,8 @@ type Daemon struct {
 	inbox   *inbox
 
 	dispatch workQueue
+	// retries puts off the applies that found no AWS access (retry.go).
+	retries  *accessRetries
 	eng      atomic.Pointer[loaded]
 	reloadMu sync.Mutex
 
@@ -137,7 +142,8 @@ func New(ctx context.Context, opts Options) (*Daemon, hcl.Diagnostics, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, reacting: map[string]time.Time{}, sourceStatus: map[string]*sources.Status{}}
+	d := &Daemon{opts: opts, log: opts.Logger, reacting: map[string]time.Time{}, sourceStatus: map[string]*sources.Status{},
+		retries: newAccessRetries(opts.AccessRetry)}
 	l, diags := d.load(ctx)
 	if diags.HasErrors() {
 		return nil, diags, errors.New("the configuration is not valid")

@@ -338,8 +338,11 @@ func TestDryRunAppliesNothing(t *testing.T) {
 // A daemon that cannot call AWS (refused credentials) applies nothing, and
 // says so where a responder looks: the plan failed with the reason, and
 // the incident's timeline names it.
+//
+// It is tried again until the approval timeout (a short one here), then
+// fails for good.
 func TestApplyWithoutAccessIsOnTheTimeline(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, map[string]cty.Value{"approval_timeout": cty.StringVal("1s")})
 	refused, err := awsclient.New(context.Background(), awsclient.Options{
 		Region: demo.Region, Endpoint: h.emuURL, AssumeRoleARN: demo.ResponderRoleARN,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAEMUUNKNOWN000001", "not-the-secret", ""),
@@ -356,7 +359,8 @@ func TestApplyWithoutAccessIsOnTheTimeline(t *testing.T) {
 		d, err = h.store.Incident(context.Background(), inc)
 		return err == nil && len(d.Plans) == 1 && d.Plans[0].Status == state.PlanFailed
 	})
-	if !strings.Contains(d.Plans[0].Note, "No AWS access") || len(d.Actions) != 0 || h.isolated(web1) {
+	if !strings.Contains(d.Plans[0].Note, "No AWS access") || !strings.Contains(d.Plans[0].Note, "until the approval timeout") ||
+		len(d.Actions) != 0 || h.isolated(web1) {
 		t.Errorf("plan %+v, %d actions recorded, isolated %v", d.Plans[0], len(d.Actions), h.isolated(web1))
 	}
 	var found bool
@@ -367,5 +371,60 @@ func TestApplyWithoutAccessIsOnTheTimeline(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no apply_failed event on the timeline: %+v", d.Events)
+	}
+}
+
+// An apply that finds no AWS access (here STS refuses every call for a
+// while, as in an outage) records nothing and is tried again: once access
+// is back, the plan is applied, and the timeline says it failed once and
+// would be tried again.
+func TestApplyWithoutAccessIsRetried(t *testing.T) {
+	h := newHarness(t, nil)
+	h.emu.Faults().Fail("sts:*", "*", "AccessDenied", "User is not authorized to perform: sts:AssumeRole")
+	h.start(func(o *serve.Options) { o.AccessRetry = 100 * time.Millisecond })
+	got := h.post(finding(t, web1Finding, nil))
+	inc := got.Deliveries[0].IncidentID
+	var d *state.IncidentDetail
+	var err error
+	h.waitFor("the failed attempt on the timeline", func() bool {
+		d, err = h.store.Incident(context.Background(), inc)
+		if err != nil || len(d.Plans) != 1 {
+			return false
+		}
+		for _, ev := range d.Events {
+			if ev.Kind == state.EventApplyFailed {
+				return true
+			}
+		}
+		return false
+	})
+	if d.Plans[0].Status != state.PlanApproved || len(d.Actions) != 0 || h.isolated(web1) {
+		t.Fatalf("after the failed attempt: plan %+v, %d actions, isolated %v", d.Plans[0], len(d.Actions), h.isolated(web1))
+	}
+	// Tried again while access is refused: still nothing recorded, and
+	// the timeline is not filled with one event per attempt.
+	h.waitFor("a second attempt", func() bool {
+		return strings.Count(h.logs.String(), "apply found no AWS access") >= 2
+	})
+	h.emu.Faults().Clear()
+	h.waitFor("web-1 isolated once access is back", func() bool { return h.isolated(web1) })
+	h.waitFor("the plan applied", func() bool {
+		d, err = h.store.Incident(context.Background(), inc)
+		return err == nil && d.Plans[0].Status == state.PlanApplied
+	})
+	failed := 0
+	for _, ev := range d.Events {
+		if ev.Kind == state.EventApplyFailed {
+			failed++
+			if !strings.Contains(ev.Summary, "No AWS access") || !strings.Contains(ev.Summary, "tried again until") {
+				t.Errorf("apply_failed event: %q", ev.Summary)
+			}
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d apply_failed events, want 1: %+v", failed, d.Events)
+	}
+	if n := h.calls("ModifyNetworkInterfaceAttribute"); n != 1 {
+		t.Errorf("isolation calls = %d, want 1", n)
 	}
 }

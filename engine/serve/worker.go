@@ -195,7 +195,13 @@ func (d *Daemon) investigate(ctx context.Context, id int64) error {
 	defer d.reacted(inc.ID, "", "") // forgets it, if no change was made
 	// The plan just stored is applied from memory: reading it back would
 	// only decode what was encoded.
-	return d.applyFile(ctx, rec, file, applyLockWait)
+	err = d.applyFile(ctx, rec, file, applyLockWait)
+	if _, later := retryAt(err); later {
+		// The plan stays approved in state: the queue tries it again
+		// (the delivery itself is done).
+		return nil
+	}
+	return err
 }
 
 // applyPlan applies a stored, approved plan. An apply a crash interrupted
@@ -285,12 +291,30 @@ func (d *Daemon) applyFile(ctx context.Context, rec *state.PlanRecord, f *plan.F
 			log.Info("another apply holds the targets; will try again", "error", err)
 			return err
 		}
+		if errors.Is(err, engine.ErrNoAccess) {
+			// Nothing was recorded: the plan stays approved and is
+			// tried again, within the approval timeout (retry.go).
+			if at, first, ok := d.retries.failed(rec, d.now(), eng.Config().Serve.ApprovalTimeout); ok {
+				log.Warn("apply found no AWS access; the plan stays approved and is tried again", "retry_at", at.UTC().Format(time.RFC3339), "error", err)
+				if first {
+					summary := fmt.Sprintf("apply of plan %s failed: %s; it is tried again until %s", id, err,
+						retryDeadline(rec, eng.Config().Serve.ApprovalTimeout).UTC().Format(time.RFC3339))
+					if err := d.event(ctx, rec.IncidentID, state.EventApplyFailed, summary, id); err != nil {
+						return err
+					}
+				}
+				return &errRetryLater{at: at, err: err}
+			}
+			err = fmt.Errorf("%w (tried again until the approval timeout, %s after the plan was made or approved)", err, eng.Config().Serve.ApprovalTimeout)
+		}
+		d.retries.forget(id)
 		log.Error("apply failed", "error", err)
 		if err := d.event(ctx, rec.IncidentID, state.EventApplyFailed, fmt.Sprintf("apply of plan %s failed: %s", id, err), id); err != nil {
 			return err
 		}
 		return d.store.FinishPlan(ctx, id, state.PlanFailed, 0, err.Error())
 	}
+	d.retries.forget(id)
 	d.observeApply(res)
 	status := state.PlanApplied
 	if res.Failed() {
