@@ -59,11 +59,9 @@ func writeCanonical(w io.Writer, f *File, id, mac string) error {
 			kb, _ := json.Marshal(k)
 			bw.Write(kb)
 			bw.WriteByte(':')
-			vb, err := f.Incidents[k].encodeJSON()
-			if err != nil {
+			if err := f.Incidents[k].writeJSON(bw); err != nil {
 				return fmt.Errorf("encoding plan: incident data %s: %w", k, err)
 			}
-			bw.Write(vb)
 		}
 		bw.WriteByte('}')
 	}
