@@ -165,6 +165,9 @@ locals {
   handled_type_patterns = [
     for g in local.handled_types : format("^%s$", replace(replace(replace(g, ".", "\\."), "?", "."), "*", ".*"))
   ]
+  # One pattern for all: a finding's type is tested against it once, not
+  # against each pattern in turn.
+  handled_types_regex = join("|", [for p in local.handled_type_patterns : format("(?:%s)", p)])
 
   # The resource types cordon has actions for: every other resource is
   # only ever reported (scope.other_resources).
@@ -497,7 +500,7 @@ rule "unhandled_high_severity" {
   description  = "Report any high or critical finding of a type no other rule takes"
   scopes       = [scope.ec2_instances, scope.iam_principals, scope.other_resources]
   min_severity = "high"
-  condition    = !anytrue([for p in local.handled_type_patterns : can(regex(p, finding.type))])
+  condition    = !can(regex(local.handled_types_regex, finding.type))
   verdict      = "cordon.unhandled.verdict"
   response     = "cordon.notify.response"
   actions      = [action.notify]
