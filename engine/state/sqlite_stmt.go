@@ -9,10 +9,9 @@ import (
 )
 
 // Prepared statements. modernc.org/sqlite compiles a query's text with
-// sqlite3_prepare_v2 every time it runs unprepared, which under the
-// daemon's load cost as much CPU as the rest of the writer's work; a
-// statement prepared once keeps its compiled form and is only reset
-// between runs.
+// sqlite3_prepare_v2 every time it runs unprepared, which showed in the
+// daemon's profile under load; a statement prepared once keeps its
+// compiled form and is only reset between runs.
 //
 // Each of the store's databases has a stmtCache: the writer's (one
 // connection) and the read pool's. A query run through a transaction of
