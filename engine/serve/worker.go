@@ -297,8 +297,10 @@ func (d *Daemon) applyFile(ctx context.Context, rec *state.PlanRecord, f *plan.F
 			if at, first, ok := d.retries.failed(rec, d.now(), eng.Config().Serve.ApprovalTimeout); ok {
 				log.Warn("apply found no AWS access; the plan stays approved and is tried again", "retry_at", at.UTC().Format(time.RFC3339), "error", err)
 				if first {
-					summary := fmt.Sprintf("apply of plan %s failed: %s; it is tried again until %s", id, err,
-						retryDeadline(rec, eng.Config().Serve.ApprovalTimeout).UTC().Format(time.RFC3339))
+					// The deadline first: the cause can be long, and
+					// listings cut it short.
+					summary := fmt.Sprintf("apply of plan %s failed; it is tried again until %s: %s", id,
+						retryDeadline(rec, eng.Config().Serve.ApprovalTimeout).UTC().Format(time.RFC3339), err)
 					if err := d.event(ctx, rec.IncidentID, state.EventApplyFailed, summary, id); err != nil {
 						return err
 					}
